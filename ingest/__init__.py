@@ -1,0 +1,3 @@
+"""saegraph write path: sources -> activations -> features + edges -> bundle -> stores."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,263 @@
+"""Stream tokens through the model and every SAE into sparse activation chunks on disk.
+
+Algorithm (one pass; memory bounded by one chunk):
+1. Group the SAEs by hook; one forward pass per batch of whole sequences captures every
+   needed hook (``LoadedModel.run_hooks`` stops at the last needed layer). The synthetic
+   source hands over its hidden activations directly.
+2. Drop BOS and padding positions (configurable) with one boolean mask per batch.
+3. Encode the kept rows with each SAE in float32, refuse NaN/Inf (naming the SAE and chunk),
+   and keep entries above the firing threshold as CSR (``sparsify``).
+4. Append batches to an in-memory chunk until it holds ``chunk_tokens`` tokens, then write
+   it atomically with ``ActivationStore.append`` (whole sequences per chunk) along with
+   ``nextSequence``, the first sequence the next chunk starts at.
+5. A resumed run reopens the store, reads ``nextSequence`` of the last finished chunk and
+   asks the source for batches from there, so no token is encoded twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from ingest.activation_store import ActivationChunk, ActivationStore
+
+log = logging.getLogger(__name__)
+
+TRUTH_ID = "truth"
+
+
+class ActivationError(RuntimeError):
+    """Bad activations (NaN/Inf) or an inconsistent activation pass."""
+
+
+def sparsify(acts, threshold: float) -> sp.csr_matrix:
+    """Dense [N, F] activations (torch or numpy) -> CSR float32 of entries > threshold."""
+    try:
+        import torch
+
+        if isinstance(acts, torch.Tensor):
+            acts = acts.detach().to("cpu", torch.float32)
+            rows, cols = torch.nonzero(acts > threshold, as_tuple=True)
+            vals = acts[rows, cols].numpy()
+            rows, cols = rows.numpy(), cols.numpy()
+            n, f = acts.shape
+            return _csr_from_sorted_coo(rows, cols, vals, n, f)
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        pass
+    a = np.asarray(acts, dtype=np.float32)
+    rows, cols = np.nonzero(a > threshold)
+    return _csr_from_sorted_coo(rows, cols, a[rows, cols], *a.shape)
+
+
+def _csr_from_sorted_coo(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int, f: int) -> sp.csr_matrix:
+    """Row-major COO (as nonzero() returns it) -> CSR without a sort."""
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return sp.csr_matrix(
+        (vals.astype(np.float32, copy=False), cols.astype(np.int32, copy=False), indptr), shape=(n, f)
+    )
+
+
+def check_finite(acts, sae_id: str, chunk: int) -> None:
+    """Raise ActivationError naming the SAE and chunk when activations hold NaN/Inf."""
+    import torch
+
+    bad = ~torch.isfinite(acts) if isinstance(acts, torch.Tensor) else ~np.isfinite(acts)
+    n_bad = int(bad.sum())
+    if n_bad:
+        raise ActivationError(
+            f"SAE {sae_id!r} produced {n_bad} NaN/Inf activations in chunk {chunk}: check the model "
+            "dtype (try model.dtype = \"float32\") and the SAE weights"
+        )
+
+
+@dataclass
+class ChunkBuffer:
+    """Batches of whole sequences collected until a chunk is full."""
+
+    sae_ids: Sequence[str]
+    token_ids: list[np.ndarray] = field(default_factory=list)
+    sequence_ids: list[np.ndarray] = field(default_factory=list)
+    positions: list[np.ndarray] = field(default_factory=list)
+    acts: dict[str, list[sp.csr_matrix]] = field(default_factory=dict)
+    n_tokens: int = 0
+
+    def add(self, token_ids, sequence_ids, positions, acts: dict[str, sp.csr_matrix]) -> None:
+        self.token_ids.append(token_ids)
+        self.sequence_ids.append(sequence_ids)
+        self.positions.append(positions)
+        for sid, m in acts.items():
+            self.acts.setdefault(sid, []).append(m)
+        self.n_tokens += int(token_ids.shape[0])
+
+    def to_chunk(self, index: int) -> ActivationChunk:
+        return ActivationChunk(
+            index=index,
+            token_ids=np.concatenate(self.token_ids).astype(np.int32),
+            sequence_ids=np.concatenate(self.sequence_ids).astype(np.int64),
+            positions=np.concatenate(self.positions).astype(np.int32),
+            acts={sid: sp.vstack(ms, format="csr") for sid, ms in self.acts.items()},
+        )
+
+
+def keep_mask(batch, exclude_bos: bool, exclude_padding: bool) -> np.ndarray:
+    """[B, T] bool: positions whose activations are kept."""
+    keep = np.ones(batch.tokens.shape, dtype=bool)
+    if exclude_bos:
+        keep &= ~batch.is_bos
+    if exclude_padding:
+        keep &= ~batch.is_pad
+    return keep
+
+
+@dataclass
+class PassStats:
+    """Timings and counts of one activation pass (written to manifest stats)."""
+
+    tokens_seen: int = 0
+    tokens_kept: int = 0
+    sequences: int = 0
+    chunks_written: int = 0
+    chunks_resumed: int = 0
+    seconds_model: float = 0.0
+    seconds_encode: float = 0.0
+    seconds_sparsify: float = 0.0
+    seconds_write: float = 0.0
+    seconds_total: float = 0.0
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["tokensPerSecond"] = self.tokens_seen / self.seconds_total if self.seconds_total else 0.0
+        return d
+
+
+def run_activation_pass(
+    cfg,
+    model,
+    saes,
+    batches_from,
+    out_dir: Path,
+    *,
+    truth_dir: Path | None = None,
+    progress: bool = True,
+) -> PassStats:
+    """Fill ``out_dir`` (an ``activations/`` directory) with sparse activation chunks.
+
+    ``batches_from(start_sequence)`` yields ``TokenBatch`` es (``ingest.sources``);
+    ``truth_dir`` receives the synthetic source's true feature activations, chunk-aligned.
+    """
+    from tqdm.auto import tqdm
+
+    acfg = cfg.activations
+    widths = {s.sae_id: s.d_sae for s in saes}
+    store = ActivationStore(out_dir, sae_widths=widths)
+    truth_store: ActivationStore | None = None
+    stats = PassStats(chunks_resumed=store.n_chunks)
+    start_sequence = int(store.chunks[-1].get("nextSequence", 0)) if store.n_chunks else 0
+    done_tokens = sum(c.get("tokensSeen", c["nTokens"]) for c in store.chunks)
+    hooks = sorted({s.hook_name for s in saes})
+
+    buffer = ChunkBuffer([s.sae_id for s in saes])
+    truth_parts: list[sp.csr_matrix] = []
+    t_start = time.perf_counter()
+    seen_in_chunk = 0
+    bar = tqdm(
+        total=cfg.dataset.n_tokens, initial=min(done_tokens, cfg.dataset.n_tokens), unit="tok",
+        unit_scale=True, desc="activations", disable=not progress,
+    )
+
+    def flush(next_sequence: int) -> None:
+        nonlocal buffer, truth_parts, truth_store, seen_in_chunk
+        if buffer.n_tokens == 0:
+            return
+        t0 = time.perf_counter()
+        chunk = buffer.to_chunk(store.n_chunks)
+        if truth_parts and truth_dir is not None:
+            width = truth_parts[0].shape[1]
+            if truth_store is None:
+                truth_store = ActivationStore(truth_dir, sae_widths={TRUTH_ID: width})
+            truth_store.append(
+                ActivationChunk(chunk.index, chunk.token_ids, chunk.sequence_ids, chunk.positions,
+                                {TRUTH_ID: sp.vstack(truth_parts, format="csr")})
+            )
+        store.append(chunk, nextSequence=int(next_sequence), tokensSeen=int(seen_in_chunk))
+        stats.seconds_write += time.perf_counter() - t0
+        stats.chunks_written += 1
+        buffer = ChunkBuffer(buffer.sae_ids)
+        truth_parts = []
+        seen_in_chunk = 0
+
+    if truth_dir is not None and (truth_dir / "index.json").exists():
+        truth_store = ActivationStore(truth_dir)
+        truth_store.truncate(store.n_chunks)
+
+    next_sequence = start_sequence
+    for batch in batches_from(start_sequence):
+        b, t = batch.tokens.shape
+        keep = keep_mask(batch, acfg.exclude_bos, acfg.exclude_padding)
+        flat_keep = keep.reshape(-1)
+        t0 = time.perf_counter()
+        hidden = batch.hidden if batch.hidden is not None else model.run_hooks(_as_long_tensor(batch.tokens), hooks)
+        stats.seconds_model += time.perf_counter() - t0
+        acts = {}
+        keep_t = _as_bool_tensor(flat_keep)
+        for sae in saes:
+            x = hidden[sae.hook_name].reshape(b * t, -1)[keep_t]
+            t0 = time.perf_counter()
+            z = sae.encode(x)
+            stats.seconds_encode += time.perf_counter() - t0
+            check_finite(z, sae.sae_id, store.n_chunks)
+            t0 = time.perf_counter()
+            acts[sae.sae_id] = sparsify(z, acfg.threshold)
+            stats.seconds_sparsify += time.perf_counter() - t0
+        positions = np.broadcast_to(np.arange(t, dtype=np.int32), (b, t))
+        seq_ids = np.broadcast_to(np.asarray(batch.sequence_ids, dtype=np.int64)[:, None], (b, t))
+        buffer.add(batch.tokens.reshape(-1)[flat_keep], seq_ids.reshape(-1)[flat_keep],
+                   positions.reshape(-1)[flat_keep], acts)
+        if batch.true_acts is not None:
+            truth_parts.append(sp.csr_matrix(batch.true_acts)[flat_keep])
+        next_sequence = int(np.max(batch.sequence_ids)) + 1
+        stats.tokens_seen += b * t
+        stats.tokens_kept += int(flat_keep.sum())
+        stats.sequences += b
+        seen_in_chunk += b * t
+        bar.update(b * t)
+        if buffer.n_tokens >= acfg.chunk_tokens:
+            flush(next_sequence)
+    flush(next_sequence)
+    bar.close()
+    stats.seconds_total = time.perf_counter() - t_start
+    if store.n_chunks == 0 or store.n_tokens == 0:
+        raise ActivationError(
+            "the dataset produced no tokens to keep: check dataset.paths / dataset.n_tokens, "
+            "or set activations.exclude_bos = false for one-token sequences"
+        )
+    return stats
+
+
+def _as_long_tensor(tokens: np.ndarray):
+    import torch
+
+    return torch.as_tensor(np.ascontiguousarray(tokens), dtype=torch.long)
+
+
+def _as_bool_tensor(mask: np.ndarray):
+    import torch
+
+    return torch.as_tensor(np.ascontiguousarray(mask), dtype=torch.bool)
+
+
+def dense_reference(hidden_rows, saes: Iterable, threshold: float = 0.0) -> dict[str, np.ndarray]:
+    """Dense [N, dSae] activations per SAE for small inputs (tests compare against this)."""
+    out = {}
+    for sae in saes:
+        z = sae.encode(hidden_rows[sae.hook_name])
+        z = z.detach().cpu().numpy() if hasattr(z, "detach") else np.asarray(z)
+        out[sae.sae_id] = np.where(z > threshold, z, 0.0).astype(np.float32)
+    return out

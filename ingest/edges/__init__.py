@@ -1,0 +1,1 @@
+"""Edge builders: co-activation, nodewise LASSO, decoder cosine, cross-SAE matches."""
