@@ -68,8 +68,15 @@ def check_finite(acts, sae_id: str, chunk: int) -> None:
     """Raise ActivationError naming the SAE and chunk when activations hold NaN/Inf."""
     import torch
 
-    bad = ~torch.isfinite(acts) if isinstance(acts, torch.Tensor) else ~np.isfinite(acts)
-    n_bad = int(bad.sum())
+    # One reduction is enough to detect NaN/Inf (they propagate through a sum); count only then.
+    if isinstance(acts, torch.Tensor):
+        if bool(torch.isfinite(acts.sum())):
+            return
+        n_bad = int((~torch.isfinite(acts)).sum())
+    else:
+        if np.isfinite(acts.sum()):
+            return
+        n_bad = int((~np.isfinite(acts)).sum())
     if n_bad:
         raise ActivationError(
             f"SAE {sae_id!r} produced {n_bad} NaN/Inf activations in chunk {chunk}: check the model "
@@ -208,7 +215,8 @@ def run_activation_pass(
         acts = {}
         keep_t = _as_bool_tensor(flat_keep)
         for sae in saes:
-            x = hidden[sae.hook_name].reshape(b * t, -1)[keep_t]
+            h = hidden[sae.hook_name]
+            x = h.reshape(b * t, -1)[keep_t.to(h.device)]
             t0 = time.perf_counter()
             z = sae.encode(x)
             stats.seconds_encode += time.perf_counter() - t0

@@ -1,0 +1,8 @@
+// components.sizes: connected components and their sizes (reads the component<Type> write-back).
+// @param relType RelType(CO_ACTIVATES|LASSO|COSINE)  which graph
+// @param saeId str = null  only this SAE
+// @returns saeId, component, size
+MATCH (f:Feature)
+WHERE f.component{{relSuffix}} IS NOT NULL AND f.saeId = coalesce($saeId, f.saeId)
+RETURN f.saeId AS saeId, f.component{{relSuffix}} AS component, count(*) AS size
+ORDER BY saeId, size DESC, component

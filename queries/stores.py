@@ -1,0 +1,259 @@
+"""Store connections: Neo4j (official driver) and the embedded LadybugDB database.
+
+Both implement :class:`Store`; every statement they run comes from a named ``.cypher`` file
+(:mod:`queries.registry`) with values as ``$params``. Algorithm of :func:`open_store`:
+1. A Neo4j URI (argument, else ``NEO4J_URI`` when no store directory is given) selects
+   Neo4j: credentials from arguments, the environment or an env file (``NEO4J_USER``,
+   ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``), connectivity verified, one-line errors when the
+   server is down or refuses the credentials. Credentials are never logged.
+2. Otherwise the embedded store opens the LadybugDB directory (default ``./saegraph.db``),
+   creating it and applying ``schema/embedded.cypher`` unless ``read_only``. LadybugDB
+   allows one read-write process at a time; a second one gets a one-line error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+
+from queries.enums import FeatureProperty, RelType
+from queries.registry import prepare
+from queries.schema_files import ddl_statements
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORE_DIR = "saegraph.db"
+DEFAULT_BUFFER_POOL = 1 << 30  # 1 GiB; tests pass a smaller one
+
+
+class StoreError(RuntimeError):
+    """A store cannot be opened or used (down, locked, refused credentials, missing)."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    kind: str  # "neo4j" | "embedded"
+
+    def run(self, cypher: str, params: dict | None = None) -> pd.DataFrame: ...
+
+    def edges(self, rel_type: RelType, sae_id: str | None = None, run_id: str | None = None) -> pd.DataFrame: ...
+
+    def features(self, sae_id: str | None = None) -> pd.DataFrame: ...
+
+    def write_feature_property(self, prop: FeatureProperty, values: pd.DataFrame) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class _NamedMixin:
+    """Shared helpers that run private named statements (``_store.*``)."""
+
+    kind: str
+
+    def run(self, cypher: str, params: dict | None = None) -> pd.DataFrame:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def run_named(self, name: str, **params: Any) -> pd.DataFrame:
+        text, values = prepare(name, self.kind, params)
+        return self.run(text, values)
+
+    def edges(self, rel_type: RelType, sae_id: str | None = None, run_id: str | None = None) -> pd.DataFrame:
+        """All relationships of one type: ``source``, ``target`` and every property."""
+        rel = RelType.parse(rel_type)
+        frame = self.run_named(f"_store.edges_{rel.table}", saeId=sae_id, runId=run_id)
+        if frame.empty:
+            return pd.DataFrame(columns=["source", "target", *rel.properties])
+        return frame
+
+    def features(self, sae_id: str | None = None) -> pd.DataFrame:
+        """Every ``:Feature`` property (bundle columns + write-back), ordered by SAE, index."""
+        return self.run_named("_store.features", saeId=sae_id)
+
+    def _check_values(self, prop: FeatureProperty, values: pd.DataFrame) -> pd.DataFrame:
+        prop = FeatureProperty(prop)
+        missing = {"featureId", "value"} - set(values.columns)
+        if missing:
+            raise ValueError(f"write_feature_property needs columns featureId, value (missing {sorted(missing)})")
+        out = values[["featureId", "value"]].copy()
+        out["featureId"] = out["featureId"].astype(str)
+        out["value"] = out["value"].astype("int64" if prop.is_integer else "float64")
+        return out
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()  # type: ignore[attr-defined]
+
+
+class EmbeddedStore(_NamedMixin):
+    """LadybugDB at a directory: in-process, schema first, loaded by COPY from Arrow."""
+
+    kind = "embedded"
+
+    def __init__(self, path: str | os.PathLike, *, read_only: bool = False,
+                 buffer_pool_size: int | None = None, max_threads: int = 0):
+        import ladybug
+
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise StoreError(f"no embedded store at {self.path}: load a bundle first with `saegraph load BUNDLE --store {self.path}`")
+        try:
+            self.db = ladybug.Database(str(self.path), buffer_pool_size=buffer_pool_size or DEFAULT_BUFFER_POOL,
+                                       read_only=read_only, max_num_threads=max_threads)
+        except RuntimeError as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(f"the embedded store {self.path} is open for writing in another process: "
+                                 f"close it (one writer at a time) or open it read-only") from exc
+            raise StoreError(f"cannot open the embedded store {self.path}: {exc}") from exc
+        self.conn = ladybug.Connection(self.db)
+        self._columns: dict[str, list[tuple[str, str]]] = {}
+        if not read_only:
+            self.apply_schema()
+
+    def apply_schema(self) -> int:
+        """Create every node and rel table that is missing (``CREATE ... IF NOT EXISTS``)."""
+        statements = ddl_statements("embedded")
+        for stmt in statements:
+            self.conn.execute(stmt)
+        return len(statements)
+
+    def run(self, cypher: str, params: dict | None = None) -> pd.DataFrame:
+        try:
+            result = self.conn.execute(cypher, params or {})
+        except RuntimeError as exc:
+            first = cypher.strip().splitlines()[0][:120] if cypher.strip() else ""
+            raise StoreError(f"embedded query failed ({exc}) in: {first}") from exc
+        if isinstance(result, list):
+            result = result[-1]
+        return result.get_as_df()
+
+    def run_arrow(self, cypher: str, params: dict | None = None):
+        """Like :meth:`run` but a pyarrow Table out (fast path for large results)."""
+        return self.conn.execute(cypher, params or {}).get_as_arrow()
+
+    def copy_from(self, table: str, data) -> None:
+        """``COPY table FROM $data`` for a pyarrow Table / DataFrame in the table's column order."""
+        self.conn.execute(f"COPY {_checked_table(table)} FROM $data", {"data": data})
+
+    def table_columns(self, table: str) -> list[tuple[str, str]]:
+        """(name, type) of a table's properties in declaration order."""
+        if table not in self._columns:  # table_info takes a literal, not a $param: allowlisted name
+            info = self.run(f"CALL table_info('{_checked_table(table)}') RETURN *")
+            self._columns[table] = list(zip(info["name"], info["type"]))
+        return self._columns[table]
+
+    def write_feature_property(self, prop: FeatureProperty, values: pd.DataFrame) -> int:
+        prop = FeatureProperty(prop)
+        frame = self._check_values(prop, values)
+        if frame.empty:
+            return 0
+        out = self.run_named("_store.write_feature_property", prop=prop, rows=frame)
+        return int(out["n"].iloc[0]) if len(out) else 0
+
+    def close(self) -> None:
+        if getattr(self, "conn", None) is not None:
+            self.conn.close()
+            self.db.close()
+            self.conn = None
+
+
+_TABLES = frozenset({"Model", "SAE", "Dataset", "Run", "Feature", "IN_SAE", "OF_MODEL", "PRODUCED", "USED",
+                     *(t.value for t in RelType)})
+
+
+def _checked_table(table: str) -> str:
+    """Table names in COPY / table_info cannot be $params: allowlist them."""
+    if table not in _TABLES:
+        raise ValueError(f"unknown table {table!r}: use one of {sorted(_TABLES)}")
+    return table
+
+
+class Neo4jStore(_NamedMixin):
+    """A Neo4j database through the official driver; DataFrames out."""
+
+    kind = "neo4j"
+
+    def __init__(self, uri: str, user: str, password: str | None, database: str | None = None):
+        import neo4j
+        from neo4j.exceptions import AuthError, ServiceUnavailable
+
+        self.uri = uri
+        self.database = database
+        self.driver = neo4j.GraphDatabase.driver(uri, auth=(user, password) if password is not None else None)
+        try:
+            self.driver.verify_connectivity()
+        except AuthError as exc:
+            self.driver.close()
+            raise StoreError(f"Neo4j at {uri} refused the credentials: set NEO4J_USER / NEO4J_PASSWORD "
+                             f"(environment or --env-file)") from exc
+        except (ServiceUnavailable, OSError) as exc:
+            self.driver.close()
+            raise StoreError(f"cannot reach Neo4j at {uri}: start it (docker compose -f docker/compose.yml up -d) "
+                             f"or omit --neo4j to use the embedded store") from exc
+
+    def run(self, cypher: str, params: dict | None = None) -> pd.DataFrame:
+        import neo4j
+
+        return self.driver.execute_query(cypher, params or {}, database_=self.database,
+                                         result_transformer_=neo4j.Result.to_df)
+
+    def apply_schema(self) -> int:
+        statements = ddl_statements("neo4j")
+        for stmt in statements:
+            self.run(stmt)
+        return len(statements)
+
+    def write_feature_property(self, prop: FeatureProperty, values: pd.DataFrame, batch_size: int = 10_000) -> int:
+        prop = FeatureProperty(prop)
+        frame = self._check_values(prop, values)
+        total = 0
+        for start in range(0, len(frame), batch_size):
+            rows = frame.iloc[start:start + batch_size].to_dict("records")
+            out = self.run_named("_store.write_feature_property", prop=prop, rows=rows)
+            total += int(out["n"].iloc[0]) if len(out) else 0
+        return total
+
+    def close(self) -> None:
+        self.driver.close()
+
+
+def read_env_file(path: str | os.PathLike) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments, optional quotes, optional ``export``)."""
+    values: dict[str, str] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def neo4j_credentials(env_file: str | os.PathLike | None = None) -> dict[str, str | None]:
+    """user / password / database from the environment, overridden by an env file."""
+    env = dict(os.environ)
+    if env_file is not None:
+        env.update(read_env_file(env_file))
+    return {"user": env.get("NEO4J_USER", env.get("NEO4J_USERNAME", "neo4j")),
+            "password": env.get("NEO4J_PASSWORD"),
+            "database": env.get("NEO4J_DATABASE") or None,
+            "uri": env.get("NEO4J_URI") or None}
+
+
+def open_store(neo4j_uri: str | None = None, store_dir: str | os.PathLike | None = None, *,
+               read_only: bool = False, env_file: str | os.PathLike | None = None,
+               user: str | None = None, password: str | None = None, database: str | None = None,
+               buffer_pool_size: int | None = None) -> Store:
+    """Neo4j when a URI is given (or ``NEO4J_URI`` is set and no ``store_dir``), else embedded."""
+    creds = neo4j_credentials(env_file)
+    uri = neo4j_uri or (creds["uri"] if store_dir is None else None)
+    if uri:
+        return Neo4jStore(uri, user or creds["user"] or "neo4j", password if password is not None else creds["password"],
+                          database or creds["database"])
+    return EmbeddedStore(store_dir or DEFAULT_STORE_DIR, read_only=read_only, buffer_pool_size=buffer_pool_size)

@@ -1,0 +1,144 @@
+"""Embedded store benchmark: COPY load throughput and warm query latency.
+
+Run: ``python tests/benchmarks/bench_store.py [--saes 3] [--features 16384] [--edges-per-sae 600000]``
+Builds a synthetic bundle (random edges, all eight tables), loads it into a fresh
+LadybugDB store, then times the warm top-k-neighbours and feature-card queries (median of
+--repeats calls with random features). Ratios are printed against the targets
+(500k relationships/s; 10 ms) and against a named baseline measured in the same run:
+pandas boolean-mask filtering of the in-memory edge table for the same top-k question.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ingest.bundle import BundleBuilder  # noqa: E402
+from ingest.stores.embedded import load_bundle_embedded  # noqa: E402
+from queries import open_store, run  # noqa: E402
+from store_fixtures import _features  # noqa: E402
+
+RUN_ID = "20240101T000000-bench000"
+
+
+def random_pairs(n: int, m: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    a = rng.integers(0, n, int(m * 1.1))
+    b = rng.integers(0, n, int(m * 1.1))
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keys = np.unique(lo[lo != hi].astype(np.int64) * n + hi[lo != hi])[:m]
+    return keys // n, keys % n
+
+
+def ids(sae: str, idx: np.ndarray) -> pa.Array:
+    return pa.array(np.char.add(f"{sae}:", idx.astype(str)))
+
+
+def build(path: Path, n_saes: int, n_features: int, edges_per_sae: int, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    saes = [f"s{k}" for k in range(n_saes)]
+    bb = BundleBuilder(path)
+    bb.manifest.update({"runId": RUN_ID, "codeVersion": "bench", "config": {}})
+    bb.write_table("models", pa.table({"modelId": ["m"], "name": ["m"], "nLayers": [1], "dModel": [8], "dMlp": [0],
+                                       "dVocab": [50], "nParams": [1], "source": ["bench"]}))
+    bb.write_table("saes", pa.table({"saeId": saes, "modelId": ["m"] * n_saes, "release": ["b"] * n_saes,
+                                     "saeName": saes, "hookName": ["h"] * n_saes, "layer": [0] * n_saes,
+                                     "dIn": [8] * n_saes, "dSae": [n_features] * n_saes,
+                                     "architecture": ["standard"] * n_saes, "seed": list(range(n_saes)),
+                                     "l0": [10.0] * n_saes, "source": ["bench"] * n_saes, "runId": [RUN_ID] * n_saes}))
+    bb.write_table("datasets", pa.table({"datasetId": ["d"], "name": ["d"], "nTokens": [1], "nSequences": [1],
+                                         "fingerprint": ["f"]}))
+    vocab = [f"tok{i}" for i in range(50)]
+    bb.write_table("features", pa.concat_tables([_features(s, n_features, rng, vocab) for s in saes]))
+    co, la, cs, ma = [], [], [], []
+    for k, s in enumerate(saes):
+        i, j = random_pairs(n_features, int(edges_per_sae * 0.6), rng)
+        m = len(i)
+        co.append(pa.table({"source": ids(s, i), "target": ids(s, j), "saeId": [s] * m, "count": rng.integers(1, 99, m),
+                            "jaccard": rng.random(m), "npmi": rng.random(m), "phi": rng.random(m),
+                            "pTargetGivenSource": rng.random(m), "pSourceGivenTarget": rng.random(m),
+                            "pearson": rng.random(m), "pValue": rng.random(m), "qValue": rng.random(m),
+                            "runId": [RUN_ID] * m}))
+        i, j = random_pairs(n_features, int(edges_per_sae * 0.15), rng)
+        m = len(i)
+        la.append(pa.table({"source": ids(s, i), "target": ids(s, j), "saeId": [s] * m, "weight": rng.normal(size=m),
+                            "stability": rng.random(m), "nReplicates": rng.integers(1, 9, m),
+                            "nullReplicates": rng.integers(0, 3, m), "pValue": rng.random(m), "qValue": rng.random(m),
+                            "runId": [RUN_ID] * m}))
+        i, j = random_pairs(n_features, int(edges_per_sae * 0.25), rng)
+        m = len(i)
+        cs.append(pa.table({"source": ids(s, i), "target": ids(s, j), "saeId": [s] * m, "similarity": rng.random(m),
+                            "rank": rng.integers(1, 10, m), "runId": [RUN_ID] * m}))
+        if k + 1 < n_saes:
+            src = np.arange(n_features)
+            ma.append(pa.table({"source": ids(s, src), "target": ids(saes[k + 1], rng.permutation(n_features)),
+                                "sourceSae": [s] * n_features, "targetSae": [saes[k + 1]] * n_features,
+                                "cosine": rng.random(n_features), "actCorr": rng.random(n_features),
+                                "method": ["hungarian"] * n_features, "mutual": np.ones(n_features, bool),
+                                "rank": np.ones(n_features, np.int64), "runId": [RUN_ID] * n_features}))
+    for name, parts in (("co_activates", co), ("lasso", la), ("cosine", cs), ("matches", ma)):
+        if parts:
+            bb.write_table(name, pa.concat_tables(parts))
+    return bb.finalize()
+
+
+def latency(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--saes", type=int, default=3)
+    ap.add_argument("--features", type=int, default=16384)
+    ap.add_argument("--edges-per-sae", type=int, default=700_000)
+    ap.add_argument("--repeats", type=int, default=200)
+    args = ap.parse_args()
+    rng = np.random.default_rng(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        bundle = build(Path(tmp) / "bundle", args.saes, args.features, args.edges_per_sae)
+        print(f"built bundle in {time.perf_counter() - t0:.1f} s")
+        store = open_store(store_dir=Path(tmp) / "db", buffer_pool_size=2 << 30)
+        report = load_bundle_embedded(bundle, store, progress=False)
+        rate = report.rels_per_second
+        print(f"load: {report.n_relationships:,} relationships in {report.rel_seconds:.2f} s (total {report.seconds:.2f} s "
+              f"with {sum(report.nodes.values()):,} nodes) = {rate:,.0f} rels/s; ratio to 500k/s target: {rate / 5e5:.2f}")
+
+        def pick():
+            return f"s{rng.integers(args.saes)}:{rng.integers(args.features)}"
+
+        for _ in range(20):
+            run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10)
+            run(store, "lookup.feature_card", featureId=pick())
+        topk = latency(lambda: run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10),
+                       args.repeats)
+        card = latency(lambda: run(store, "lookup.feature_card", featureId=pick()), args.repeats)
+        co = store.edges("CO_ACTIVATES")
+
+        def pandas_topk():
+            f = pick()
+            sub = co[(co.source.to_numpy() == f) | (co.target.to_numpy() == f)]
+            return sub.nlargest(10, "npmi")
+
+        base = latency(pandas_topk, min(args.repeats, 50))
+        print(f"neighbors.top_k warm median {topk:.2f} ms (target 10 ms: ratio {topk / 10:.2f}; "
+              f"baseline pandas mask over {len(co):,} in-memory edges {base:.2f} ms: store/baseline {topk / base:.2f})")
+        print(f"lookup.feature_card warm median {card:.2f} ms (target 10 ms: ratio {card / 10:.2f})")
+        store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""`saegraph ingest` end to end on the synthetic source, through the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from ingest.bundle import EDGE_TABLES, NODE_TABLES, open_bundle
+from ingest.cli import cli
+
+TINY = """
+[run]
+name = "syn-tiny"
+[model]
+source = "synthetic"
+[synthetic]
+num_features = 64
+hidden_dim = 32
+n_correlated_pairs = 8
+hierarchy_branching = 2
+[dataset]
+source = "synthetic"
+n_tokens = 12000
+context_size = 64
+[activations]
+chunk_tokens = 4000
+[[saes]]
+id = "a"
+source = "synthetic"
+synthetic_mode = "truth"
+seed = 1
+[[saes]]
+id = "b"
+source = "synthetic"
+synthetic_mode = "truth"
+seed = 2
+[edges.lasso]
+replicates = 4
+min_firings = 10
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ingest")
+    cfg = d / "tiny.toml"
+    cfg.write_text(TINY)
+    result = CliRunner().invoke(cli, ["ingest", str(cfg), "-o", str(d / "bundle"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return d / "bundle"
+
+
+def test_synthetic_bundle_is_complete(tiny_bundle):
+    b = open_bundle(tiny_bundle)
+    for name in (*NODE_TABLES, *EDGE_TABLES):
+        assert b.has_table(name), name
+    feats = b.frame("features")
+    assert len(feats) == 128 and set(feats["saeId"]) == {"a", "b"}
+    assert feats["nFirings"].sum() > 0
+    assert (b.ground_truth_path / "true_activations" / "index.json").exists()
+    assert b.activations.n_chunks >= 3
+    assert b.manifest["config"]["run"]["name"] == "syn-tiny"
+    assert {"activations", "features", "coactivation", "cosine", "matches", "lasso"} <= set(b.stats)
+
+
+def test_inspect_prints_counts(tiny_bundle):
+    result = CliRunner().invoke(cli, ["inspect", str(tiny_bundle)])
+    assert result.exit_code == 0, result.output
+    assert "features" in result.output and "128 rows" in result.output
+
+
+def test_bad_config_fails_in_one_line(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(TINY.replace("n_tokens = 12000", "n_tokens = -3"))
+    result = CliRunner().invoke(cli, ["ingest", str(cfg), "-o", str(tmp_path / "b")])
+    assert result.exit_code != 0
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "dataset.n_tokens must be > 0" in lines[0]
+    assert not (tmp_path / "b").exists()
+
+
+def test_existing_bundle_is_not_overwritten(tiny_bundle, tmp_path):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    result = CliRunner().invoke(cli, ["ingest", str(cfg), "-o", str(tiny_bundle)])
+    assert result.exit_code != 0 and "already a finished bundle" in result.output
+    open_bundle(tiny_bundle)  # untouched
