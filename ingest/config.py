@@ -97,18 +97,27 @@ class SyntheticConfig:
     """Children per parent in the planted hierarchy (0: no hierarchy)."""
     hierarchy_depth: int = 2
     """Depth of the planted hierarchy trees."""
+    hierarchy_roots: int = 4
+    """Number of planted hierarchy trees (0: no hierarchy)."""
     n_correlated_pairs: int = 32
     """Feature pairs with a planted firing correlation."""
     correlation: float = 0.6
     """Firing correlation planted on those pairs."""
     sequence_length: int = 128
     """Tokens per synthetic sequence (sequences structure the nulls and subsamples)."""
+    magnitude_std: float = 0.2
+    """Standard deviation of a firing feature's magnitude around its mean 1.0."""
 
     def __post_init__(self) -> None:
         _check(self.num_features > 1, "synthetic.num_features must be > 1")
         _check(self.hidden_dim > 1, "synthetic.hidden_dim must be > 1")
         _check_prob("synthetic.firing_probability", self.firing_probability)
         _check(self.hierarchy_branching >= 0 and self.hierarchy_depth >= 0, "synthetic hierarchy sizes must be >= 0")
+        _check(
+            self.hierarchy_branching != 1 and self.hierarchy_roots >= 0,
+            "synthetic.hierarchy_branching must be 0 (no hierarchy) or >= 2, hierarchy_roots >= 0",
+        )
+        _check(self.magnitude_std >= 0, "synthetic.magnitude_std must be >= 0")
         _check(self.n_correlated_pairs >= 0, "synthetic.n_correlated_pairs must be >= 0")
         _check(-1.0 < self.correlation < 1.0, "synthetic.correlation must lie in (-1, 1)")
         _check(self.sequence_length > 1, "synthetic.sequence_length must be > 1")
@@ -157,8 +166,9 @@ class DatasetConfig:
     source: Literal["hf", "text", "tokens", "synthetic"] = "hf"
     """``hf``: a Hugging Face dataset; ``text``: local text files/globs; ``tokens``: a pre-tokenized
     ``.npy``/``.npz`` array [sequences, context]; ``synthetic``: sequences from the synthetic model."""
-    name: str = "NeelNanda/c4-code-20k"
-    """HF dataset name (``hf``) or a label for the dataset node."""
+    name: str = ""
+    """HF dataset name (required for ``hf``, e.g. ``NeelNanda/c4-code-20k``); for other sources an
+    optional label for the :Dataset node (default: the source and file names)."""
     split: str = "train"
     """HF split."""
     column: str = "text"
@@ -271,6 +281,8 @@ class LassoConfig:
     """Smallest lambda as a fraction of lambda_max."""
     ebic_gamma: float = 0.5
     """EBIC gamma."""
+    ebic_refit: bool = True
+    """Score each lambda by the least-squares refit on its support (relaxed LASSO) rather than the shrunken fit."""
     n_eff: Literal["sequences", "deflated"] = "sequences"
     """Effective sample size for EBIC: sequences, or tokens deflated by autocorrelation."""
     dense_density: float = 0.2
@@ -279,9 +291,23 @@ class LassoConfig:
     """BH level on replicate counts vs the null."""
     stability_threshold: float = 0.8
     """Stability-selection threshold (fraction of replicates)."""
+    frequency_strata: int = 2
+    """Quantile bins of firing frequency; a pair's null reference is its (bin, bin) stratum. The
+    smallest attainable p is 1/(1 + pairs in the stratum), so BH over all pairs needs about
+    (pairs / smallest stratum) / fdr_q discoveries before it can reject: keep this small."""
+    keep: Literal["significant", "all"] = "significant"
+    """Rows written: edges with qValue <= fdr_q, or every edge selected in >= 1 real replicate."""
+    block_entries: int = 16_777_216
+    """Cells of the dense row block used to accumulate S and co-firings (bounds memory: 12 B/cell)."""
 
     def __post_init__(self) -> None:
         _check(self.replicates >= 1, "edges.lasso.replicates must be >= 1")
+        _check(self.frequency_strata >= 1, "edges.lasso.frequency_strata must be >= 1")
+        _check_choice("edges.lasso.keep", self.keep, ("significant", "all"))
+        _check(self.block_entries >= 1024, "edges.lasso.block_entries must be >= 1024")
+        _check(self.min_firings >= 2 and self.min_count >= 1, "edges.lasso.min_firings >= 2 and min_count >= 1")
+        _check(0.0 < self.dense_density <= 1.0, "edges.lasso.dense_density must lie in (0, 1]")
+        _check(0.0 < self.stability_threshold <= 1.0, "edges.lasso.stability_threshold must lie in (0, 1]")
         _check_prob("edges.lasso.subsample_fraction", self.subsample_fraction)
         _check_choice("edges.lasso.null", self.null, ("circular_shift", "permutation"))
         _check_choice("edges.lasso.n_eff", self.n_eff, ("sequences", "deflated"))
@@ -379,6 +405,8 @@ class Config:
         _check(len(self.saes) > 0, "the config needs at least one [[saes]] table")
         ids = [s.id for s in self.saes]
         _check(len(set(ids)) == len(ids), f"saes ids must be unique, got {ids}")
+        if self.dataset.source == "hf":
+            _check(bool(self.dataset.name), 'dataset.name is required when dataset.source = "hf" (e.g. "NeelNanda/c4-code-20k")')
         synthetic_model = self.model.source == "synthetic"
         for s in self.saes:
             _check(

@@ -30,3 +30,13 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+# Source fixtures (ingest.sources): tiny saved model / SAEs / text, usable from any test.
+from tests.source_fixtures import (  # noqa: E402,F401
+    tiny_mlp_sae_dir,
+    tiny_model_dir,
+    tiny_sae_dir,
+    tiny_text_dir,
+    tiny_tokenizer,
+)
