@@ -14,8 +14,18 @@ import click
 
 # name -> "module:attribute" of a click.Command. Keep one line per command.
 COMMANDS: dict[str, str] = {
+    "doctor": "ingest.cli.doctor_cmd:doctor",
+    "demo": "ingest.cli.demo_cmd:demo",
     "ingest": "ingest.cli.ingest_cmd:ingest",
     "inspect": "ingest.cli.inspect_cmd:inspect",
+    "edges": "ingest.cli.edges_cmd:edges",
+    "schema": "ingest.cli.store_cmds:schema",
+    "load": "ingest.cli.store_cmds:load",
+    "query": "ingest.cli.store_cmds:query",
+    "export-admin": "ingest.cli.store_cmds:export_admin",
+    "communities": "ingest.cli.analysis_cmds:communities",
+    "path": "ingest.cli.analysis_cmds:path",
+    "compare": "ingest.cli.analysis_cmds:compare",
 }
 
 

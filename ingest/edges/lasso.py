@@ -1,0 +1,305 @@
+"""LASSO edges: nodewise LASSO with resampling, matched nulls and FDR on replicate counts.
+
+Algorithm (METHODS.md §2; Meinshausen & Bühlmann 2006 and 2010; Foygel & Drton 2010):
+1. Stack the SAE's chunks into one token × latent CSR matrix, rows sorted by
+   (sequence, position) (``lasso_resample.order_by_sequence``).
+2. For r = 1..R: draw ``subsample_fraction`` of the sequences (whole sequences); build the
+   matched null of that same subsample (each latent's column circularly shifted within
+   every sequence, or a plain permutation); run ``lasso_replicate.select_edges_once`` on
+   both (firing floor, Fisher-z screen + BH, top-k candidates, LASSO path on the Gram
+   block with warm starts, EBIC with n_eff, dense covariates, AND rule). Each finished
+   replicate is written to ``work_dir`` (temp file + fsync + rename) and skipped on restart.
+3. Count c_e (real) and c⁰_e (null) per edge; p_e = empirical tail of the null counts in
+   the edge's endpoint-frequency stratum; BH at ``fdr_q`` over all eligible pairs
+   (``lasso_fdr``). Replicates are never pooled into a binomial test.
+4. Report the table "edges seen in ≥ r replicates vs expected null edges vs estimated
+   FDR", the stability-selection view (fraction ≥ ``stability_threshold``, MB bound), the
+   n_eff used, the null, the caveats and timings; write the ``lasso`` table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import zlib
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from ingest.config import LassoConfig
+from ingest.edges.lasso_fdr import (
+    bh_qvalues,
+    count_replicates,
+    frequency_bins,
+    mb_bound,
+    replicate_count_table,
+    stratified_pvalues,
+    stratum_sizes,
+)
+from ingest.edges.lasso_replicate import ReplicateEdges, select_edges_once
+from ingest.edges.lasso_resample import (
+    circular_shift_null,
+    order_by_sequence,
+    permutation_null,
+    subsample_sequences,
+)
+from ingest.edges.lasso_screen import column_moments
+
+log = logging.getLogger(__name__)
+
+CAVEATS = (
+    "SAE activations are zero-inflated and non-negative, so a LASSO edge is the support of the best "
+    "linear predictor of one latent from the others, not a test of conditional independence. TopK SAEs "
+    "(a fixed number of active latents per token) create spurious negative partial correlations: "
+    "negative weights between latents of a TopK SAE may be artefacts of the activation rule."
+)
+NULL_NAMES = {
+    "circular_shift": "each latent's column circularly shifted within every sequence (independent shift per "
+                      "latent and sequence), on the same subsample as the real replicate",
+    "permutation": "each latent's firings moved to uniformly random distinct tokens of the same subsample",
+}
+LASSO_SCHEMA = pa.schema([
+    ("source", pa.string()), ("target", pa.string()), ("saeId", pa.string()), ("weight", pa.float64()),
+    ("stability", pa.float64()), ("nReplicates", pa.int64()), ("nullReplicates", pa.int64()),
+    ("pValue", pa.float64()), ("qValue", pa.float64()), ("runId", pa.string()),
+])
+
+
+# ------------------------------------------------------------------ checkpoints
+def _save_replicate(path: Path, rep: ReplicateEdges) -> None:
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, keys=rep.keys, weights=rep.weights, info=np.array(json.dumps(rep.info)))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _load_replicate(path: Path) -> ReplicateEdges | None:
+    try:
+        with np.load(path) as z:
+            return ReplicateEdges(keys=z["keys"].astype(np.int64), weights=z["weights"],
+                                  info=json.loads(str(z["info"])))
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        log.warning("ignoring unreadable LASSO checkpoint %s", path)
+        return None
+
+
+def _prepare_checkpoints(work_dir: Path | None, fingerprint: dict) -> Path | None:
+    """The checkpoint directory, emptied when it belongs to another input or config."""
+    if work_dir is None:
+        return None
+    work_dir.mkdir(parents=True, exist_ok=True)
+    fp_path = work_dir / "fingerprint.json"
+    text = json.dumps(fingerprint, sort_keys=True)
+    if not fp_path.exists() or fp_path.read_text() != text:
+        for old in work_dir.glob("rep*.npz"):
+            old.unlink()
+        tmp = fp_path.with_name(fp_path.name + f".tmp-{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, fp_path)
+    return work_dir
+
+
+# ------------------------------------------------------------------ replicates
+def replicate_rng(seed: int, sae_id: str, r: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(sae_id.encode()), r])
+
+
+def matched_null(acts: sp.csr_matrix, seq_starts: np.ndarray, kind: str,
+                 rng: np.random.Generator) -> sp.csr_matrix:
+    if kind == "circular_shift":
+        return circular_shift_null(acts, seq_starts, int(rng.integers(0, 2**62)))
+    return permutation_null(acts, rng)
+
+
+def run_replicates(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig, *, seed: int,
+                   sae_id: str = "sae", work_dir: Path | None = None, progress: bool = False):
+    """R real and R matched-null replicates (lists of ReplicateEdges), resuming from ``work_dir``."""
+    fingerprint = {"config": asdict(config), "seed": int(seed), "saeId": sae_id, "shape": list(acts.shape),
+                   "nnz": int(acts.nnz), "sum": float(np.round(acts.data.astype(np.float64).sum(), 3)),
+                   "sequences": int(seq_starts.size - 1)}
+    ckpt = _prepare_checkpoints(work_dir, fingerprint)
+    real, null = [], []
+    bar = tqdm(total=config.replicates, desc=f"lasso {sae_id}", unit="replicate", disable=not progress)
+    for r in range(config.replicates):
+        paths = [ckpt / f"rep{r:03d}_{kind}.npz" for kind in ("real", "null")] if ckpt else [None, None]
+        done = [_load_replicate(p) if p is not None and p.exists() else None for p in paths]
+        if done[0] is None or done[1] is None:
+            rng = replicate_rng(seed, sae_id, r)
+            t0 = time.perf_counter()
+            sub, starts = subsample_sequences(acts, seq_starts, config.subsample_fraction, rng)
+            t_sub = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            sub_null = matched_null(sub, starts, config.null, rng)
+            t_null = time.perf_counter() - t0
+            done = [select_edges_once(sub, starts, config), select_edges_once(sub_null, starts, config)]
+            done[0].info["seconds"]["subsample"] = round(t_sub, 4)
+            done[1].info["seconds"]["buildNull"] = round(t_null, 4)
+            for p, rep in zip(paths, done):
+                if p is not None:
+                    _save_replicate(p, rep)
+        real.append(done[0])
+        null.append(done[1])
+        bar.update(1)
+        bar.set_postfix(edges=done[0].keys.size, null=done[1].keys.size)
+    bar.close()
+    return real, null
+
+
+def _mean_seconds(reps: list[ReplicateEdges]) -> dict:
+    keys = sorted({k for rep in reps for k in rep.info.get("seconds", {})})
+    return {k: round(float(np.mean([rep.info["seconds"].get(k, 0.0) for rep in reps])), 4) for k in keys}
+
+
+# ------------------------------------------------------------------ aggregation
+def lasso_edges(acts: sp.spmatrix, sequence_ids: np.ndarray, positions: np.ndarray, config: LassoConfig, *,
+                seed: int = 0, sae_id: str = "sae", work_dir: Path | None = None,
+                progress: bool = False) -> tuple[pd.DataFrame, dict]:
+    """The whole LASSO stage on one SAE's token × latent matrix.
+
+    Returns a DataFrame (i < j latent indices, weight, stability, nReplicates, nullReplicates,
+    pValue, qValue) and the SAE's statistics (see module docstring, step 4)."""
+    t_start = time.perf_counter()
+    acts, seq_starts = order_by_sequence(sp.csr_matrix(acts, dtype=np.float32), sequence_ids, positions)
+    n_tokens, F = acts.shape
+    real, null = run_replicates(acts, seq_starts, config, seed=seed, sae_id=sae_id, work_dir=work_dir,
+                                progress=progress)
+    R = config.replicates
+    keys, counts, wsum = count_replicates([x.keys for x in real], [x.weights for x in real])
+    nkeys, ncounts, _ = count_replicates([x.keys for x in null])
+    firings = column_moments(acts).firings
+    bins = frequency_bins(firings, config.min_firings, config.frequency_strata)
+    n_eligible = int((bins >= 0).sum())
+    m_pairs = n_eligible * (n_eligible - 1) // 2
+    p = stratified_pvalues(keys, counts, nkeys, ncounts, F, bins, config.frequency_strata)
+    q = bh_qvalues(p, m_pairs)
+    pos = np.searchsorted(nkeys, keys)
+    hit = (pos < nkeys.size) & (nkeys[np.minimum(pos, max(nkeys.size - 1, 0))] == keys) if nkeys.size else \
+        np.zeros(keys.size, bool)
+    null_of_real = np.where(hit, ncounts[np.minimum(pos, max(nkeys.size - 1, 0))] if nkeys.size else 0, 0)
+    sizes = stratum_sizes(bins, config.frequency_strata)
+    p_floor = float(1.0 / (1.0 + sizes[sizes > 0].min())) if (sizes > 0).any() else 1.0
+    frame = pd.DataFrame({
+        "i": keys // max(F, 1), "j": keys % max(F, 1), "weight": wsum / np.maximum(counts, 1),
+        "stability": counts / R, "nReplicates": counts, "nullReplicates": null_of_real.astype(np.int64),
+        "pValue": p, "qValue": q,
+    })
+    significant = frame["qValue"] <= config.fdr_q
+    if config.keep == "significant":
+        frame = frame[significant].reset_index(drop=True)
+
+    mean_sel = float(np.mean([x.keys.size for x in real])) if real else 0.0
+    stable = counts >= config.stability_threshold * R
+    n_eff_vals = [x.info["nEff"] for x in real]
+    stats = {
+        "nTokens": int(n_tokens),
+        "nSequences": int(seq_starts.size - 1),
+        "nFeatures": int(F),
+        "eligibleFeatures": n_eligible,
+        "eligiblePairs": int(m_pairs),
+        "replicates": R,
+        "subsampleFraction": config.subsample_fraction,
+        "nEff": {
+            "mode": config.n_eff,
+            "meanPerReplicate": float(np.mean(n_eff_vals)) if n_eff_vals else 0.0,
+            "details": real[0].info["nEffInfo"] if real else {},
+            "usedFor": "Fisher-z screen z = atanh(r)*sqrt(n_eff-3) and EBIC = n_eff*log(sigma2) + "
+                       "df*(log(n_eff) + 2*gamma*log(p)), p = node latents of the replicate - 1",
+        },
+        "null": {"kind": config.null, "name": NULL_NAMES[config.null],
+                 "edgesPerReplicateMean": float(np.mean([x.keys.size for x in null])) if null else 0.0},
+        "edgesPerReplicateMean": mean_sel,
+        "replicateCountTable": replicate_count_table(counts, ncounts, R),
+        "fdrLevel": config.fdr_q,
+        "frequencyStrata": config.frequency_strata,
+        "edgesSelectedOnce": int(keys.size),
+        "significantEdges": int(significant.sum()),
+        "pValueFloor": p_floor,
+        "pValueFloorNote": "smallest attainable empirical p (1/(1 + pairs of the smallest stratum)); BH over "
+                           "eligiblePairs rejects nothing unless about pValueFloor*eligiblePairs/fdrLevel "
+                           "edges reach it - lower frequency_strata when few edges are expected",
+        "stability": {
+            "threshold": config.stability_threshold,
+            "stableEdges": int(stable.sum()),
+            "stableNullEdges": int((ncounts >= config.stability_threshold * R).sum()),
+            "mbBound": mb_bound(mean_sel, config.stability_threshold, m_pairs),
+            "mbBoundFormula": "E[V] <= qbar^2 / ((2*pi_thr - 1) * M), qbar = mean AND-rule edges per "
+                              "replicate, M = eligible pairs (Meinshausen & Buhlmann 2010)",
+        },
+        "denseCovariates": sorted({d for x in real for d in x.info["denseCovariates"]}),
+        "meanNodes": float(np.mean([x.info["nodes"] for x in real])) if real else 0.0,
+        "meanScreenPassed": float(np.mean([x.info["screenPassed"] for x in real])) if real else 0.0,
+        "meanCandidates": float(np.mean([x.info["meanCandidates"] for x in real])) if real else 0.0,
+        "secondsPerReplicate": {"real": _mean_seconds(real), "null": _mean_seconds(null)},
+        "seconds": round(time.perf_counter() - t_start, 3),
+    }
+    return frame, stats
+
+
+# ------------------------------------------------------------------ bundle shell
+def load_sae_tokens(bundle, sae_id: str) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """One SAE's activations stacked over chunks, with sequence ids and positions."""
+    mats, seqs, poss = [], [], []
+    for chunk in bundle.activations.iter_chunks(sae_ids=[sae_id]):
+        mats.append(chunk.acts[sae_id])
+        seqs.append(np.asarray(chunk.sequence_ids))
+        poss.append(np.asarray(chunk.positions))
+    if not mats:
+        raise ValueError(f"SAE {sae_id!r} has no activations in {bundle.path}: re-run `saegraph ingest`")
+    return sp.vstack(mats, format="csr").astype(np.float32), np.concatenate(seqs), np.concatenate(poss)
+
+
+def _feature_ids(sae_id: str, index) -> pd.Series:
+    return (sae_id + ":") + pd.Series(np.asarray(index, dtype=np.int64)).astype(str)
+
+
+def build_from_bundle(bundle, config: LassoConfig, *, run_id: str, seed: int, work_dir: Path):
+    """LASSO edges for every SAE of the bundle (one table with a saeId column)."""
+    from ingest.edges.runner import StageResult, progress_enabled
+
+    frames, per_sae = [], {}
+    sae_ids = [str(s) for s in bundle.frame("saes")["saeId"]]
+    for sid in sae_ids:
+        acts, seqs, poss = load_sae_tokens(bundle, sid)
+        log.info("LASSO for %s: %d tokens x %d latents, %d replicates", sid, *acts.shape, config.replicates)
+        frame, stats = lasso_edges(acts, seqs, poss, config, seed=seed, sae_id=sid,
+                                   work_dir=Path(work_dir) / sid if work_dir is not None else None,
+                                   progress=progress_enabled())
+        per_sae[sid] = stats
+        out = frame.drop(columns=["i", "j"])
+        out.insert(0, "source", _feature_ids(sid, frame["i"].to_numpy()))
+        out.insert(1, "target", _feature_ids(sid, frame["j"].to_numpy()))
+        out.insert(2, "saeId", sid)
+        out["runId"] = run_id
+        frames.append(out)
+    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LASSO_SCHEMA.names)
+    table = pa.Table.from_pandas(data, schema=LASSO_SCHEMA, preserve_index=False)
+    R = config.replicates
+    combined = []
+    for row_idx, row in enumerate(next(iter(per_sae.values()))["replicateCountTable"] if per_sae else []):
+        real = sum(s["replicateCountTable"][row_idx]["edges"] for s in per_sae.values())
+        nul = sum(s["replicateCountTable"][row_idx]["nullEdges"] for s in per_sae.values())
+        combined.append({"r": row["r"], "edges": real, "nullEdges": nul,
+                         "estimatedFdr": float(min(1.0, nul / real)) if real else float(nul > 0)})
+    stats = {
+        "method": "nodewise LASSO (Meinshausen-Buhlmann) on standardized Gram blocks after a Fisher-z BH "
+                  "screen; lambda by EBIC; AND rule; R whole-sequence subsamples each with a matched null; "
+                  "per-edge empirical p from null replicate counts within endpoint-frequency strata; BH",
+        "caveats": CAVEATS,
+        "replicates": R,
+        "fdrLevel": config.fdr_q,
+        "nEffMode": config.n_eff,
+        "null": NULL_NAMES[config.null],
+        "replicateCountTable": combined,
+        "edges": int(table.num_rows),
+        "perSae": per_sae,
+    }
+    return StageResult("lasso", table, stats)

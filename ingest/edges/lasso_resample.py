@@ -1,0 +1,119 @@
+"""Resampling for the nodewise LASSO: whole-sequence subsamples, matched nulls, n_eff.
+
+Algorithm (METHODS.md §2, steps 1–2):
+1. ``order_by_sequence`` sorts tokens by (sequence, position) so each sequence is a
+   contiguous run of CSR rows delimited by ``seq_starts``.
+2. ``subsample_sequences`` draws a fraction of the sequences without replacement and
+   keeps all of their tokens (tokens of a sequence are dependent; never subsample tokens).
+3. ``circular_shift_null`` moves every non-zero ``(t, f)`` of sequence s to position
+   ``(t − start_s + shift_{f,s}) mod len_s``, with an independent pseudo-random shift per
+   (feature, sequence): each feature keeps its firing count and its within-sequence
+   autocorrelation, but its alignment with every other feature is destroyed.
+   ``permutation_null`` is the simpler variant: each feature's firings go to uniformly
+   random distinct tokens of the replicate (autocorrelation destroyed too).
+4. ``effective_sample_size``: ``sequences`` → the number of sequences; ``deflated`` →
+   tokens · (1 − ρ)/(1 + ρ) with ρ the median lag-1 autocorrelation of the firing
+   indicators of the features (AR(1) deflation), clipped to [sequences, tokens].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit
+
+
+def order_by_sequence(acts: sp.csr_matrix, sequence_ids: np.ndarray, positions: np.ndarray):
+    """Rows sorted by (sequence, position); returns (csr, seq_starts[n_seq + 1])."""
+    sequence_ids = np.asarray(sequence_ids)
+    order = np.lexsort((np.asarray(positions), sequence_ids))
+    if not np.array_equal(order, np.arange(order.size)):
+        acts = acts[order]
+        sequence_ids = sequence_ids[order]
+    acts = sp.csr_matrix(acts, dtype=np.float32)
+    acts.sort_indices()
+    if sequence_ids.size == 0:
+        return acts, np.zeros(1, dtype=np.int64)
+    boundaries = np.flatnonzero(np.diff(sequence_ids)) + 1
+    seq_starts = np.concatenate([[0], boundaries, [sequence_ids.size]]).astype(np.int64)
+    return acts, seq_starts
+
+
+def subsample_sequences(acts: sp.csr_matrix, seq_starts: np.ndarray, fraction: float,
+                        rng: np.random.Generator):
+    """Keep a random ``fraction`` of whole sequences; returns (csr, seq_starts)."""
+    n_seq = seq_starts.size - 1
+    k = min(n_seq, max(1, int(round(fraction * n_seq))))
+    chosen = np.sort(rng.choice(n_seq, size=k, replace=False))
+    lengths = seq_starts[chosen + 1] - seq_starts[chosen]
+    new_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    rows = np.repeat(seq_starts[chosen] - new_starts[:-1], lengths) + np.arange(new_starts[-1])
+    return acts[rows], new_starts
+
+
+@njit(cache=True)
+def _splitmix(x):
+    x = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True)
+def _shift_rows(indptr, indices, seq_starts, seed, new_rows):
+    n_seq = seq_starts.size - 1
+    base = _splitmix(np.uint64(seed))
+    for s in range(n_seq):
+        lo = seq_starts[s]
+        length = seq_starts[s + 1] - lo
+        hs = _splitmix(base ^ (np.uint64(s) * np.uint64(0xD1B54A32D192ED03)))
+        for t in range(lo, lo + length):
+            for a in range(indptr[t], indptr[t + 1]):
+                h = _splitmix(hs ^ (np.uint64(indices[a]) * np.uint64(0xA24BAED4963EE407)))
+                shift = np.int64(h % np.uint64(length))
+                new_rows[a] = lo + (t - lo + shift) % length
+
+
+def circular_shift_null(acts: sp.csr_matrix, seq_starts: np.ndarray, seed: int) -> sp.csr_matrix:
+    """Each feature's column circularly shifted within every sequence (independent shifts)."""
+    new_rows = np.empty(acts.nnz, dtype=np.int64)
+    _shift_rows(acts.indptr.astype(np.int64), acts.indices, seq_starts, np.uint64(seed % (1 << 63)), new_rows)
+    out = sp.csr_matrix((acts.data, (new_rows, acts.indices)), shape=acts.shape, dtype=np.float32)
+    out.sort_indices()
+    return out
+
+
+def permutation_null(acts: sp.csr_matrix, rng: np.random.Generator) -> sp.csr_matrix:
+    """Each feature's firings moved to uniformly random distinct tokens."""
+    csc = acts.tocsc()
+    n = acts.shape[0]
+    rows = np.empty(csc.nnz, dtype=np.int64)
+    for f in range(csc.shape[1]):
+        a, b = csc.indptr[f], csc.indptr[f + 1]
+        if b > a:
+            rows[a:b] = rng.choice(n, size=b - a, replace=False)
+    cols = np.repeat(np.arange(csc.shape[1]), np.diff(csc.indptr))
+    out = sp.csr_matrix((csc.data, (rows, cols)), shape=acts.shape, dtype=np.float32)
+    out.sort_indices()
+    return out
+
+
+def effective_sample_size(acts: sp.csr_matrix, seq_starts: np.ndarray, mode: str) -> tuple[float, dict]:
+    """n_eff for the screen and EBIC; returns (n_eff, description for the stats)."""
+    n_tokens = acts.shape[0]
+    n_seq = seq_starts.size - 1
+    if mode == "sequences":
+        return float(n_seq), {"mode": "sequences", "nSequences": n_seq, "nTokens": n_tokens}
+    fires = acts.copy()
+    fires.data = np.ones_like(fires.data)
+    same_seq = np.ones(n_tokens - 1, dtype=bool)
+    same_seq[seq_starts[1:-1] - 1] = False  # token t and t+1 lie in different sequences
+    keep = sp.diags(same_seq.astype(np.float32))
+    lagged = np.asarray((keep @ fires[:-1]).multiply(fires[1:]).sum(axis=0)).ravel()
+    n_f = np.asarray(fires.sum(axis=0)).ravel()
+    ok = (n_f > 1) & (n_f < n_tokens)
+    p = n_f[ok] / n_tokens
+    rho_f = (lagged[ok] / max(n_tokens - 1, 1) - p * p) / (p * (1 - p))
+    rho = float(np.clip(np.median(rho_f), 0.0, 0.999)) if rho_f.size else 0.0
+    n_eff = float(np.clip(n_tokens * (1 - rho) / (1 + rho), n_seq, n_tokens))
+    return n_eff, {"mode": "deflated", "lag1Autocorrelation": rho, "nSequences": n_seq, "nTokens": n_tokens}

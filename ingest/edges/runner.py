@@ -1,0 +1,156 @@
+"""Run the edge stages on a finished bundle and commit each one as soon as it finishes.
+
+Algorithm (docs/bundle.md "Edge stage interface"):
+1. Open the bundle; the config defaults to the manifest's resolved ``config["edges"]``
+   (rebuilt with ``ingest.config.from_dict``), the run id to the bundle's, the seed to
+   ``config["run"]["seed"]``.
+2. Pick the stages: ``only`` (any order given, run in the canonical order) or every
+   enabled stage, in the order coactivation, cosine, matches, lasso.
+3. For each stage import ``ingest.edges.<stage>`` lazily, call its ``build_from_bundle``
+   with ``work_dir = BUNDLE/.work/<stage>/`` and commit its table and statistics with
+   ``ingest.bundle.update_bundle`` (atomic; the manifest is the commit point), so an
+   interruption loses at most the stage in progress.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import logging
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pyarrow as pa
+
+from ingest.config import EdgesConfig, from_dict
+
+log = logging.getLogger(__name__)
+
+# stage name -> (module, bundle table) in the order the stages run
+STAGES: dict[str, tuple[str, str]] = {
+    "coactivation": ("ingest.edges.coactivation", "co_activates"),
+    "cosine": ("ingest.edges.cosine", "cosine"),
+    "matches": ("ingest.edges.matches", "matches"),
+    "lasso": ("ingest.edges.lasso", "lasso"),
+}
+WORK_DIR = ".work"
+
+_PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("saegraph_edges_progress", default=False)
+
+
+class StageResult(NamedTuple):
+    """What an edge stage hands back: the bundle table it fills, the table, its statistics."""
+
+    table_name: str
+    table: pa.Table
+    stats: dict
+
+
+class EdgeStageError(RuntimeError):
+    """An edge stage cannot run (unknown name, missing module, bad bundle)."""
+
+
+def json_safe(value: Any) -> Any:
+    """Stats as plain JSON: NaN/inf become None, numpy scalars become Python numbers."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def progress_enabled() -> bool:
+    """Whether stages should show progress bars (set by :func:`run_edges`)."""
+    return _PROGRESS.get()
+
+
+@contextmanager
+def show_progress(enabled: bool) -> Iterator[None]:
+    token = _PROGRESS.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def edges_config_of(bundle) -> EdgesConfig:
+    """The resolved edges config stored in the bundle manifest (defaults if absent)."""
+    data = bundle.config.get("edges") if isinstance(bundle.config, dict) else None
+    return from_dict(EdgesConfig, data, "edges") if data else EdgesConfig()
+
+
+def select_stages(edges_config: EdgesConfig, only: Sequence[str] | None) -> list[str]:
+    """Stage names to run, in canonical order."""
+    if only:
+        unknown = sorted(set(only) - set(STAGES))
+        if unknown:
+            raise EdgeStageError(f"unknown edge stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+        return [s for s in STAGES if s in set(only)]
+    return [s for s in STAGES if getattr(edges_config, s).enabled]
+
+
+def load_stage(stage: str):
+    """The ``build_from_bundle`` function of ``stage`` (imported on first use)."""
+    module_name = STAGES[stage][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise EdgeStageError(
+            f"edge stage {stage!r} is not available ({module_name} is missing): "
+            f"disable it with [edges.{stage}] enabled = false or pick stages with --only"
+        ) from exc
+    return module.build_from_bundle
+
+
+def run_edges(
+    bundle_path: str | Path,
+    edges_config: EdgesConfig | None = None,
+    only: list[str] | None = None,
+    *,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Build the selected edge stages of a finished bundle; returns {stage: stats}."""
+    from ingest.bundle import open_bundle, update_bundle
+
+    path = Path(bundle_path)
+    bundle = open_bundle(path)
+    config = edges_config if edges_config is not None else edges_config_of(bundle)
+    run_cfg = bundle.config.get("run", {}) if isinstance(bundle.config, dict) else {}
+    seed = int(run_cfg.get("seed", 0))
+    run_id = bundle.run_id
+    results: dict[str, dict[str, Any]] = {}
+    for stage in select_stages(config, only):
+        build = load_stage(stage)
+        work_dir = path / WORK_DIR / stage
+        work_dir.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        log.info("edge stage %s on %s", stage, path)
+        with show_progress(progress):
+            result = build(bundle, getattr(config, stage), run_id=run_id, seed=seed, work_dir=work_dir)
+        expected = STAGES[stage][1]
+        if result.table_name != expected:
+            raise EdgeStageError(f"stage {stage} returned table {result.table_name!r}, expected {expected!r}")
+        stats = json_safe(dict(result.stats))
+        stats.setdefault("seconds", round(time.perf_counter() - t0, 3))
+        stats.setdefault("rows", int(result.table.num_rows))
+        bundle = update_bundle(path, tables={expected: result.table}, stats={stage: stats})
+        shutil.rmtree(work_dir, ignore_errors=True)
+        results[stage] = stats
+    work_root = path / WORK_DIR
+    if work_root.is_dir() and not any(work_root.iterdir()):
+        work_root.rmdir()
+    return results

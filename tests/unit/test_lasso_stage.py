@@ -1,0 +1,220 @@
+"""The LASSO stage: sklearn per-node reference, planted recovery vs co-activation, null FDR, bundle I/O."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.stats
+from builders import make_bundle_from_arrays
+from sklearn.linear_model import Lasso
+
+import ingest.edges.lasso as lasso_stage
+from ingest.bundle import open_bundle
+from ingest.config import LassoConfig
+from ingest.edges.lasso import lasso_edges
+from ingest.edges.lasso_replicate import select_edges_once
+from ingest.edges.lasso_resample import order_by_sequence
+from ingest.edges.lasso_synthetic import planted_activations
+
+
+def reference_replicate(acts: sp.csr_matrix, n_seq: int, cfg: LassoConfig) -> dict:
+    """Dense numpy screen + sklearn Lasso per node on the standardized data (no dense covariates)."""
+    D = acts.toarray().astype(np.float64)
+    n = D.shape[0]
+    nodes = np.flatnonzero(((D > 0).sum(0) >= cfg.min_firings) & (D.std(0) > 0))
+    X = (D[:, nodes] - D[:, nodes].mean(0)) / D[:, nodes].std(0)
+    R = X.T @ X / n
+    C = (D[:, nodes] > 0).T.astype(int) @ (D[:, nodes] > 0).astype(int)
+    F = nodes.size
+    iu, ju = np.triu_indices(F, 1)
+    z = np.arctanh(np.clip(R[iu, ju], -1 + 1e-12, 1 - 1e-12)) * math.sqrt(n_seq - 3)
+    p = np.where(C[iu, ju] >= cfg.min_count, 2 * scipy.stats.norm.sf(np.abs(z)), 1.0)
+    keep = scipy.stats.false_discovery_control(p, method="bh") <= cfg.screen_q
+    nb = {v: [] for v in range(F)}
+    for a, b in zip(iu[keep], ju[keep]):
+        nb[a].append(b)
+        nb[b].append(a)
+    coef = {}
+    penalty = math.log(n_seq) + 2 * cfg.ebic_gamma * math.log(F - 1)
+    for v in range(F):
+        cands = sorted(nb[v], key=lambda u: (-abs(R[v, u]), u))[:cfg.candidates]
+        if not cands:
+            continue
+        Xv, y = X[:, cands], X[:, v]
+        lam_max = np.abs(Xv.T @ y / n).max()
+        best, best_beta = np.inf, None
+        for k in range(cfg.n_lambdas):
+            lam = lam_max * cfg.lambda_min_ratio ** (k / (cfg.n_lambdas - 1))
+            beta = Lasso(alpha=lam, fit_intercept=False, tol=1e-12, max_iter=1_000_000).fit(Xv, y).coef_
+            sup = np.flatnonzero(beta)
+            fitted = np.zeros_like(beta)
+            if sup.size:
+                fitted[sup] = np.linalg.lstsq(Xv[:, sup], y, rcond=None)[0]
+            ebic = n_seq * math.log(np.mean((y - Xv @ fitted) ** 2)) + sup.size * penalty
+            if ebic < best - 1e-12:
+                best, best_beta = ebic, fitted
+        for u, c in zip(cands, best_beta):
+            if c != 0:
+                coef[(v, u)] = c
+    edges = {}
+    for (v, u), c in coef.items():
+        if v < u and (u, v) in coef:
+            edges[(int(nodes[v]), int(nodes[u]))] = 0.5 * (c + coef[(u, v)])
+    return edges
+
+
+def test_replicate_equals_sklearn_per_node_reference():
+    d = planted_activations(300, 16, 40, l0=4, n_trees=2, n_pairs=4, planted_rate=0.08, seed=3)
+    cfg = LassoConfig(dense_density=1.0, candidates=4, min_firings=10)
+    acts, starts = order_by_sequence(d.acts, d.sequence_ids, d.positions)
+    rep = select_edges_once(acts, starts, cfg)
+    ref = reference_replicate(acts, starts.size - 1, cfg)
+    F = acts.shape[1]
+    got = {(int(k // F), int(k % F)): w for k, w in zip(rep.keys, rep.weights)}
+    assert len(ref) >= 6
+    assert got.keys() == ref.keys()
+    for e, w in ref.items():
+        assert abs(got[e] - w) < 1e-6
+
+
+def npmi_ranking(acts: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs i < j ranked by NPMI of co-firing (the co-activation graph's score)."""
+    B = (acts > 0).astype(np.float64)
+    n = acts.shape[0]
+    c = (B.T @ B).toarray()
+    nf = np.asarray(B.sum(0)).ravel()
+    iu, ju = np.triu_indices(acts.shape[1], 1)
+    cij = c[iu, ju]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        npmi = np.where(cij > 0, np.log(n * cij / (nf[iu] * nf[ju])) / -np.log(cij / n), -1.0)
+    order = np.argsort(-npmi, kind="stable")
+    return np.stack([iu[order], ju[order]], axis=1), npmi[order]
+
+
+def test_planted_recovery_beats_coactivation_precision_at_equal_recall():
+    # planted rates spread over a decade: NPMI then ranks siblings of rare trees above true
+    # parent-child edges of frequent ones, while the regression separates direct from indirect
+    d = planted_activations(1000, 32, 100, l0=6, n_trees=4, branching=2, depth=2, n_pairs=6,
+                            planted_rate=(0.01, 0.1), child_prob=0.7, seed=11)
+    cfg = LassoConfig(replicates=8, frequency_strata=1)
+    frame, stats = lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=1)
+    truth = {tuple(map(int, e)) for e in d.true_edges}
+    found = {(int(a), int(b)) for a, b in zip(frame["i"], frame["j"])}
+    tp = len(found & truth)
+    recall, precision = tp / len(truth), tp / max(len(found), 1)
+    assert recall >= 0.8 and precision >= 0.85
+    pairs, _ = npmi_ranking(d.acts)
+    hits = np.cumsum([tuple(map(int, p)) in truth for p in pairs])
+    k = int(np.searchsorted(hits, tp)) + 1  # smallest top-k of the NPMI ranking with the same recall
+    coact_precision = tp / k
+    assert precision > coact_precision + 0.2
+    # indirect pairs (siblings, grandparent-grandchild) co-occur strongly but are not LASSO edges
+    indirect = {tuple(map(int, e)) for e in d.indirect_pairs}
+    assert len(found & indirect) <= 2
+    assert stats["replicateCountTable"][0]["r"] == 1
+    assert [row["r"] for row in stats["replicateCountTable"]] == [1, 2, 3, 5]
+
+
+@pytest.mark.parametrize("null", ["circular_shift", "permutation"])
+def test_no_dependence_gives_no_discoveries(null):
+    d = planted_activations(600, 32, 60, l0=5, n_trees=0, n_pairs=0, persistence=0.3, seed=5)
+    cfg = LassoConfig(replicates=6, frequency_strata=1, keep="all", null=null)
+    frame, stats = lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=2)
+    assert int((frame["qValue"] <= cfg.fdr_q).sum()) == 0
+    assert stats["significantEdges"] == 0
+    assert frame["nReplicates"].max() <= 2 if len(frame) else True
+    assert stats["replicateCountTable"][-1]["edges"] == 0  # nothing seen in 5 of 6 replicates
+
+
+def test_bundle_stage_through_runner_and_resume(tmp_path, monkeypatch):
+    from ingest.edges.runner import run_edges
+
+    d = planted_activations(160, 16, 48, l0=4, n_trees=2, n_pairs=3, planted_rate=0.1, seed=8)
+    rng = np.random.default_rng(0)
+    lasso_cfg = {"replicates": 3, "frequency_strata": 1, "keep": "all", "min_firings": 10}
+    edges_cfg = {"edges": {"lasso": lasso_cfg}}
+    path = make_bundle_from_arrays(tmp_path / "b", {"s0": d.acts}, {"s0": rng.normal(size=(48, 8))}, 16,
+                                   run_id="run-1", seed=4, config=edges_cfg)
+    results = run_edges(path, only=["lasso"], progress=False)
+    b = open_bundle(path)
+    tbl = b.frame("lasso")
+    assert list(tbl.columns) == ["source", "target", "saeId", "weight", "stability", "nReplicates",
+                                 "nullReplicates", "pValue", "qValue", "runId"]
+    assert len(tbl) > 0 and (tbl["runId"] == "run-1").all() and (tbl["saeId"] == "s0").all()
+    src = tbl["source"].str.split(":").str[1].astype(int)
+    dst = tbl["target"].str.split(":").str[1].astype(int)
+    assert (src < dst).all()
+    st = b.stats["lasso"]
+    assert [row["r"] for row in st["replicateCountTable"]] == [1, 2, 3]
+    assert "zero-inflated" in st["caveats"] and "TopK" in st["caveats"]
+    assert st["perSae"]["s0"]["nEff"]["mode"] == "sequences" and results["lasso"]["edges"] == len(tbl)
+
+    # resume: finished replicates are read back, not recomputed
+    from ingest.config import LassoConfig as Cfg
+
+    cfg = Cfg(replicates=3, frequency_strata=1, keep="all", min_firings=10)
+    work = tmp_path / "work"
+    first, _ = lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=4, sae_id="s0", work_dir=work)
+    assert len(list(work.glob("rep*_real.npz"))) == 3 and len(list(work.glob("rep*_null.npz"))) == 3
+    (work / "rep001_null.npz").unlink()
+    calls = []
+    real_select = lasso_stage.select_edges_once
+    monkeypatch.setattr(lasso_stage, "select_edges_once",
+                        lambda *a, **k: calls.append(1) or real_select(*a, **k))
+    again, _ = lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=4, sae_id="s0", work_dir=work)
+    assert len(calls) == 2  # only replicate 1 (real + null) was redone
+    assert first.equals(again)
+    # a different config invalidates the checkpoints
+    calls.clear()
+    lasso_edges(d.acts, d.sequence_ids, d.positions, Cfg(replicates=3, frequency_strata=1, keep="all",
+                                                         min_firings=10, screen_q=0.01),
+                seed=4, sae_id="s0", work_dir=work)
+    assert len(calls) == 6
+
+
+def test_fdr_helpers_against_brute_force(rng):
+    from ingest.edges.lasso_fdr import (
+        bh_qvalues,
+        count_replicates,
+        frequency_bins,
+        mb_bound,
+        replicate_count_table,
+        stratified_pvalues,
+    )
+
+    F, R = 30, 6
+    firings = rng.integers(0, 500, F)
+    bins = frequency_bins(firings, min_firings=20, n_strata=3)
+    eligible = np.flatnonzero(bins >= 0)
+    assert set(np.flatnonzero(firings < 20)) == set(np.flatnonzero(bins < 0))
+    iu, ju = np.triu_indices(F, 1)
+    ok = (bins[iu] >= 0) & (bins[ju] >= 0)
+    all_keys = iu[ok] * F + ju[ok]
+    real_reps = [rng.choice(all_keys, 15, replace=False) for _ in range(R)]
+    null_reps = [rng.choice(all_keys, 10, replace=False) for _ in range(R)]
+    keys, counts, wsum = count_replicates(real_reps, [np.ones(15)] * R)
+    np.testing.assert_array_equal(counts, wsum)
+    nkeys, ncounts, _ = count_replicates(null_reps)
+    p = stratified_pvalues(keys, counts, nkeys, ncounts, F, bins, 3)
+    null_full = dict(zip(nkeys.tolist(), ncounts.tolist()))
+
+    def stratum(k):
+        a, b = sorted((bins[k // F], bins[k % F]))
+        return a, b
+
+    for k, c, pk in zip(keys, counts, p):
+        same = [x for x in all_keys if stratum(x) == stratum(k)]
+        exceed = sum(null_full.get(int(x), 0) >= c for x in same)
+        assert pk == pytest.approx((1 + exceed) / (1 + len(same)))
+    m = eligible.size * (eligible.size - 1) // 2
+    padded = np.concatenate([p, np.ones(m - p.size)])
+    reference = scipy.stats.false_discovery_control(padded)[: p.size]
+    np.testing.assert_allclose(bh_qvalues(p, m), reference, rtol=1e-12)
+    table = replicate_count_table(counts, ncounts, R)
+    assert [row["r"] for row in table] == [1, 2, 3, 5]
+    assert table[0]["edges"] == keys.size and table[0]["nullEdges"] == nkeys.size
+    assert mb_bound(10.0, 0.8, 1000) == pytest.approx(100 / (0.6 * 1000))
+    assert mb_bound(10.0, 0.5, 1000) is None
