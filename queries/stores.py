@@ -139,12 +139,29 @@ class EmbeddedStore(_NamedMixin):
 
     def copy_from(self, table: str, data) -> None:
         """``COPY table FROM $data`` for a pyarrow Table / DataFrame in the table's column order."""
-        self.conn.execute(f"COPY {_checked_table(table)} FROM $data", {"data": data})
+        self.conn.execute(_COPY_FROM.format(table=_checked_table(table)), {"data": data})
+
+    def clear_rel_table(self, table: str) -> None:
+        """Empty one relationship table at once: ``DROP TABLE`` then its ``CREATE`` from the DDL.
+
+        Deleting a run's relationships one by one costs about as much as loading them; the
+        loader uses this instead when the store holds no other run. Both statements run in
+        one transaction (rolled back on error), so the table is never left missing.
+        """
+        create = _rel_table_ddl(_checked_table(table))
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            self.conn.execute(_DROP_TABLE.format(table=table))
+            self.conn.execute(create)
+        except RuntimeError:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     def table_columns(self, table: str) -> list[tuple[str, str]]:
         """(name, type) of a table's properties in declaration order."""
-        if table not in self._columns:  # table_info takes a literal, not a $param: allowlisted name
-            info = self.run(f"CALL table_info('{_checked_table(table)}') RETURN *")
+        if table not in self._columns:
+            info = self.run(_TABLE_INFO.format(table=_checked_table(table)))
             self._columns[table] = list(zip(info["name"], info["type"]))
         return self._columns[table]
 
@@ -165,6 +182,21 @@ class EmbeddedStore(_NamedMixin):
 
 _TABLES = frozenset({"Model", "SAE", "Dataset", "Run", "Feature", "IN_SAE", "OF_MODEL", "PRODUCED", "USED",
                      *(t.value for t in RelType)})
+
+
+def _rel_table_ddl(table: str) -> str:
+    """The ``CREATE REL TABLE IF NOT EXISTS`` statement of one relationship table."""
+    for stmt in ddl_statements("embedded"):
+        if stmt.startswith(f"CREATE REL TABLE IF NOT EXISTS {table}("):
+            return stmt
+    raise ValueError(f"{table!r} is not a relationship table of schema/embedded.cypher")
+
+
+# Table names in COPY, DROP and table_info cannot be $params; these templates are filled only
+# with names that passed the allowlist in _checked_table (the schema's own tables).
+_COPY_FROM = "COPY {table} FROM $data"
+_DROP_TABLE = "DROP TABLE {table}"
+_TABLE_INFO = "CALL table_info('{table}') RETURN *"
 
 
 def _checked_table(table: str) -> str:

@@ -28,6 +28,8 @@ class LoadReport:
     relationships: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     rel_seconds: float = 0.0
+    rel_cpu_seconds: float = 0.0  # process CPU time of the relationship phase (robust on a busy machine)
+    steps: dict[str, float] = field(default_factory=dict)  # wall seconds per load step / relationship type
 
     @property
     def n_relationships(self) -> int:
@@ -36,6 +38,10 @@ class LoadReport:
     @property
     def rels_per_second(self) -> float:
         return self.n_relationships / self.rel_seconds if self.rel_seconds > 0 else float("nan")
+
+    @property
+    def rels_per_cpu_second(self) -> float:
+        return self.n_relationships / self.rel_cpu_seconds if self.rel_cpu_seconds > 0 else float("nan")
 
     def summary(self) -> str:
         nodes = ", ".join(f"{k} {v}" for k, v in self.nodes.items())

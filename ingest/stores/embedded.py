@@ -2,8 +2,10 @@
 
 Algorithm (idempotent re-load of the same run; runs kept apart by ``runId``):
 1. Open the bundle (checksums verified) and the store (schema applied, ``schema/embedded.cypher``).
-2. Delete every relationship carrying this ``runId`` (CO_ACTIVATES, LASSO, COSINE, MATCHES)
-   and the run's PRODUCED / USED links, so a repeated or interrupted load starts clean.
+2. Remove this run's relationships (CO_ACTIVATES, LASSO, COSINE, MATCHES) and its PRODUCED /
+   USED links, so a repeated or interrupted load starts clean: when the store holds no other
+   ``:Run`` those tables hold nothing else and are emptied at once (``DROP`` + ``CREATE``);
+   otherwise only the rows carrying this ``runId`` are deleted.
 3. Nodes in order Model, Dataset, SAE, Run (``complete = false``), Feature: ids already in
    the store are updated in place (``LOAD FROM ... SET``), new ids are appended by
    ``COPY`` from an Arrow table cast to the DDL's column types (write-back columns null).
@@ -14,6 +16,14 @@ Algorithm (idempotent re-load of the same run; runs kept apart by ``runId``):
 6. Mark the ``:Run`` complete. A crash before this leaves ``complete = false``; loading the
    same bundle again repairs it (step 2).
 Reference: LadybugDB/Kuzu ``COPY FROM`` and ``LOAD FROM`` documentation.
+
+Throughput: step 5 is one COPY per relationship type straight from Arrow, the engine's bulk
+path (COPY from the Parquet file costs the same CPU time). What bounds it is the engine:
+with every Feature in one node group (< 131,072 nodes) a rel-table COPY runs on one
+thread, and LadybugDB 0.22 analyses every DOUBLE column with ALP float compression while
+it writes the adjacency lists, whether or not compression is enabled (LadybugDB issues
+#645, #835) -- about half the CPU time of a CO_ACTIVATES load (8 DOUBLE properties).
+``tests/benchmarks/bench_store.py`` measures the loader against that engine floor.
 """
 
 from __future__ import annotations
@@ -76,6 +86,28 @@ def _is_write_back(column: str) -> bool:
                for k in ("community", "component", "pagerank", "degree", "strength"))
 
 
+_RUN_SCOPED_TABLES = (*(rel.value for rel in RelType), "PRODUCED", "USED")
+
+
+def _remove_run_relationships(store: EmbeddedStore, run_id: str) -> str:
+    """Step 2: empty the run-scoped tables if ``run_id`` is the store's only run, else delete its rows.
+
+    Returns ``"clear"`` or ``"delete"`` (the path taken). Every relationship a load writes
+    carries its ``runId`` and the ``:Run`` node is written before them, so a store whose only
+    ``:Run`` is this one holds no other run's relationships.
+    """
+    runs = set(store.run_arrow(*_prepared("_load.node_ids", label=Label.RUN)).column("id").to_pylist())
+    if runs == {run_id}:
+        for table in _RUN_SCOPED_TABLES:
+            store.clear_rel_table(table)
+        return "clear"
+    for rel in RelType:
+        store.run_named("_load.delete_run_rels", relType=rel, runId=run_id)
+    store.run_named("_load.delete_run_produced", runId=run_id)
+    store.run_named("_load.delete_run_used", runId=run_id)
+    return "delete"
+
+
 def _prepared(name: str, **params):
     from queries.registry import prepare
 
@@ -90,12 +122,12 @@ def load_bundle_embedded(bundle_path, store: EmbeddedStore, *, progress: bool = 
     report = LoadReport(run_id=run_id, store=f"embedded {store.path}")
     steps = tqdm(total=len(RelType) + len(NODE_ORDER) + 3, desc=f"load {run_id}", disable=not progress, unit="step")
 
-    for rel in RelType:
-        store.run_named("_load.delete_run_rels", relType=rel, runId=run_id)
-    store.run_named("_load.delete_run_produced", runId=run_id)
-    store.run_named("_load.delete_run_used", runId=run_id)
+    t_step = time.perf_counter()
+    _remove_run_relationships(store, run_id)
+    report.steps["remove previous"] = time.perf_counter() - t_step
     steps.update(1)
 
+    t_step = time.perf_counter()
     new_rows: dict[Label, pa.Table] = {}
     for label in NODE_ORDER:
         table = run_table(bundle, complete=False) if label is Label.RUN else node_table(bundle, label)
@@ -112,16 +144,20 @@ def load_bundle_embedded(bundle_path, store: EmbeddedStore, *, progress: bool = 
     ds = dataset_id(bundle)
     if ds is not None and bundle.has_table("datasets"):
         store.copy_from("USED", pa.table({"from": [run_id], "to": [ds]}))
+    report.steps["nodes and links"] = time.perf_counter() - t_step
     steps.update(1)
 
-    t_rel = time.perf_counter()
+    t_rel, cpu_rel = time.perf_counter(), time.process_time()
     for rel in RelType:
+        t_step = time.perf_counter()
         table = rel_table(bundle, rel)
         if table is not None and table.num_rows:
             store.copy_from(rel.value, conform(table, store.table_columns(rel.value), keep=("source", "target")))
         report.relationships[rel.value] = 0 if table is None else table.num_rows
+        report.steps[rel.value] = time.perf_counter() - t_step
         steps.update(1)
     report.rel_seconds = time.perf_counter() - t_rel
+    report.rel_cpu_seconds = time.process_time() - cpu_rel
 
     store.run_named("_load.set_run_complete", runId=run_id, complete=True)
     steps.update(1)
