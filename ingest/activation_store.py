@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,7 @@ class ActivationStore:
                         (z["data"], z["indices"], z["indptr"]), shape=(chunk.n_tokens, width)
                     )
                 chunk.acts[sid] = m
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ActivationStoreError(f"chunk {d} is unreadable ({exc}): re-run `saegraph ingest`") from exc
         return chunk
 

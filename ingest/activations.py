@@ -137,10 +137,12 @@ class PassStats:
     seconds_sparsify: float = 0.0
     seconds_write: float = 0.0
     seconds_total: float = 0.0
+    tokens_this_run: int = 0
+    """Tokens pushed through the model by this invocation (the rest came from resumed chunks)."""
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
-        d["tokensPerSecond"] = self.tokens_seen / self.seconds_total if self.seconds_total else 0.0
+        d["tokensPerSecond"] = self.tokens_this_run / self.seconds_total if self.seconds_total else 0.0
         return d
 
 
@@ -165,22 +167,27 @@ def run_activation_pass(
     widths = {s.sae_id: s.d_sae for s in saes}
     store = ActivationStore(out_dir, sae_widths=widths)
     truth_store: ActivationStore | None = None
-    stats = PassStats(chunks_resumed=store.n_chunks)
+    stats = PassStats(
+        chunks_resumed=store.n_chunks,
+        tokens_seen=sum(int(c.get("tokensSeen", c["nTokens"])) for c in store.chunks),
+        tokens_kept=store.n_tokens,
+        sequences=sum(int(c.get("sequencesSeen", c["nSequences"])) for c in store.chunks),
+    )
     start_sequence = int(store.chunks[-1].get("nextSequence", 0)) if store.n_chunks else 0
-    done_tokens = sum(c.get("tokensSeen", c["nTokens"]) for c in store.chunks)
     hooks = sorted({s.hook_name for s in saes})
 
     buffer = ChunkBuffer([s.sae_id for s in saes])
     truth_parts: list[sp.csr_matrix] = []
     t_start = time.perf_counter()
     seen_in_chunk = 0
+    seqs_in_chunk = 0
     bar = tqdm(
-        total=cfg.dataset.n_tokens, initial=min(done_tokens, cfg.dataset.n_tokens), unit="tok",
+        total=cfg.dataset.n_tokens, initial=min(stats.tokens_seen, cfg.dataset.n_tokens), unit="tok",
         unit_scale=True, desc="activations", disable=not progress,
     )
 
     def flush(next_sequence: int) -> None:
-        nonlocal buffer, truth_parts, truth_store, seen_in_chunk
+        nonlocal buffer, truth_parts, truth_store, seen_in_chunk, seqs_in_chunk
         if buffer.n_tokens == 0:
             return
         t0 = time.perf_counter()
@@ -193,12 +200,14 @@ def run_activation_pass(
                 ActivationChunk(chunk.index, chunk.token_ids, chunk.sequence_ids, chunk.positions,
                                 {TRUTH_ID: sp.vstack(truth_parts, format="csr")})
             )
-        store.append(chunk, nextSequence=int(next_sequence), tokensSeen=int(seen_in_chunk))
+        store.append(chunk, nextSequence=int(next_sequence), tokensSeen=int(seen_in_chunk),
+                     sequencesSeen=int(seqs_in_chunk))
         stats.seconds_write += time.perf_counter() - t0
         stats.chunks_written += 1
         buffer = ChunkBuffer(buffer.sae_ids)
         truth_parts = []
         seen_in_chunk = 0
+        seqs_in_chunk = 0
 
     if truth_dir is not None and (truth_dir / "index.json").exists():
         truth_store = ActivationStore(truth_dir)
@@ -234,7 +243,9 @@ def run_activation_pass(
         stats.tokens_seen += b * t
         stats.tokens_kept += int(flat_keep.sum())
         stats.sequences += b
+        stats.tokens_this_run += b * t
         seen_in_chunk += b * t
+        seqs_in_chunk += b
         bar.update(b * t)
         if buffer.n_tokens >= acfg.chunk_tokens:
             flush(next_sequence)

@@ -52,6 +52,7 @@ def edges(bundle: str, only: tuple[str, ...], config_path: str | None, no_progre
       saegraph edges bundle/ --only coactivation      # re-run one stage
       saegraph edges bundle/ --only cosine --only matches --config run.toml
     """
+    from ingest.activation_store import ActivationStoreError
     from ingest.bundle import BundleError
     from ingest.config import ConfigError, load_config
     from ingest.edges.runner import EdgeStageError, run_edges
@@ -59,7 +60,7 @@ def edges(bundle: str, only: tuple[str, ...], config_path: str | None, no_progre
     try:
         cfg = load_config(config_path).edges if config_path else None
         results = run_edges(bundle, cfg, list(only) or None, progress=not no_progress)
-    except (BundleError, ConfigError, EdgeStageError) as exc:
+    except (BundleError, ConfigError, EdgeStageError, ActivationStoreError) as exc:
         raise click.ClickException(str(exc)) from None
     except MemoryError:
         raise click.ClickException(

@@ -29,13 +29,14 @@ def ingest(config: str, out: str, restart: bool, no_edges: bool, quiet: bool) ->
         cfg = load_config(config)
     except ConfigError as exc:
         raise click.ClickException(f"{config}: {exc}") from None
+    from ingest.activation_store import ActivationStoreError
     from ingest.activations import ActivationError
     from ingest.pipeline import run_ingest
     from ingest.sources import SourceError
 
     try:
         path = run_ingest(cfg, out, progress=not quiet, restart=restart, edges=not no_edges)
-    except (BundleError, SourceError, ActivationError, ConfigError) as exc:
+    except (BundleError, SourceError, ActivationError, ActivationStoreError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"bundle written: {path}")
     click.echo(f"next: saegraph inspect {path}   |   saegraph load {path}")
