@@ -83,7 +83,7 @@ def assert_frames(got: pd.DataFrame, want: pd.DataFrame, name: str) -> None:
 
 def ref_lookup_feature_card(b, feats, edges, featureId):
     f = feats[feats.featureId == featureId].copy()
-    saes, models = b.frame("saes"), b.frame("models")
+    saes = b.frame("saes")
     f = f.merge(saes[["saeId", "hookName", "layer", "modelId"]], on="saeId")
     return f[["featureId", "saeId", "index", "density", "nFirings", "meanAct", "maxAct", "decoderNorm", "dead",
               "topTokens", "topTokenActs", "topLogits", "topLogitValues", "topExamples", "hookName", "layer",

@@ -1,0 +1,169 @@
+"""The ``[edges.*]`` sections of the run config (defaults from METHODS.md §1–4).
+
+One frozen dataclass per edge stage; each field carries its docstring and each class checks
+its values in ``__post_init__``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ingest.config_checks import check as _check
+from ingest.config_checks import check_choice as _check_choice
+from ingest.config_checks import check_prob as _check_prob
+
+
+@dataclass(frozen=True)
+class CoactivationConfig:
+    enabled: bool = True
+    """Build CO_ACTIVATES edges."""
+    min_count: int = 5
+    """Minimum co-firing tokens c_ij for an edge."""
+    fdr_q: float = 0.01
+    """Benjamini-Hochberg level over all F(F-1)/2 pairs."""
+    min_npmi: float = 0.1
+    """Effect-size floor on NPMI."""
+    top_k: int = 32
+    """Edges kept per node (by NPMI) after the tests."""
+    null_shift: bool = True
+    """Also run the within-sequence circular-shift null and record how many edges it passes."""
+    block_rows: int = 4096
+    """Feature rows per block when counting co-firings (bounds memory)."""
+    block_memory_mb: int = 512
+    """Cap on the int32 count buffer (block_rows x F x 4 bytes); fewer rows per block at large F."""
+    top_k_mode: Literal["either", "both"] = "either"
+    """Keep an edge when it is in the top_k of either endpoint (kNN union) or of both (mutual)."""
+
+    def __post_init__(self) -> None:
+        _check(self.min_count >= 1, "edges.coactivation.min_count must be >= 1")
+        _check(self.block_memory_mb >= 1, "edges.coactivation.block_memory_mb must be >= 1")
+        _check_choice("edges.coactivation.top_k_mode", self.top_k_mode, ("either", "both"))
+        _check_prob("edges.coactivation.fdr_q", self.fdr_q)
+        _check(-1.0 <= self.min_npmi <= 1.0, "edges.coactivation.min_npmi must lie in [-1, 1]")
+        _check(self.top_k >= 1 and self.block_rows >= 1, "edges.coactivation.top_k and block_rows must be >= 1")
+
+
+@dataclass(frozen=True)
+class LassoConfig:
+    enabled: bool = True
+    """Build LASSO edges (nodewise LASSO with resampling and matched nulls)."""
+    replicates: int = 30
+    """Resampling replicates R (each with a matched null)."""
+    subsample_fraction: float = 0.5
+    """Fraction of sequences per replicate."""
+    null: Literal["circular_shift", "permutation"] = "circular_shift"
+    """Matched null: circular shift of each feature within sequences, or a plain permutation."""
+    min_firings: int = 25
+    """Features firing fewer times in a replicate are dropped from it."""
+    screen_q: float = 0.05
+    """BH level of the Fisher-z correlation screen."""
+    min_count: int = 5
+    """Minimum co-firings for a candidate."""
+    candidates: int = 50
+    """Top-k candidates per node after the screen."""
+    n_lambdas: int = 25
+    """Length of the lambda path."""
+    lambda_min_ratio: float = 0.01
+    """Smallest lambda as a fraction of lambda_max."""
+    ebic_gamma: float = 0.5
+    """EBIC gamma."""
+    ebic_refit: bool = True
+    """Score each lambda by the least-squares refit on its support (relaxed LASSO) rather than the shrunken fit."""
+    n_eff: Literal["sequences", "deflated"] = "sequences"
+    """Effective sample size for EBIC: sequences, or tokens deflated by autocorrelation."""
+    dense_density: float = 0.2
+    """Features denser than this enter every regression as covariates (BOS/position-like)."""
+    fdr_q: float = 0.05
+    """BH level on replicate counts vs the null."""
+    stability_threshold: float = 0.8
+    """Stability-selection threshold (fraction of replicates)."""
+    frequency_strata: int = 2
+    """Quantile bins of firing frequency; a pair's null reference is its (bin, bin) stratum. The
+    smallest attainable p is 1/(1 + pairs in the stratum), so BH over all pairs needs about
+    (pairs / smallest stratum) / fdr_q discoveries before it can reject: keep this small."""
+    keep: Literal["significant", "all"] = "significant"
+    """Rows written: edges with qValue <= fdr_q, or every edge selected in >= 1 real replicate."""
+    block_entries: int = 16_777_216
+    """Cells of the dense row block used to accumulate S and co-firings (bounds memory: 12 B/cell)."""
+
+    def __post_init__(self) -> None:
+        _check(self.replicates >= 1, "edges.lasso.replicates must be >= 1")
+        _check(self.frequency_strata >= 1, "edges.lasso.frequency_strata must be >= 1")
+        _check_choice("edges.lasso.keep", self.keep, ("significant", "all"))
+        _check(self.block_entries >= 1024, "edges.lasso.block_entries must be >= 1024")
+        _check(self.min_firings >= 2 and self.min_count >= 1, "edges.lasso.min_firings >= 2 and min_count >= 1")
+        _check(0.0 < self.dense_density <= 1.0, "edges.lasso.dense_density must lie in (0, 1]")
+        _check(0.0 < self.stability_threshold <= 1.0, "edges.lasso.stability_threshold must lie in (0, 1]")
+        _check_prob("edges.lasso.subsample_fraction", self.subsample_fraction)
+        _check_choice("edges.lasso.null", self.null, ("circular_shift", "permutation"))
+        _check_choice("edges.lasso.n_eff", self.n_eff, ("sequences", "deflated"))
+        _check_prob("edges.lasso.screen_q", self.screen_q)
+        _check_prob("edges.lasso.fdr_q", self.fdr_q)
+        _check_prob("edges.lasso.lambda_min_ratio", self.lambda_min_ratio)
+        _check(self.n_lambdas >= 2 and self.candidates >= 1, "edges.lasso.n_lambdas >= 2 and candidates >= 1")
+        _check(self.ebic_gamma >= 0, "edges.lasso.ebic_gamma must be >= 0")
+
+
+@dataclass(frozen=True)
+class CosineConfig:
+    enabled: bool = True
+    """Build COSINE edges (exact decoder-cosine kNN within each SAE)."""
+    top_k: int = 16
+    """Neighbours per feature."""
+    min_similarity: float = 0.3
+    """Similarity floor."""
+    block_rows: int = 4096
+    """Rows per blocked matmul."""
+
+    def __post_init__(self) -> None:
+        _check(self.top_k >= 1 and self.block_rows >= 1, "edges.cosine.top_k and block_rows must be >= 1")
+        _check(-1.0 <= self.min_similarity <= 1.0, "edges.cosine.min_similarity must lie in [-1, 1]")
+
+
+@dataclass(frozen=True)
+class MatchesConfig:
+    enabled: bool = True
+    """Build MATCHES edges between every pair of SAEs with the same d_in."""
+    knn: int = 32
+    """Neighbours per feature in the cross-SAE kNN graph used for sparse matching."""
+    threshold: float = 0.7
+    """Cosine tau: a feature is 'shared' when its one-to-one match has cosine >= tau."""
+    shared_thresholds: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9)
+    """Thresholds at which the shared-feature fraction is reported."""
+    dense_max: int = 4096
+    """Use dense Hungarian only when both SAEs have at most this many latents."""
+    activation_correlation: bool = True
+    """Compute max activation correlation when both SAEs saw the same tokens."""
+    parent_min_cosine: float = 0.5
+    """Splitting: child when cosine to its parent >= this..."""
+    parent_min_cooccurrence: float = 0.8
+    """...and P(parent fires | child fires) >= this."""
+    match_floor: float = 0.3
+    """One-to-one matching: leaving a feature unmatched costs 1 - match_floor, so no match has
+    a lower cosine; the same floor applies to the mutual-nearest rows written to the table."""
+    rotation_null_rows: int = 2048
+    """Rows of SAE A (a seeded sample) compared with a randomly rotated B for the MCS rotation null."""
+    block_rows: int = 2048
+    """Rows per blocked matmul / activation-correlation block."""
+
+    def __post_init__(self) -> None:
+        _check(self.knn >= 1, "edges.matches.knn must be >= 1")
+        _check(-1.0 <= self.match_floor <= 1.0, "edges.matches.match_floor must lie in [-1, 1]")
+        _check(self.rotation_null_rows >= 0, "edges.matches.rotation_null_rows must be >= 0")
+        _check(self.block_rows >= 1, "edges.matches.block_rows must be >= 1")
+        _check(0.0 <= self.parent_min_cooccurrence <= 1.0, "edges.matches.parent_min_cooccurrence must lie in [0, 1]")
+        _check(-1.0 <= self.threshold <= 1.0, "edges.matches.threshold must lie in [-1, 1]")
+        _check(self.dense_max >= 0, "edges.matches.dense_max must be >= 0")
+
+
+@dataclass(frozen=True)
+class EdgesConfig:
+    coactivation: CoactivationConfig = field(default_factory=CoactivationConfig)
+    """Co-activation edges (METHODS.md §1)."""
+    lasso: LassoConfig = field(default_factory=LassoConfig)
+    """Conditional-dependence edges (METHODS.md §2)."""
+    cosine: CosineConfig = field(default_factory=CosineConfig)
+    """Decoder-cosine kNN edges (METHODS.md §3)."""
+    matches: MatchesConfig = field(default_factory=MatchesConfig)
+    """Cross-SAE matches (METHODS.md §4)."""
