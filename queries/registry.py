@@ -64,7 +64,12 @@ class Param:
         if value is None:
             return None
         if self.enum is not None:
-            member = RelType.parse(value) if self.enum is RelType else self.enum(value)
+            try:
+                member = RelType.parse(value) if self.enum is RelType else self.enum(value)
+            except ValueError as exc:
+                allowed = [m.value for m in self.choices()]
+                what = "relationship type" if self.enum is RelType else self.type
+                raise QueryError(f"parameter {self.name}: unknown {what} {value!r}: use one of {allowed}") from exc
             if self.allowed and member.value not in self.allowed:
                 raise QueryError(f"parameter {self.name}={member.value!r} not allowed here: use one of {list(self.allowed)}")
             return member

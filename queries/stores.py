@@ -4,11 +4,14 @@ Both implement :class:`Store`; every statement they run comes from a named ``.cy
 (:mod:`queries.registry`) with values as ``$params``. Algorithm of :func:`open_store`:
 1. A Neo4j URI (argument, else ``NEO4J_URI`` when no store directory is given) selects
    Neo4j: credentials from arguments, the environment or an env file (``NEO4J_USER``,
-   ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``), connectivity verified, one-line errors when the
-   server is down or refuses the credentials. Credentials are never logged.
+   ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``), connectivity verified; every driver connection
+   failure (down, hung up, refused credentials, bad URI) becomes a one-line
+   :class:`StoreError` naming the fix (:func:`connection_error`). Credentials are never logged.
 2. Otherwise the embedded store opens the LadybugDB directory (default ``./saegraph.db``),
    creating it and applying ``schema/embedded.cypher`` unless ``read_only``. LadybugDB
    allows one read-write process at a time; a second one gets a one-line error.
+3. :meth:`EmbeddedStore.reader` hands a reader thread its own connection on the same
+   ``Database`` (same ``run`` / ``run_named`` API, for reads).
 """
 
 from __future__ import annotations
@@ -124,14 +127,19 @@ class EmbeddedStore(_NamedMixin):
         return len(statements)
 
     def run(self, cypher: str, params: dict | None = None) -> pd.DataFrame:
-        try:
-            result = self.conn.execute(cypher, params or {})
-        except RuntimeError as exc:
-            first = cypher.strip().splitlines()[0][:120] if cypher.strip() else ""
-            raise StoreError(f"embedded query failed ({exc}) in: {first}") from exc
-        if isinstance(result, list):
-            result = result[-1]
-        return result.get_as_df()
+        return _execute_df(self.conn, cypher, params)
+
+    def reader(self) -> EmbeddedReader:
+        """A second connection on this store's ``Database``, for a reader thread.
+
+        LadybugDB shares one ``Database`` between many connections (one per thread); the
+        reader has the same :meth:`run` / :meth:`run_named` / ``edges`` / ``features`` API and
+        is meant for reads only (writes go through the store's own connection). Close it
+        (or use it as a context manager) before closing the store.
+        """
+        if getattr(self, "conn", None) is None:
+            raise StoreError(f"the embedded store {self.path} is closed: open it again before asking for a reader")
+        return EmbeddedReader(self)
 
     def run_arrow(self, cypher: str, params: dict | None = None):
         """Like :meth:`run` but a pyarrow Table out (fast path for large results)."""
@@ -180,6 +188,44 @@ class EmbeddedStore(_NamedMixin):
             self.conn = None
 
 
+def _execute_df(conn, cypher: str, params: dict | None) -> pd.DataFrame:
+    """Run one statement on a LadybugDB connection; engine errors become one-line StoreErrors."""
+    try:
+        result = conn.execute(cypher, params or {})
+    except RuntimeError as exc:
+        first = cypher.strip().splitlines()[0][:120] if cypher.strip() else ""
+        raise StoreError(f"embedded query failed ({exc}) in: {first}") from exc
+    if isinstance(result, list):
+        result = result[-1]
+    return result.get_as_df()
+
+
+class EmbeddedReader(_NamedMixin):
+    """A read connection on an open :class:`EmbeddedStore`'s ``Database`` (see :meth:`EmbeddedStore.reader`)."""
+
+    kind = "embedded"
+
+    def __init__(self, store: EmbeddedStore):
+        import ladybug
+
+        self.store = store
+        self.path = store.path
+        self.conn = ladybug.Connection(store.db)
+
+    def run(self, cypher: str, params: dict | None = None) -> pd.DataFrame:
+        if self.conn is None:
+            raise StoreError(f"this reader of {self.path} is closed")
+        return _execute_df(self.conn, cypher, params)
+
+    def write_feature_property(self, prop: FeatureProperty, values: pd.DataFrame) -> int:
+        raise StoreError("a reader is read-only: write feature properties through the EmbeddedStore itself")
+
+    def close(self) -> None:
+        if getattr(self, "conn", None) is not None:
+            self.conn.close()
+            self.conn = None
+
+
 _TABLES = frozenset({"Model", "SAE", "Dataset", "Run", "Feature", "IN_SAE", "OF_MODEL", "PRODUCED", "USED",
                      *(t.value for t in RelType)})
 
@@ -213,21 +259,23 @@ class Neo4jStore(_NamedMixin):
 
     def __init__(self, uri: str, user: str, password: str | None, database: str | None = None):
         import neo4j
-        from neo4j.exceptions import AuthError, ServiceUnavailable
+        from neo4j.exceptions import DriverError
 
         self.uri = uri
         self.database = database
-        self.driver = neo4j.GraphDatabase.driver(uri, auth=(user, password) if password is not None else None)
+        try:
+            self.driver = neo4j.GraphDatabase.driver(uri, auth=(user, password) if password is not None else None)
+        except (DriverError, ValueError) as exc:
+            raise StoreError(f"cannot use the Neo4j URI {uri!r} ({type(exc).__name__}): give a bolt:// or "
+                             f"neo4j:// URI such as bolt://localhost:7687") from exc
         try:
             self.driver.verify_connectivity()
-        except AuthError as exc:
+        except Exception as exc:
             self.driver.close()
-            raise StoreError(f"Neo4j at {uri} refused the credentials: set NEO4J_USER / NEO4J_PASSWORD "
-                             f"(environment or --env-file)") from exc
-        except (ServiceUnavailable, OSError) as exc:
-            self.driver.close()
-            raise StoreError(f"cannot reach Neo4j at {uri}: start it (docker compose -f docker/compose.yml up -d) "
-                             f"or omit --neo4j to use the embedded store") from exc
+            error = connection_error(uri, exc)
+            if error is None:
+                raise
+            raise error from exc
 
     def run(self, cypher: str, params: dict | None = None) -> pd.DataFrame:
         import neo4j
@@ -253,6 +301,33 @@ class Neo4jStore(_NamedMixin):
 
     def close(self) -> None:
         self.driver.close()
+
+
+def connection_error(uri: str, exc: BaseException) -> StoreError | None:
+    """A one-line :class:`StoreError` naming the fix for a failed Neo4j connection, or None.
+
+    Messages name the URI and the exception class only: never the driver's text (it may
+    echo what was sent) and never the credentials.
+    """
+    from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+
+    if isinstance(exc, AuthError):
+        return StoreError(f"Neo4j at {uri} refused the credentials: check NEO4J_USER / NEO4J_PASSWORD "
+                          f"(environment or --env-file)")
+    if isinstance(exc, (ServiceUnavailable, OSError)):
+        return StoreError(f"cannot reach Neo4j at {uri}: start it (docker compose -f docker/compose.yml up -d) "
+                          f"or omit --neo4j to use the embedded store")
+    if isinstance(exc, SessionExpired):
+        return StoreError(f"Neo4j at {uri} hung up while connecting (SessionExpired): check that the URI is the "
+                          f"Bolt port of a running Neo4j 5 server and retry")
+    if isinstance(exc, DriverError):
+        return StoreError(f"cannot connect to Neo4j at {uri} ({type(exc).__name__}): check the URI and that "
+                          f"the server is running, then retry")
+    if isinstance(exc, Neo4jError):
+        code = getattr(exc, "code", None) or type(exc).__name__
+        return StoreError(f"Neo4j at {uri} rejected the connection ({code}): check NEO4J_DATABASE and the "
+                          f"server log")
+    return None
 
 
 def read_env_file(path: str | os.PathLike) -> dict[str, str]:

@@ -75,8 +75,13 @@ def schema_apply(store_args: dict) -> None:
 @store_options
 @click.option("--batch-size", default=10_000, show_default=True, help="Rows per UNWIND batch (Neo4j).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def load(bundle: str, store_args: dict, batch_size: int, no_progress: bool) -> None:
+@click.option("--no-resume", is_flag=True,
+              help="Neo4j: ignore the resume record of an interrupted load and send every batch again.")
+def load(bundle: str, store_args: dict, batch_size: int, no_progress: bool, no_resume: bool) -> None:
     """Load a graph bundle into a store; re-loading the same run is idempotent.
+
+    An interrupted Neo4j load gives up with the last committed batch named; running the
+    same command again continues after it.
 
     \b
     Examples:
@@ -84,6 +89,7 @@ def load(bundle: str, store_args: dict, batch_size: int, no_progress: bool) -> N
       saegraph load bundle/ --neo4j bolt://localhost:7687 --env-file .env
     """
     from ingest.bundle import BundleError
+    from queries.stores import StoreError
 
     store = _open(store_args)
     try:
@@ -91,12 +97,13 @@ def load(bundle: str, store_args: dict, batch_size: int, no_progress: bool) -> N
             from ingest.stores.neo4j import StoreRunner, load_bundle_neo4j
 
             report = load_bundle_neo4j(bundle, StoreRunner(store), batch_size=batch_size,
-                                       apply_schema=store.apply_schema, progress=not no_progress)
+                                       apply_schema=store.apply_schema, progress=not no_progress,
+                                       resume=not no_resume)
         else:
             from ingest.stores.embedded import load_bundle_embedded
 
             report = load_bundle_embedded(bundle, store, progress=not no_progress)
-    except BundleError as exc:
+    except (BundleError, StoreError) as exc:  # StoreError includes LoadInterrupted
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()

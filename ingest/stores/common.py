@@ -14,8 +14,26 @@ import pyarrow as pa
 
 from ingest.bundle import FORMAT_VERSION, Bundle
 from queries.enums import Label, RelType
+from queries.stores import StoreError
 
 NODE_ORDER = (Label.MODEL, Label.DATASET, Label.SAE, Label.RUN, Label.FEATURE)
+
+
+class LoadInterrupted(StoreError):
+    """A load gave up part-way (the store stayed unreachable through every retry).
+
+    The message names the statement and batch that failed and the last committed batch;
+    ``step`` / ``rows_committed`` say how far the failing step got, and a re-run of the same
+    load continues from the store's resume record (see :mod:`ingest.stores.neo4j`).
+    """
+
+    def __init__(self, message: str, *, run_id: str, step: str, rows_committed: int,
+                 last_committed: str | None):
+        super().__init__(message)
+        self.run_id = run_id
+        self.step = step  # the step (node label, link or relationship type) that failed
+        self.rows_committed = rows_committed  # rows of that step committed before the failure
+        self.last_committed = last_committed  # "<step> batch <k> (rows a-b)" or None
 
 
 @dataclass
@@ -30,6 +48,7 @@ class LoadReport:
     rel_seconds: float = 0.0
     rel_cpu_seconds: float = 0.0  # process CPU time of the relationship phase (robust on a busy machine)
     steps: dict[str, float] = field(default_factory=dict)  # wall seconds per load step / relationship type
+    resumed_from: str | None = None  # "<step> after <rows> rows" when a load continued an interrupted one
 
     @property
     def n_relationships(self) -> int:
@@ -46,8 +65,9 @@ class LoadReport:
     def summary(self) -> str:
         nodes = ", ".join(f"{k} {v}" for k, v in self.nodes.items())
         rels = ", ".join(f"{k} {v}" for k, v in self.relationships.items())
+        resumed = f"; resumed at {self.resumed_from}" if self.resumed_from else ""
         return (f"run {self.run_id} -> {self.store}: nodes [{nodes}]; relationships [{rels}]; "
-                f"{self.seconds:.1f} s ({self.rels_per_second:,.0f} relationships/s)")
+                f"{self.seconds:.1f} s ({self.rels_per_second:,.0f} relationships/s){resumed}")
 
 
 def run_table(bundle: Bundle, complete: bool = False) -> pa.Table:

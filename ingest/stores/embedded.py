@@ -10,8 +10,10 @@ Algorithm (idempotent re-load of the same run; runs kept apart by ``runId``):
    the store are updated in place (``LOAD FROM ... SET``), new ids are appended by
    ``COPY`` from an Arrow table cast to the DDL's column types (write-back columns null).
    Nodes are shared between runs; a later run's values win.
-4. Structural links by COPY: IN_SAE for new features, OF_MODEL for new SAEs, PRODUCED and
-   USED for this run.
+4. Structural links by COPY: IN_SAE for every bundle feature without one, OF_MODEL for every
+   bundle SAE without one (new nodes cannot have one; for nodes already in the store the
+   linked ids are read first, so a load interrupted between the node and link COPYs gets
+   its links back on re-load, and nothing is linked twice), PRODUCED and USED for this run.
 5. Feature-to-feature relationships by COPY (``source, target`` + properties in DDL order).
 6. Mark the ``:Run`` complete. A crash before this leaves ``complete = false``; loading the
    same bundle again repairs it (step 2).
@@ -81,6 +83,30 @@ def _upsert_nodes(store: EmbeddedStore, label: Label, table: pa.Table) -> tuple[
     return table.num_rows, new
 
 
+_LINKS = {  # node label -> (link table, its (from, to) columns, the named query listing linked ids)
+    Label.FEATURE: ("IN_SAE", ["featureId", "saeId"], "_load.linked_features"),
+    Label.SAE: ("OF_MODEL", ["saeId", "modelId"], "_load.linked_saes"),
+}
+
+
+def _copy_missing_links(store: EmbeddedStore, label: Label, table: pa.Table, new: pa.Table) -> int:
+    """Step 4: COPY the structural link of every node in ``table`` that lacks one; returns rows copied.
+
+    New nodes have no link yet; only when some bundle nodes were already in the store (a
+    re-load, or another run sharing them) are the linked ids read, so a first load pays nothing.
+    """
+    link, columns, query = _LINKS[label]
+    if new.num_rows == table.num_rows:
+        missing = table
+    else:
+        linked = store.run_arrow(*_prepared(query)).column("id").combine_chunks()
+        ids = table.column(label.id_property)
+        missing = table.filter(pc.invert(pc.is_in(ids, value_set=linked.cast(ids.type))))
+    if missing.num_rows:
+        store.copy_from(link, missing.select(columns))
+    return missing.num_rows
+
+
 def _is_write_back(column: str) -> bool:
     return any(column.startswith(k) and column[len(k):][:1].isupper()
                for k in ("community", "component", "pagerank", "degree", "strength"))
@@ -128,17 +154,17 @@ def load_bundle_embedded(bundle_path, store: EmbeddedStore, *, progress: bool = 
     steps.update(1)
 
     t_step = time.perf_counter()
-    new_rows: dict[Label, pa.Table] = {}
+    node_rows: dict[Label, tuple[pa.Table, pa.Table]] = {}  # label -> (bundle rows, rows new to the store)
     for label in NODE_ORDER:
         table = run_table(bundle, complete=False) if label is Label.RUN else node_table(bundle, label)
         if table is not None:
-            report.nodes[label.value], new_rows[label] = _upsert_nodes(store, label, table)
+            report.nodes[label.value], new = _upsert_nodes(store, label, table)
+            node_rows[label] = (table, new)
         steps.update(1)
 
-    if Label.FEATURE in new_rows and new_rows[Label.FEATURE].num_rows:
-        store.copy_from("IN_SAE", new_rows[Label.FEATURE].select(["featureId", "saeId"]))
-    if Label.SAE in new_rows and new_rows[Label.SAE].num_rows:
-        store.copy_from("OF_MODEL", new_rows[Label.SAE].select(["saeId", "modelId"]))
+    for label in (Label.FEATURE, Label.SAE):
+        if label in node_rows:
+            _copy_missing_links(store, label, *node_rows[label])
     sae_ids = bundle.sae_ids
     store.copy_from("PRODUCED", pa.table({"from": [run_id] * len(sae_ids), "to": sae_ids}))
     ds = dataset_id(bundle)

@@ -12,9 +12,13 @@ from __future__ import annotations
 import threading
 import time
 
+import pandas as pd
+import pytest
+
 from ingest.bundle import open_bundle
 from ingest.stores.embedded import load_bundle_embedded
 from queries import RelType, open_store, run
+from queries.stores import StoreError
 from reliability_helpers import POOL, store_counts
 from store_fixtures import make_graph_bundle
 
@@ -92,3 +96,17 @@ def test_readers_see_a_consistent_run_while_another_loads(tmp_path):
             assert counts[t.value] == open_bundle(a).table(t.table).num_rows + open_bundle(b).table(t.table).num_rows
         with store.reader() as last_reader:
             assert answers(last_reader, run_a, probe) == reference
+
+
+def test_reader_is_read_only_and_closes_cleanly(tmp_path):
+    a = make_graph_bundle(tmp_path / "a", n_saes=1, n_features=30, seed=33)
+    with open_store(store_dir=tmp_path / "db", buffer_pool_size=POOL) as store:
+        load_bundle_embedded(a, store, progress=False)
+        with store.reader() as reader:
+            assert reader.kind == "embedded"
+            assert len(reader.features()) == len(store.features()) == 30
+            with pytest.raises(StoreError, match="read-only"):
+                reader.write_feature_property("communityLasso", pd.DataFrame({"featureId": ["s0:1"], "value": [1]}))
+        with pytest.raises(StoreError, match="closed"):
+            reader.run("MATCH (f:Feature) RETURN count(f) AS n")
+        assert store.run("MATCH (f:Feature) RETURN count(f) AS n")["n"].iloc[0] == 30  # the store is unaffected

@@ -177,3 +177,20 @@ def test_ingested_bundle_and_logs_hold_no_password(tmp_path, caplog, monkeypatch
     assert any(p.name == "manifest.json" for p in files)
     for p in files:
         assert_absent(p.read_bytes(), str(p.relative_to(tmp_path)))
+
+
+def test_every_driver_connection_failure_is_a_one_line_store_error():
+    from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable, SessionExpired
+
+    from queries.stores import connection_error
+
+    cases = [(AuthError(f"bad password {ENV_PASSWORD}"), "check NEO4J_USER / NEO4J_PASSWORD"),
+             (ServiceUnavailable(f"refused {ENV_PASSWORD}"), "cannot reach Neo4j"),
+             (SessionExpired(f"defunct {ENV_PASSWORD}"), "hung up while connecting"),
+             (ConfigurationError(f"odd {ENV_PASSWORD}"), "cannot connect to Neo4j")]
+    for exc, fragment in cases:
+        error = connection_error("bolt://db.example:7687", exc)
+        assert isinstance(error, StoreError) and fragment in str(error), (exc, error)
+        assert "\n" not in str(error) and "bolt://db.example:7687" in str(error)
+        assert_absent(str(error), f"the StoreError for {type(exc).__name__}")  # driver text is never echoed
+    assert connection_error("bolt://x:1", KeyError("not a connection failure")) is None

@@ -6,6 +6,7 @@ import pytest
 from neo4j.exceptions import ClientError, TransientError
 
 from ingest.bundle import open_bundle
+from ingest.stores.common import LoadInterrupted
 from ingest.stores.neo4j import load_bundle_neo4j
 from queries.enums import Label, RelType
 from queries.registry import get_query
@@ -90,8 +91,9 @@ def test_non_transient_error_stops_the_load(bundle):
 
 def test_retries_give_up_after_the_limit(bundle):
     runner = FakeRunner({"_load.merge_nodes": [TransientError("x")] * 3})
-    with pytest.raises(TransientError):
+    with pytest.raises(LoadInterrupted, match="gave up after 2 retries at Model batch 1") as info:
         load_bundle_neo4j(bundle, runner, progress=False, retries=2, sleep=lambda s: None)
+    assert isinstance(info.value.__cause__, TransientError)
 
 
 def test_bad_batch_size(bundle):
