@@ -85,3 +85,50 @@ def test_existing_bundle_is_not_overwritten(tiny_bundle, tmp_path):
     result = CliRunner().invoke(cli, ["ingest", str(cfg), "-o", str(tiny_bundle)])
     assert result.exit_code != 0 and "already a finished bundle" in result.output
     open_bundle(tiny_bundle)  # untouched
+
+
+def test_ingest_from_a_tiny_local_model(tmp_path, tiny_model_dir, tiny_sae_dir, tiny_mlp_sae_dir, tiny_text_dir):
+    """A saved TransformerLens model, two saved SAELens SAEs on different hooks, local text."""
+    cfg = tmp_path / "local.toml"
+    cfg.write_text(f"""
+[run]
+name = "tiny-local"
+[model]
+source = "local"
+name = "tiny"
+path = "{tiny_model_dir}"
+[dataset]
+source = "text"
+paths = ["{tiny_text_dir}/*.txt"]
+n_tokens = 400
+context_size = 16
+[activations]
+chunk_tokens = 96
+batch_size = 4
+[[saes]]
+id = "resid"
+source = "local"
+path = "{tiny_sae_dir}"
+[[saes]]
+id = "mlp"
+source = "local"
+path = "{tiny_mlp_sae_dir}"
+[edges.lasso]
+enabled = false
+""")
+    result = CliRunner().invoke(cli, ["ingest", str(cfg), "-o", str(tmp_path / "b"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    b = open_bundle(tmp_path / "b")
+    saes = b.frame("saes").set_index("saeId")
+    assert saes.loc["resid", "hookName"] == "blocks.1.hook_resid_post" and saes.loc["mlp", "dSae"] == 256
+    assert b.activations.n_chunks > 1 and b.manifest["dataset"]["nTokens"] == b.activations.n_tokens
+    feats = b.frame("features").set_index("featureId")
+    live = feats[~feats["dead"]]
+    assert len(live) > 0
+    ex = live["topExamples"].iloc[0]
+    assert len(ex) > 0 and "«" in ex[0]  # decoded context, firing token marked
+    # logit effects exist for the residual-stream SAE, and are skipped for the MLP-neuron SAE
+    assert all(len(x) > 0 for x in feats.loc[feats["saeId"] == "resid", "topLogits"])
+    assert all(len(x) == 0 for x in feats.loc[feats["saeId"] == "mlp", "topLogits"])
+    assert b.stats["features"]["mlp"]["logits"].startswith("skipped")
+    assert {"co_activates", "cosine", "matches"} <= set(b.tables) and "lasso" not in b.tables
