@@ -233,7 +233,8 @@ _TABLES = frozenset({"Model", "SAE", "Dataset", "Run", "Feature", "IN_SAE", "OF_
 def _rel_table_ddl(table: str) -> str:
     """The ``CREATE REL TABLE IF NOT EXISTS`` statement of one relationship table."""
     for stmt in ddl_statements("embedded"):
-        if stmt.startswith(f"CREATE REL TABLE IF NOT EXISTS {table}("):
+        head = stmt.split("(", 1)[0].split()
+        if head[:6] == ["CREATE", "REL", "TABLE", "IF", "NOT", "EXISTS"] and head[6:] == [table]:
             return stmt
     raise ValueError(f"{table!r} is not a relationship table of schema/embedded.cypher")
 

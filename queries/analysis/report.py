@@ -130,7 +130,7 @@ def compare_figures(result: dict) -> dict[str, dict]:
             f"Leiden community sizes, {info['relType']}",
             {lab: np.bincount(pd.factorize(s)[0]) for lab, s in zip((a, b), result["_communities"].values())})
     if not result["matches"].empty:
-        figs["match_similarity"] = histogram_figure(f"MATCHES decoder cosine, {a} -> {b}",
+        figs["match_similarity"] = histogram_figure(f"decoder cosine of the MATCHES {a} -> {b}",
                                                     result["matches"]["cosine"].to_numpy(), "cosine")
     return figs
 
