@@ -54,8 +54,9 @@ class ModelConfig:
     """Where the model comes from: a TransformerLens name (``HookedTransformer.from_pretrained``),
     a local directory saved by saegraph/TransformerLens, a Hugging Face architecture run
     through ``TransformerBridge``, or ``sae_lens.synthetic`` (no language model)."""
-    name: str = "gelu-1l"
-    """Model name (TransformerLens or Hugging Face id); also the modelId unless ``id`` is set."""
+    name: str = ""
+    """Model name (TransformerLens or Hugging Face id, e.g. ``gelu-1l``); required for
+    ``transformer_lens``; also the modelId unless ``id`` is set."""
     path: str = ""
     """Local directory for ``source = "local"`` (or a local HF snapshot for ``bridge``)."""
     id: str = ""
@@ -72,8 +73,13 @@ class ModelConfig:
             _check(bool(ID_PATTERN.match(self.id)), f"model.id {self.id!r} may use only letters, digits, _ . -")
 
     @property
+    def display_name(self) -> str:
+        """``name``, else the local directory's name, else the source (``synthetic``)."""
+        return self.name or (Path(self.path).name if self.path else self.source)
+
+    @property
     def model_id(self) -> str:
-        return self.id or re.sub(r"[^A-Za-z0-9_.\-]", "_", self.name)
+        return self.id or re.sub(r"[^A-Za-z0-9_.\-]", "_", self.display_name)
 
 
 @dataclass(frozen=True)
@@ -256,6 +262,9 @@ class Config:
             _check(self.dataset.source == "synthetic", 'model.source = "synthetic" needs dataset.source = "synthetic"')
         else:
             _check(self.dataset.source != "synthetic", 'dataset.source = "synthetic" needs model.source = "synthetic"')
+        if self.model.source in ("transformer_lens", "bridge"):
+            _check(bool(self.model.name or self.model.path),
+                   f'model.name is required when model.source = "{self.model.source}" (e.g. "gelu-1l")')
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

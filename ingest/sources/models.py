@@ -88,7 +88,7 @@ def _wrap(cfg: Config, backend: Any, tokenizer: Any | None, device: str) -> Load
     bos, pad = special_token_ids(tokenizer)
     return LoadedModel(
         model_id=cfg.model.model_id,
-        name=cfg.model.name,
+        name=cfg.model.display_name,
         source=cfg.model.source,
         n_layers=int(tl_cfg.n_layers),
         d_model=int(tl_cfg.d_model),

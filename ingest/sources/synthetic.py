@@ -199,7 +199,7 @@ def load_synthetic_model(cfg: Config) -> LoadedModel:
     s = cfg.synthetic
     return LoadedModel(
         model_id=cfg.model.model_id,
-        name=cfg.model.name,
+        name=cfg.model.display_name,
         source="synthetic",
         n_layers=0,
         d_model=s.hidden_dim,

@@ -32,7 +32,7 @@ TRAIN_LR = 1e-2
 def _metadata(cfg: Config, seed: int) -> Any:
     from sae_lens.saes.sae import SAEMetadata
 
-    return SAEMetadata(model_name=cfg.model.name, hook_name=SYNTHETIC_HOOK, seed=seed, prepend_bos=False)
+    return SAEMetadata(model_name=cfg.model.display_name, hook_name=SYNTHETIC_HOOK, seed=seed, prepend_bos=False)
 
 
 def truth_sae(cfg: Config, sae_cfg: SAEConfig, source: SyntheticSource, seed: int) -> Any:

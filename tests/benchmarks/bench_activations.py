@@ -66,7 +66,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from ingest.activations import run_activation_pass
-    from ingest.config import ActivationsConfig, Config, DatasetConfig, SAEConfig
+    from ingest.config import ActivationsConfig, Config, DatasetConfig, ModelConfig, SAEConfig
     from ingest.sources.base import TokenBatch
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -90,6 +90,7 @@ def main() -> None:
         return time.perf_counter() - t0
 
     cfg = Config(
+        model=ModelConfig(source="local", path="bench"),
         saes=(SAEConfig(id="s0", source="local", path="x"),),
         dataset=DatasetConfig(source="tokens", paths=("x",), n_tokens=args.tokens, context_size=args.ctx),
         activations=ActivationsConfig(batch_size=args.batch),

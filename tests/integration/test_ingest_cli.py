@@ -60,6 +60,7 @@ def test_synthetic_bundle_is_complete(tiny_bundle):
     assert (b.ground_truth_path / "true_activations" / "index.json").exists()
     assert b.activations.n_chunks >= 3
     assert b.manifest["config"]["run"]["name"] == "syn-tiny"
+    assert b.frame("models")["modelId"].tolist() == ["synthetic"]
     assert {"activations", "features", "coactivation", "cosine", "matches", "lasso"} <= set(b.stats)
 
 

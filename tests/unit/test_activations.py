@@ -8,12 +8,13 @@ import torch
 
 from ingest.activation_store import ActivationStore
 from ingest.activations import ActivationError, run_activation_pass, sparsify
-from ingest.config import ActivationsConfig, Config, DatasetConfig, SAEConfig
+from ingest.config import ActivationsConfig, Config, DatasetConfig, ModelConfig, SAEConfig
 from tests.spine_fakes import FakeModel, FakeSAE, fake_batches
 
 
 def make_cfg(chunk_tokens=100, exclude_bos=True, n_tokens=10_000) -> Config:
     return Config(
+        model=ModelConfig(source="local", path="m"),
         saes=(SAEConfig(id="a", source="local", path="x"), SAEConfig(id="b", source="local", path="y")),
         dataset=DatasetConfig(source="tokens", paths=("t.npy",), n_tokens=n_tokens, context_size=12),
         activations=ActivationsConfig(chunk_tokens=chunk_tokens, batch_size=4, exclude_bos=exclude_bos),
