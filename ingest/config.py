@@ -26,7 +26,7 @@ from ingest.config_checks import ID_PATTERN, ConfigError  # noqa: F401 (ConfigEr
 from ingest.config_checks import check as _check
 from ingest.config_checks import check_choice as _check_choice
 from ingest.config_checks import check_prob as _check_prob
-from ingest.edges.config import (  # noqa: F401 (the [edges.*] sections, re-exported)
+from ingest.edge_config import (  # noqa: F401 (the [edges.*] sections, re-exported)
     CoactivationConfig,
     CosineConfig,
     EdgesConfig,
