@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,13 +270,3 @@ def _as_bool_tensor(mask: np.ndarray):
     import torch
 
     return torch.as_tensor(np.ascontiguousarray(mask), dtype=torch.bool)
-
-
-def dense_reference(hidden_rows, saes: Iterable, threshold: float = 0.0) -> dict[str, np.ndarray]:
-    """Dense [N, dSae] activations per SAE for small inputs (tests compare against this)."""
-    out = {}
-    for sae in saes:
-        z = sae.encode(hidden_rows[sae.hook_name])
-        z = z.detach().cpu().numpy() if hasattr(z, "detach") else np.asarray(z)
-        out[sae.sae_id] = np.where(z > threshold, z, 0.0).astype(np.float32)
-    return out

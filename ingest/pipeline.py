@@ -25,8 +25,8 @@ import numpy as np
 import pyarrow as pa
 
 import ingest
-from ingest.activation_store import write_json_atomic
-from ingest.bundle import ACTIVATIONS_DIR, BundleBuilder, BundleError, partial_path, remove_partial
+from ingest.activation_store import ActivationStore, write_json_atomic
+from ingest.bundle import BundleBuilder, BundleError, partial_path, remove_partial
 from ingest.config import Config
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def run_ingest(
         truth_dir=builder.ground_truth_path / "true_activations" if cfg.model.source == "synthetic" else None,
         progress=progress,
     )
-    store = _open_store(builder.activations_path)
+    store = ActivationStore(builder.activations_path)
 
     from ingest.features import feature_table
 
@@ -129,12 +129,6 @@ def run_ingest(
     return path
 
 
-def _open_store(path: Path):
-    from ingest.activation_store import ActivationStore
-
-    return ActivationStore(path)
-
-
 def _as_numpy(w_u) -> np.ndarray | None:
     if w_u is None:
         return None
@@ -166,5 +160,3 @@ def saes_table(saes, cfg: Config, l0: dict[str, float], run_id: str) -> pa.Table
         ]
     )
 
-
-__all__ = ["run_ingest", "run_id_for", "ACTIVATIONS_DIR"]
