@@ -114,33 +114,18 @@ def sklearn_lasso_path_per_node(acts, starts, cfg, n_nodes: int, seed: int) -> t
     ``bench_lasso.sklearn_per_node``; returns (mean seconds per node, nodes with candidates)."""
     import time
 
+    from bench_lasso import sampled_candidate_nodes, standardized_block
     from sklearn.linear_model import lasso_path
 
-    from ingest.edges.lasso_resample import subsample_sequences
-    from ingest.edges.lasso_screen import column_moments, screen_pairs, split_features, top_k_candidates
-
-    rng = np.random.default_rng(seed)
-    sub, sub_starts = subsample_sequences(acts, starts, cfg.subsample_fraction, rng)
-    mom = column_moments(sub)
-    nodes, _ = split_features(mom, cfg.min_firings, cfg.dense_density)
-    x = sub[:, nodes].tocsr()
-    x.sort_indices()
-    sub_mom = type(mom)(n=mom.n, mean=mom.mean[nodes], sd=mom.sd[nodes], firings=mom.firings[nodes])
-    screen = screen_pairs(x, sub_mom, float(sub_starts.size - 1), min_count=cfg.min_count, q=cfg.screen_q,
-                          block_entries=cfg.block_entries)
-    cand_ptr, cand_idx = top_k_candidates(screen, nodes.size, cfg.candidates)
-    with_cands = np.flatnonzero(np.diff(cand_ptr) > 0)
-    if with_cands.size == 0:
+    prepared = sampled_candidate_nodes(acts, starts, cfg, n_nodes, seed)
+    if prepared is None:
         return float("nan"), 0
-    sample = rng.choice(with_cands, size=min(n_nodes, with_cands.size), replace=False)
+    x, cand_ptr, cand_idx, sample, n_with = prepared
     t0 = time.perf_counter()
     xc = x.tocsc()  # column slicing per node is what a careful notebook makes cheap
     for v in sample:
-        cols = np.concatenate([[v], cand_idx[cand_ptr[v]:cand_ptr[v + 1]]])
-        X = xc[:, cols].toarray().astype(np.float64)
-        X = (X - X.mean(0)) / X.std(0)
-        y, Xc = X[:, 0], X[:, 1:]
+        y, Xc = standardized_block(xc, np.concatenate([[v], cand_idx[cand_ptr[v]:cand_ptr[v + 1]]]))
         lam_max = np.abs(Xc.T @ y).max() / y.size
         alphas = lam_max * cfg.lambda_min_ratio ** (np.arange(cfg.n_lambdas) / (cfg.n_lambdas - 1))
         lasso_path(Xc, y, alphas=alphas, precompute=True)
-    return (time.perf_counter() - t0) / sample.size, int(with_cands.size)
+    return (time.perf_counter() - t0) / sample.size, n_with

@@ -41,8 +41,10 @@ def make_data(features: int, sequences: int, seq_len: int, l0: float, seed: int)
                                planted_rate=(0.005, 0.05), child_prob=0.7, seed=seed)
 
 
-def sklearn_per_node(acts, starts, cfg: LassoConfig, n_nodes: int, seed: int) -> tuple[float, int]:
-    """Mean seconds per node of a warm-started sklearn path, and the number of nodes with candidates."""
+def sampled_candidate_nodes(acts, starts, cfg: LassoConfig, n_nodes: int, seed: int):
+    """The real half of one replicate up to the candidates, as the fast solver sees it: returns
+    (subsample over eligible nodes as CSR, cand_ptr, cand_idx, sampled node ids, nodes with
+    candidates) or None when no node has a candidate. Shared by the sklearn baselines."""
     rng = np.random.default_rng(seed)
     sub, sub_starts = subsample_sequences(acts, starts, cfg.subsample_fraction, rng)
     mom = column_moments(sub)
@@ -55,20 +57,33 @@ def sklearn_per_node(acts, starts, cfg: LassoConfig, n_nodes: int, seed: int) ->
     cand_ptr, cand_idx = top_k_candidates(screen, nodes.size, cfg.candidates)
     with_cands = np.flatnonzero(np.diff(cand_ptr) > 0)
     if with_cands.size == 0:
-        return float("nan"), 0
+        return None
     sample = rng.choice(with_cands, size=min(n_nodes, with_cands.size), replace=False)
+    return x, cand_ptr, cand_idx, sample, int(with_cands.size)
+
+
+def standardized_block(x, cols):
+    """Dense standardized (target, candidates) of one node: what a per-node sklearn fit takes."""
+    X = x[:, cols].toarray().astype(np.float64)
+    X = (X - X.mean(0)) / X.std(0)
+    return X[:, 0], X[:, 1:]
+
+
+def sklearn_per_node(acts, starts, cfg: LassoConfig, n_nodes: int, seed: int) -> tuple[float, int]:
+    """Mean seconds per node of a warm-started sklearn path, and the number of nodes with candidates."""
+    prepared = sampled_candidate_nodes(acts, starts, cfg, n_nodes, seed)
+    if prepared is None:
+        return float("nan"), 0
+    x, cand_ptr, cand_idx, sample, n_with = prepared
     t0 = time.perf_counter()
     for v in sample:
-        cols = np.concatenate([[v], cand_idx[cand_ptr[v]:cand_ptr[v + 1]]])
-        X = x[:, cols].toarray().astype(np.float64)
-        X = (X - X.mean(0)) / X.std(0)
-        y, Xc = X[:, 0], X[:, 1:]
+        y, Xc = standardized_block(x, np.concatenate([[v], cand_idx[cand_ptr[v]:cand_ptr[v + 1]]]))
         lam_max = np.abs(Xc.T @ y).max() / y.size
         model = Lasso(fit_intercept=False, warm_start=True, tol=1e-6, max_iter=10_000)
         for k in range(cfg.n_lambdas):
             model.set_params(alpha=lam_max * cfg.lambda_min_ratio ** (k / (cfg.n_lambdas - 1)))
             model.fit(Xc, y)
-    return (time.perf_counter() - t0) / sample.size, int(with_cands.size)
+    return (time.perf_counter() - t0) / sample.size, n_with
 
 
 def timing(args) -> dict:
