@@ -9,6 +9,7 @@ import pytest
 from ingest.demo.pipeline import SAE_IDS, DemoSettings, run_demo
 from ingest.demo.summary import format_summary
 from ingest.demo.train_saes import SAETrainingSettings
+from tests.demo_fixtures import tiny_quick_settings
 
 
 def _check_result(res, quick: bool):
@@ -41,21 +42,7 @@ def _check_result(res, quick: bool):
 
 
 def test_quick_demo_tiny(tmp_path):
-    settings = DemoSettings(
-        quick=True,
-        graph_tokens=8192,
-        context_size=64,
-        lasso_replicates=2,
-        compare_draws=3,
-        compare_permutations=20,
-        threads=1,
-        synthetic={
-            "num_features": 128,
-            "hidden_dim": 32,
-            "firing_probability": 0.04,
-            "n_correlated_pairs": 8,
-        },
-    )
+    settings = tiny_quick_settings()
     res = run_demo(tmp_path / "demo", settings, progress=False)
     _check_result(res, quick=True)
     assert res.summary["mode"].startswith("quick")

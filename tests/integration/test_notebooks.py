@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.demo_fixtures import tiny_quick_settings
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
@@ -15,24 +17,10 @@ NOTEBOOKS = ("explore.ipynb", "universality.ipynb")
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory) -> Path:
-    from ingest.demo.pipeline import DemoSettings, run_demo
+    from ingest.demo.pipeline import run_demo
 
     out = tmp_path_factory.mktemp("nbdemo") / "demo"
-    settings = DemoSettings(
-        quick=True,
-        graph_tokens=8192,
-        context_size=64,
-        lasso_replicates=2,
-        compare_draws=3,
-        compare_permutations=20,
-        threads=1,
-        synthetic={
-            "num_features": 128,
-            "hidden_dim": 32,
-            "firing_probability": 0.04,
-            "n_correlated_pairs": 8,
-        },
-    )
+    settings = tiny_quick_settings()
     run_demo(out, settings, progress=False)
     return out
 
