@@ -22,7 +22,6 @@ and ``parent`` edges (the parent is the feature of the narrower SAE).
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import pyarrow as pa
 from ingest.config import MatchesConfig
 from ingest.edges.knn_kernel import blocked_topk, normalize_rows
 from ingest.edges.matching import dense_one_to_one, shared_fractions, sparse_one_to_one
+from queries.analysis.universality import evt_baseline
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,9 @@ MATCHES_SCHEMA = pa.schema([
 
 
 def evt_max_cosine_baseline(n_candidates: int, d: int) -> float:
-    """Expected max cosine of a random direction against M random others (extreme-value)."""
-    if n_candidates < 2:
-        return float("nan")
-    s = math.sqrt(2.0 * math.log(n_candidates))
-    return (s - (math.log(math.log(n_candidates)) + math.log(4 * math.pi)) / (2 * s)) / math.sqrt(d)
+    """Expected max cosine of a random direction against M random others (extreme-value;
+    the formula lives with the read path's universality summary)."""
+    return evt_baseline(n_candidates, d)
 
 
 def random_rotation(d: int, rng: np.random.Generator) -> np.ndarray:

@@ -99,7 +99,11 @@ class StoreSource:
         return None
 
     def d_in(self, sae_id: str) -> int | None:
-        return None
+        from queries.registry import run
+
+        saes = run(self.store, "lookup.sae_overview")
+        rows = saes.loc[saes["saeId"] == sae_id, "dIn"]
+        return int(rows.iloc[0]) if len(rows) and rows.iloc[0] == rows.iloc[0] else None
 
     def stats(self, stage: str) -> dict:
         return {}

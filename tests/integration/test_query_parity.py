@@ -107,7 +107,7 @@ def ref_lookup_sae_overview(b, feats, edges):
     s = b.frame("saes").sort_values("saeId")
     g = feats.groupby("saeId").agg(nFeatures=("featureId", "size"), nDead=("dead", "sum")).reset_index()
     s = s.merge(g, on="saeId")
-    return s[["saeId", "modelId", "hookName", "layer", "dSae", "architecture", "l0", "nFeatures", "nDead"]]
+    return s[["saeId", "modelId", "hookName", "layer", "dIn", "dSae", "architecture", "l0", "nFeatures", "nDead"]]
 
 
 def ref_lookup_runs(b, feats, edges):
