@@ -75,7 +75,11 @@ def communities(sae_ids, rel_type, algorithm, objective, resolution, n_seeds, se
             click.echo(f"\n== {sae} {rel_type.upper()}: {res['info']['nCommunities']} communities, modularity "
                        f"{res['info']['modularity']:.3f} ({res['info']['engine']})")
             summary = res["summary"].assign(topTokens=lambda f: f["topTokens"].map(", ".join))
-            click.echo(_table(summary.drop(columns=["members"])))
+            grouped = summary[summary["size"] > 1]
+            click.echo(_table(grouped.drop(columns=["members"])))
+            if len(grouped) < len(summary):
+                click.echo(f"(+ {len(summary) - len(grouped)} single-feature communities, mostly features "
+                           f"without {rel_type.upper()} edges: dead or rare ones)")
             tables[f"{sae}_communities"] = res["summary"]
             tables[f"{sae}_labels"] = res["labels"]
             figures[f"{sae}_community_sizes"] = size_figure(f"{sae} community sizes", {sae: res["summary"]["size"]})
