@@ -40,7 +40,9 @@ def _summary(stage: str, stats: dict) -> str:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Take the [edges] settings from this run TOML instead of the bundle's own config.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-def edges(bundle: str, only: tuple[str, ...], config_path: str | None, no_progress: bool) -> None:
+@click.option("--threads", type=int, default=0, show_default=True,
+              help="CPU threads for numba and torch; 0 = the cores the load average leaves free.")
+def edges(bundle: str, only: tuple[str, ...], config_path: str | None, no_progress: bool, threads: int) -> None:
     """(Re)build CO_ACTIVATES, LASSO, COSINE and MATCHES tables of a finished bundle.
 
     Activations are read from the bundle, never recomputed; each stage is committed to the
@@ -56,6 +58,9 @@ def edges(bundle: str, only: tuple[str, ...], config_path: str | None, no_progre
     from ingest.bundle import BundleError
     from ingest.config import ConfigError, load_config
     from ingest.edges.runner import EdgeStageError, run_edges
+    from ingest.threads import apply_threads, choose_threads
+
+    apply_threads(choose_threads(threads))
 
     try:
         cfg = load_config(config_path).edges if config_path else None

@@ -11,7 +11,9 @@ import click
 @click.option("--restart", is_flag=True, help="Discard an unfinished run in OUT.partial instead of resuming it.")
 @click.option("--no-edges", is_flag=True, help="Stop after activations and features (build edges later with `saegraph edges`).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def ingest(config: str, out: str, restart: bool, no_edges: bool, quiet: bool) -> None:
+@click.option("--threads", type=int, default=0, show_default=True,
+              help="CPU threads for torch and numba; 0 = the cores the load average leaves free.")
+def ingest(config: str, out: str, restart: bool, no_edges: bool, quiet: bool, threads: int) -> None:
     """Run a model and its SAEs over a dataset and write a graph bundle.
 
     Computes sparse activations (chunked on disk, resumable), per-feature metadata and the
@@ -33,6 +35,9 @@ def ingest(config: str, out: str, restart: bool, no_edges: bool, quiet: bool) ->
     from ingest.activations import ActivationError
     from ingest.pipeline import run_ingest
     from ingest.sources import SourceError
+    from ingest.threads import apply_threads, choose_threads
+
+    apply_threads(choose_threads(threads))
 
     try:
         path = run_ingest(cfg, out, progress=not quiet, restart=restart, edges=not no_edges)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.demo.train_saes import SAETrainingSettings
+from ingest.threads import apply_threads, choose_threads
 
 log = logging.getLogger(__name__)
 
@@ -89,27 +90,6 @@ class DemoResult:
     store: Path
     summary: dict[str, Any]
     timings: dict[str, float]
-
-
-def choose_threads(requested: int = 0) -> int:
-    """``requested`` if > 0, else the cores not taken by the 1-minute load average (>= 1)."""
-    if requested > 0:
-        return requested
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return max(1, min(cores, round(cores - load)))
-
-
-def apply_threads(n: int) -> None:
-    import torch
-
-    torch.set_num_threads(n)
-    try:
-        import numba
-
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    except ImportError:  # numba is a dependency; stay usable without it
-        pass
 
 
 def _model_path() -> str:
