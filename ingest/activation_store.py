@@ -169,6 +169,19 @@ class ActivationStore:
         for c in self._index["chunks"]:
             yield self.load_chunk(c["chunk"], sae_ids)
 
+    def stack(self, sae_id: str) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        """One SAE's activations over all chunks as one CSR float32 matrix, with the tokens'
+        sequence ids and positions (empty arrays when nothing is stored)."""
+        mats, seqs, poss = [], [], []
+        for chunk in self.iter_chunks(sae_ids=[sae_id]):
+            mats.append(chunk.acts[sae_id])
+            seqs.append(np.asarray(chunk.sequence_ids))
+            poss.append(np.asarray(chunk.positions))
+        if not mats:
+            empty = np.zeros(0, dtype=np.int64)
+            return sp.csr_matrix((0, self.d_sae(sae_id)), dtype=np.float32), empty, empty.astype(np.int32)
+        return sp.vstack(mats, format="csr").astype(np.float32), np.concatenate(seqs), np.concatenate(poss)
+
     def token_metadata(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All token ids, sequence ids and positions (int arrays over the kept tokens)."""
         parts = [self.load_chunk(c["chunk"], sae_ids=[]) for c in self._index["chunks"]]

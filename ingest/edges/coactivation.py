@@ -34,6 +34,7 @@ import scipy.sparse as sp
 
 from ingest.config import CoactivationConfig
 from ingest.edges import cofiring_kernel as kern
+from ingest.edges.rows import nonempty_activations, pair_rows
 from ingest.edges.significance import (
     bh_qvalues,
     column_moments,
@@ -283,41 +284,17 @@ CO_ACTIVATES_SCHEMA = pa.schema([
 ])
 
 
-def feature_ids(sae_id: str, index: np.ndarray) -> pd.Series:
-    """``"{saeId}:{index}"`` strings."""
-    return (sae_id + ":") + pd.Series(np.asarray(index, dtype=np.int64)).astype(str)
-
-
-def load_sae_activations(bundle, sae_id: str) -> tuple[sp.csr_matrix, np.ndarray]:
-    """All chunks of one SAE stacked into a CSR matrix, and the token sequence ids."""
-    mats, seqs = [], []
-    for chunk in bundle.activations.iter_chunks(sae_ids=[sae_id]):
-        mats.append(chunk.acts[sae_id])
-        seqs.append(np.asarray(chunk.sequence_ids))
-    width = bundle.activations.d_sae(sae_id)
-    if not mats:
-        return sp.csr_matrix((0, width), dtype=np.float32), np.zeros(0, np.int64)
-    return sp.vstack(mats, format="csr").astype(np.float32), np.concatenate(seqs)
-
-
 def build_from_bundle(bundle, config: CoactivationConfig, *, run_id: str, seed: int, work_dir: Path):
     """Co-activation edges for every SAE in the bundle (one table, a saeId column)."""
     from ingest.edges.runner import StageResult, progress_enabled
 
     frames, per_sae = [], {}
     for sid in bundle.sae_ids:
-        acts, seqs = load_sae_activations(bundle, sid)
-        if acts.shape[0] == 0:
-            raise ValueError(f"SAE {sid!r} has no activations in {bundle.path}: re-run `saegraph ingest`")
+        acts, seqs, _ = nonempty_activations(bundle, sid)
         log.info("co-activation for %s: %d tokens x %d features", sid, *acts.shape)
         frame, stats = coactivation_edges(acts, config, sequence_ids=seqs, seed=seed, progress=progress_enabled())
         per_sae[sid] = stats
-        out = frame.drop(columns=["i", "j"])
-        out.insert(0, "source", feature_ids(sid, frame["i"].to_numpy()))
-        out.insert(1, "target", feature_ids(sid, frame["j"].to_numpy()))
-        out.insert(2, "saeId", sid)
-        out["runId"] = run_id
-        frames.append(out)
+        frames.append(pair_rows(frame, sid, run_id))
     table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True) if frames else
                                  pd.DataFrame(columns=CO_ACTIVATES_SCHEMA.names),
                                  schema=CO_ACTIVATES_SCHEMA, preserve_index=False)

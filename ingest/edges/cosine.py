@@ -74,7 +74,7 @@ def undirected_pairs(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> pd
 
 def build_from_bundle(bundle, config: CosineConfig, *, run_id: str, seed: int, work_dir: Path):
     """Decoder-cosine kNN edges for every SAE of the bundle."""
-    from ingest.edges.coactivation import feature_ids
+    from ingest.edges.rows import feature_ids
     from ingest.edges.runner import StageResult, progress_enabled
 
     frames, per_sae = [], {}

@@ -51,6 +51,7 @@ from ingest.edges.lasso_resample import (
     subsample_sequences,
 )
 from ingest.edges.lasso_screen import column_moments
+from ingest.edges.rows import nonempty_activations, pair_rows
 
 log = logging.getLogger(__name__)
 
@@ -245,22 +246,6 @@ def lasso_edges(acts: sp.spmatrix, sequence_ids: np.ndarray, positions: np.ndarr
 
 
 # ------------------------------------------------------------------ bundle shell
-def load_sae_tokens(bundle, sae_id: str) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """One SAE's activations stacked over chunks, with sequence ids and positions."""
-    mats, seqs, poss = [], [], []
-    for chunk in bundle.activations.iter_chunks(sae_ids=[sae_id]):
-        mats.append(chunk.acts[sae_id])
-        seqs.append(np.asarray(chunk.sequence_ids))
-        poss.append(np.asarray(chunk.positions))
-    if not mats:
-        raise ValueError(f"SAE {sae_id!r} has no activations in {bundle.path}: re-run `saegraph ingest`")
-    return sp.vstack(mats, format="csr").astype(np.float32), np.concatenate(seqs), np.concatenate(poss)
-
-
-def _feature_ids(sae_id: str, index) -> pd.Series:
-    return (sae_id + ":") + pd.Series(np.asarray(index, dtype=np.int64)).astype(str)
-
-
 def build_from_bundle(bundle, config: LassoConfig, *, run_id: str, seed: int, work_dir: Path):
     """LASSO edges for every SAE of the bundle (one table with a saeId column)."""
     from ingest.edges.runner import StageResult, progress_enabled
@@ -268,18 +253,13 @@ def build_from_bundle(bundle, config: LassoConfig, *, run_id: str, seed: int, wo
     frames, per_sae = [], {}
     sae_ids = [str(s) for s in bundle.frame("saes")["saeId"]]
     for sid in sae_ids:
-        acts, seqs, poss = load_sae_tokens(bundle, sid)
+        acts, seqs, poss = nonempty_activations(bundle, sid)
         log.info("LASSO for %s: %d tokens x %d latents, %d replicates", sid, *acts.shape, config.replicates)
         frame, stats = lasso_edges(acts, seqs, poss, config, seed=seed, sae_id=sid,
                                    work_dir=Path(work_dir) / sid if work_dir is not None else None,
                                    progress=progress_enabled())
         per_sae[sid] = stats
-        out = frame.drop(columns=["i", "j"])
-        out.insert(0, "source", _feature_ids(sid, frame["i"].to_numpy()))
-        out.insert(1, "target", _feature_ids(sid, frame["j"].to_numpy()))
-        out.insert(2, "saeId", sid)
-        out["runId"] = run_id
-        frames.append(out)
+        frames.append(pair_rows(frame, sid, run_id))
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LASSO_SCHEMA.names)
     table = pa.Table.from_pandas(data, schema=LASSO_SCHEMA, preserve_index=False)
     R = config.replicates

@@ -129,16 +129,14 @@ def knn_rank(idx: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _load_acts(bundle, sid: str):
-    from ingest.edges.coactivation import load_sae_activations
-
-    return load_sae_activations(bundle, sid)[0]
+    return bundle.activations.stack(sid)[0]
 
 
 def compare_pair(bundle, sid_a: str, sid_b: str, config: MatchesConfig, *, run_id: str, seed: int,
                  progress: bool = False) -> tuple[pd.DataFrame, dict]:
     """All MATCHES rows and statistics for the SAE pair (A, B)."""
     from ingest.edges.actcorr import max_activation_correlation, pair_correlations
-    from ingest.edges.coactivation import feature_ids
+    from ingest.edges.rows import feature_ids
     from ingest.edges.splitting import parent_child
 
     w_a, w_b = bundle.decoder(sid_a), bundle.decoder(sid_b)
