@@ -38,18 +38,14 @@ class ActivationError(RuntimeError):
 
 def sparsify(acts, threshold: float) -> sp.csr_matrix:
     """Dense [N, F] activations (torch or numpy) -> CSR float32 of entries > threshold."""
-    try:
-        import torch
+    import torch
 
-        if isinstance(acts, torch.Tensor):
-            acts = acts.detach().to("cpu", torch.float32)
-            rows, cols = torch.nonzero(acts > threshold, as_tuple=True)
-            vals = acts[rows, cols].numpy()
-            rows, cols = rows.numpy(), cols.numpy()
-            n, f = acts.shape
-            return _csr_from_sorted_coo(rows, cols, vals, n, f)
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        pass
+    if isinstance(acts, torch.Tensor):
+        acts = acts.detach().to("cpu", torch.float32)
+        rows, cols = torch.nonzero(acts > threshold, as_tuple=True)
+        vals = acts[rows, cols].numpy()
+        n, f = acts.shape
+        return _csr_from_sorted_coo(rows.numpy(), cols.numpy(), vals, n, f)
     a = np.asarray(acts, dtype=np.float32)
     rows, cols = np.nonzero(a > threshold)
     return _csr_from_sorted_coo(rows, cols, a[rows, cols], *a.shape)
