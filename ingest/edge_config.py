@@ -52,6 +52,11 @@ class LassoConfig:
     """Resampling replicates R (each with a matched null)."""
     subsample_fraction: float = 0.5
     """Fraction of sequences per replicate."""
+    screen: Literal["once", "per_replicate"] = "once"
+    """Where the correlation screen runs. ``once``: on all sequences of the real data and of one
+    matched-null dataset; each replicate then refits the LASSO on its subsample from per-sequence
+    sufficient statistics (cost independent of the token count). ``per_replicate``: every
+    subsample is screened again and gets a freshly drawn null (about R times the screen's cost)."""
     null: Literal["circular_shift", "permutation"] = "circular_shift"
     """Matched null: circular shift of each feature within sequences, or a plain permutation."""
     min_firings: int = 25
@@ -85,7 +90,7 @@ class LassoConfig:
     keep: Literal["significant", "all"] = "significant"
     """Rows written: edges with qValue <= fdr_q, or every edge selected in >= 1 real replicate."""
     block_entries: int = 16_777_216
-    """Cells of the dense row block used to accumulate S and co-firings (bounds memory: 12 B/cell)."""
+    """Cells of the dense row block used to accumulate S and co-firings (bounds memory: 16 B/cell)."""
 
     def __post_init__(self) -> None:
         _check(self.replicates >= 1, "edges.lasso.replicates must be >= 1")
@@ -97,6 +102,7 @@ class LassoConfig:
         _check(0.0 < self.stability_threshold <= 1.0, "edges.lasso.stability_threshold must lie in (0, 1]")
         _check_prob("edges.lasso.subsample_fraction", self.subsample_fraction)
         _check_choice("edges.lasso.null", self.null, ("circular_shift", "permutation"))
+        _check_choice("edges.lasso.screen", self.screen, ("once", "per_replicate"))
         _check_choice("edges.lasso.n_eff", self.n_eff, ("sequences", "deflated"))
         _check_prob("edges.lasso.screen_q", self.screen_q)
         _check_prob("edges.lasso.fdr_q", self.fdr_q)

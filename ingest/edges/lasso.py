@@ -3,12 +3,17 @@
 Algorithm (METHODS.md §2; Meinshausen & Bühlmann 2006 and 2010; Foygel & Drton 2010):
 1. Stack the SAE's chunks into one token × latent CSR matrix, rows sorted by
    (sequence, position) (``lasso_resample.order_by_sequence``).
-2. For r = 1..R: draw ``subsample_fraction`` of the sequences (whole sequences); build the
-   matched null of that same subsample (each latent's column circularly shifted within
-   every sequence, or a plain permutation); run ``lasso_replicate.select_edges_once`` on
-   both (firing floor, Fisher-z screen + BH, top-k candidates, LASSO path on the Gram
-   block with warm starts, EBIC with n_eff, dense covariates, AND rule). Each finished
-   replicate is written to ``work_dir`` (temp file + fsync + rename) and skipped on restart.
+2. ``screen = "once"`` (default): build one matched-null dataset (each latent's column
+   circularly shifted within every sequence, or a plain permutation) and screen the real
+   and the null data once each (``lasso_sufficient.screen_dataset``: Fisher-z screen + BH,
+   top-k candidates, per-sequence sufficient statistics). For r = 1..R: draw
+   ``subsample_fraction`` of the sequences (whole sequences) and refit both datasets on
+   them (``replicate_from_dataset``: firing floor, LASSO path on the Gram block with warm
+   starts, EBIC with n_eff, dense covariates, AND rule).
+   ``screen = "per_replicate"``: for r = 1..R, subsample, draw a fresh null of the subsample
+   and run the whole of ``lasso_replicate.select_edges_once`` (screen included) on both.
+   Each finished replicate is written to ``work_dir`` (temp file + fsync + rename) and
+   skipped on restart.
 3. Count c_e (real) and c⁰_e (null) per edge; p_e = empirical tail of the null counts in
    the edge's endpoint-frequency stratum; BH at ``fdr_q`` over all eligible pairs
    (``lasso_fdr``). Replicates are never pooled into a binomial test.
@@ -45,12 +50,14 @@ from ingest.edges.lasso_fdr import (
 )
 from ingest.edges.lasso_replicate import ReplicateEdges, select_edges_once
 from ingest.edges.lasso_resample import (
+    choose_sequences,
     circular_shift_null,
     order_by_sequence,
     permutation_null,
     subsample_sequences,
 )
 from ingest.edges.lasso_screen import column_moments
+from ingest.edges.lasso_sufficient import replicate_from_dataset, screen_dataset
 from ingest.edges.rows import nonempty_activations, pair_rows
 
 log = logging.getLogger(__name__)
@@ -63,9 +70,23 @@ CAVEATS = (
 )
 NULL_NAMES = {
     "circular_shift": "each latent's column circularly shifted within every sequence (independent shift per "
-                      "latent and sequence), on the same subsample as the real replicate",
-    "permutation": "each latent's firings moved to uniformly random distinct tokens of the same subsample",
+                      "latent and sequence)",
+    "permutation": "each latent's firings moved to uniformly random distinct tokens",
 }
+SCREEN_NAMES = {
+    "once": "Fisher-z BH screen and top-k candidates computed once on all sequences (real data, and separately "
+            "one matched-null dataset); each replicate refits the LASSO on its subsample from per-sequence "
+            "sufficient statistics",
+    "per_replicate": "every subsample screened again (Fisher-z BH, top-k), with a freshly drawn null per replicate",
+}
+
+
+def null_name(config: LassoConfig) -> str:
+    """How the matched null of a replicate is built, in words (stated in the outputs)."""
+    if config.screen == "once":
+        return (f"{NULL_NAMES[config.null]}: one null dataset drawn for the whole data, restricted to the same "
+                f"sequences as each real replicate")
+    return f"{NULL_NAMES[config.null]}, drawn afresh on the same subsample as the real replicate"
 LASSO_SCHEMA = pa.schema([
     ("source", pa.string()), ("target", pa.string()), ("saeId", pa.string()), ("weight", pa.float64()),
     ("stability", pa.float64()), ("nReplicates", pa.int64()), ("nullReplicates", pa.int64()),
@@ -121,29 +142,73 @@ def matched_null(acts: sp.csr_matrix, seq_starts: np.ndarray, kind: str,
     return permutation_null(acts, rng)
 
 
+def null_rng(seed: int, sae_id: str) -> np.random.Generator:
+    """The stream of the one null dataset of ``screen = "once"`` (apart from every replicate's)."""
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(sae_id.encode()), 1 << 30])
+
+
+class _ScreenedOnce:
+    """The real dataset and its matched null, screened on first use (a resumed run with every
+    replicate on disk never screens)."""
+
+    def __init__(self, acts, seq_starts, config: LassoConfig, seed: int, sae_id: str):
+        self.acts, self.seq_starts, self.config, self.seed, self.sae_id = acts, seq_starts, config, seed, sae_id
+        self.real = self.null = None
+        self.info: dict = {}
+
+    def datasets(self):
+        if self.real is None:
+            t0 = time.perf_counter()
+            null_acts = matched_null(self.acts, self.seq_starts, self.config.null, null_rng(self.seed, self.sae_id))
+            t_null = time.perf_counter() - t0
+            self.real = screen_dataset(self.acts, self.seq_starts, self.config)
+            self.null = screen_dataset(null_acts, self.seq_starts, self.config)
+            self.info = {"real": self.real.info, "null": {**self.null.info, "buildSeconds": round(t_null, 4)}}
+        return self.real, self.null
+
+
+def _compute_replicate(r: int, acts, seq_starts, config: LassoConfig, seed: int, sae_id: str,
+                       once: _ScreenedOnce) -> list[ReplicateEdges]:
+    """Replicate r: [real, matched null]."""
+    rng = replicate_rng(seed, sae_id, r)
+    if config.screen == "once":
+        real_ds, null_ds = once.datasets()
+        chosen = choose_sequences(seq_starts.size - 1, config.subsample_fraction, rng)
+        return [replicate_from_dataset(real_ds, chosen, config), replicate_from_dataset(null_ds, chosen, config)]
+    t0 = time.perf_counter()
+    sub, starts = subsample_sequences(acts, seq_starts, config.subsample_fraction, rng)
+    t_sub = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sub_null = matched_null(sub, starts, config.null, rng)
+    t_null = time.perf_counter() - t0
+    done = [select_edges_once(sub, starts, config), select_edges_once(sub_null, starts, config)]
+    done[0].info["seconds"]["subsample"] = round(t_sub, 4)
+    done[1].info["seconds"]["buildNull"] = round(t_null, 4)
+    return done
+
+
 def run_replicates(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig, *, seed: int,
-                   sae_id: str = "sae", work_dir: Path | None = None, progress: bool = False):
-    """R real and R matched-null replicates (lists of ReplicateEdges), resuming from ``work_dir``."""
+                   sae_id: str = "sae", work_dir: Path | None = None, progress: bool = False,
+                   screened: dict | None = None):
+    """R real and R matched-null replicates (lists of ReplicateEdges), resuming from ``work_dir``.
+
+    With ``config.screen == "once"`` the screen's statistics (seconds, pairs) are written
+    into ``screened`` when given (empty when every replicate came from a checkpoint)."""
     fingerprint = {"config": asdict(config), "seed": int(seed), "saeId": sae_id, "shape": list(acts.shape),
                    "nnz": int(acts.nnz), "sum": float(np.round(acts.data.astype(np.float64).sum(), 3)),
                    "sequences": int(seq_starts.size - 1)}
     ckpt = _prepare_checkpoints(work_dir, fingerprint)
+    once = _ScreenedOnce(acts, seq_starts, config, seed, sae_id)
     real, null = [], []
     bar = tqdm(total=config.replicates, desc=f"lasso {sae_id}", unit="replicate", disable=not progress)
     for r in range(config.replicates):
         paths = [ckpt / f"rep{r:03d}_{kind}.npz" for kind in ("real", "null")] if ckpt else [None, None]
         done = [_load_replicate(p) if p is not None and p.exists() else None for p in paths]
         if done[0] is None or done[1] is None:
-            rng = replicate_rng(seed, sae_id, r)
-            t0 = time.perf_counter()
-            sub, starts = subsample_sequences(acts, seq_starts, config.subsample_fraction, rng)
-            t_sub = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            sub_null = matched_null(sub, starts, config.null, rng)
-            t_null = time.perf_counter() - t0
-            done = [select_edges_once(sub, starts, config), select_edges_once(sub_null, starts, config)]
-            done[0].info["seconds"]["subsample"] = round(t_sub, 4)
-            done[1].info["seconds"]["buildNull"] = round(t_null, 4)
+            if config.screen == "once" and once.real is None:
+                bar.set_description(f"lasso {sae_id} (screening real + null once)")
+            done = _compute_replicate(r, acts, seq_starts, config, seed, sae_id, once)
+            bar.set_description(f"lasso {sae_id}")
             for p, rep in zip(paths, done):
                 if p is not None:
                     _save_replicate(p, rep)
@@ -152,6 +217,8 @@ def run_replicates(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoCon
         bar.update(1)
         bar.set_postfix(edges=done[0].keys.size, null=done[1].keys.size)
     bar.close()
+    if screened is not None:
+        screened.update(once.info)
     return real, null
 
 
@@ -171,8 +238,9 @@ def lasso_edges(acts: sp.spmatrix, sequence_ids: np.ndarray, positions: np.ndarr
     t_start = time.perf_counter()
     acts, seq_starts = order_by_sequence(sp.csr_matrix(acts, dtype=np.float32), sequence_ids, positions)
     n_tokens, F = acts.shape
+    screened: dict = {}
     real, null = run_replicates(acts, seq_starts, config, seed=seed, sae_id=sae_id, work_dir=work_dir,
-                                progress=progress)
+                                progress=progress, screened=screened)
     R = config.replicates
     keys, counts, wsum = count_replicates([x.keys for x in real], [x.weights for x in real])
     nkeys, ncounts, _ = count_replicates([x.keys for x in null])
@@ -215,7 +283,8 @@ def lasso_edges(acts: sp.spmatrix, sequence_ids: np.ndarray, positions: np.ndarr
             "usedFor": "Fisher-z screen z = atanh(r)*sqrt(n_eff-3) and EBIC = n_eff*log(sigma2) + "
                        "df*(log(n_eff) + 2*gamma*log(p)), p = node latents of the replicate - 1",
         },
-        "null": {"kind": config.null, "name": NULL_NAMES[config.null],
+        "screen": {"scope": config.screen, "description": SCREEN_NAMES[config.screen], **screened},
+        "null": {"kind": config.null, "name": null_name(config),
                  "edgesPerReplicateMean": float(np.mean([x.keys.size for x in null])) if null else 0.0},
         "edgesPerReplicateMean": mean_sel,
         "replicateCountTable": replicate_count_table(counts, ncounts, R),
@@ -277,7 +346,8 @@ def build_from_bundle(bundle, config: LassoConfig, *, run_id: str, seed: int, wo
         "replicates": R,
         "fdrLevel": config.fdr_q,
         "nEffMode": config.n_eff,
-        "null": NULL_NAMES[config.null],
+        "null": null_name(config),
+        "screen": SCREEN_NAMES[config.screen],
         "replicateCountTable": combined,
         "edges": int(table.num_rows),
         "perSae": per_sae,

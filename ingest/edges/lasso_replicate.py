@@ -11,7 +11,9 @@ Algorithm (METHODS.md §2, steps 3–6; Meinshausen & Bühlmann 2006 neighbourho
 5. Per node: LASSO path on the block with warm starts, λ by EBIC (``lasso_solver``).
 6. AND rule: keep (i, j) when i selects j and j selects i; weight = the mean of the two
    signed coefficients. Keys are i·F + j (i < j) in the SAE's latent index space.
-The cost after step 3's S pass does not depend on the token count.
+The cost after step 3's S pass does not depend on the token count. Steps 4 (from S at the
+block pairs) to 6 are ``fit_blocks``, shared with ``lasso_sufficient``, which screens once
+and feeds every replicate's S from per-sequence sums instead.
 """
 
 from __future__ import annotations
@@ -58,6 +60,55 @@ def and_rule(node_of: np.ndarray, cand: np.ndarray, coef: np.ndarray, n_features
     return keys[both], 0.5 * (w[both] + w[both + 1])
 
 
+def dense_statistics(a_dense: sp.spmatrix, x: sp.csr_matrix, n: float, mean_d, sd_d, mean_x, sd_x):
+    """Correlations of the dense covariates with the nodes ([d, nodes]) and among themselves ([d, d]).
+
+    ``a_dense`` holds the covariates' columns over the same rows as ``x`` (rows outside a
+    subsample may be zero-weighted: only the sums matter)."""
+    d = a_dense.shape[1]
+    if d == 0:
+        return np.zeros((0, x.shape[1])), np.zeros((0, 0))
+    a_t = sp.csr_matrix(a_dense.T)
+    s_dx = np.asarray((a_t @ x).todense(), dtype=np.float64)
+    s_dd = np.asarray((a_t @ a_t.T).todense(), dtype=np.float64)
+    dense_corr = (s_dx / n - np.outer(mean_d, mean_x)) / np.outer(sd_d, sd_x)
+    dense_gram = (s_dd / n - np.outer(mean_d, mean_d)) / np.outer(sd_d, sd_d)
+    return dense_corr, dense_gram
+
+
+@dataclass
+class BlockFit:
+    local_keys: np.ndarray  # AND-rule edges as i·n_nodes + j (i < j) in the node index space
+    weights: np.ndarray
+    directed_selected: int
+    mean_candidates: float
+
+
+def fit_blocks(cand_ptr, cand_idx, pair_keys, pair_s, n, mean, sd, dense_corr, dense_gram, n_eff: float,
+               n_predictors: int, config: LassoConfig) -> BlockFit:
+    """Steps 4 (standardize S at the block pairs) to 6 (AND rule) for nodes 0..len(cand_ptr)−2.
+
+    ``pair_keys`` are the sorted unique block pair keys min·n_nodes + max and ``pair_s`` S at
+    them; ``mean``/``sd`` are the node columns' moments over ``n`` rows."""
+    n_nodes = cand_ptr.size - 1
+    entry_keys = block_pair_keys(cand_ptr, cand_idx, n_nodes)
+    slot = np.searchsorted(pair_keys, entry_keys)
+    ui, uj = pair_keys // max(n_nodes, 1), pair_keys % max(n_nodes, 1)
+    pair_corr = _standardized(pair_s, n, mean[ui], mean[uj], sd[ui], sd[uj])
+    g_flat, g_off, b_flat, b_off, pen = assemble_blocks(cand_ptr, cand_idx, pair_corr[slot], dense_corr,
+                                                        dense_gram)
+    beta, _ = solve_nodes(g_flat, g_off, b_flat, b_off, pen, n_lambdas=config.n_lambdas,
+                          lambda_min_ratio=config.lambda_min_ratio, n_eff=n_eff,
+                          n_predictors=max(n_predictors, 1), ebic_gamma=config.ebic_gamma,
+                          ebic_refit=config.ebic_refit)
+    # coefficients of the candidates (the first k entries of each block; covariates follow)
+    n_cand = np.diff(cand_ptr)
+    take = np.repeat(b_off[:-1], n_cand) + (np.arange(cand_idx.size) - np.repeat(cand_ptr[:-1], n_cand))
+    node_of = np.repeat(np.arange(n_nodes), n_cand)
+    local_keys, weights = and_rule(node_of, cand_idx, beta[take], n_nodes)
+    return BlockFit(local_keys, weights, int((beta[take] != 0).sum()), float(n_cand.mean()) if n_cand.size else 0.0)
+
+
 def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig) -> ReplicateEdges:
     """Steps 1–6 on one (real or null) replicate ``acts`` [tokens, F] with sequences ``seq_starts``."""
     timings = {}
@@ -78,40 +129,16 @@ def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: Lasso
     timings["screen"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    entry_keys = block_pair_keys(cand_ptr, cand_idx, nodes.size)
-    uniq, inverse = np.unique(entry_keys, return_inverse=True)
-    s_vals = gram_entries(x, uniq, block_entries=config.block_entries)
-    ui, uj = uniq // max(nodes.size, 1), uniq % max(nodes.size, 1)
-    pair_corr = _standardized(s_vals, n, sub_mom.mean[ui], sub_mom.mean[uj], sub_mom.sd[ui], sub_mom.sd[uj])
-    if dense.size:
-        a_dense = acts[:, dense].tocsc()
-        s_dx = np.asarray((a_dense.T @ x).todense(), dtype=np.float64)
-        s_dd = np.asarray((a_dense.T @ a_dense).todense(), dtype=np.float64)
-        md, sd_d = mom.mean[dense], mom.sd[dense]
-        dense_corr = (s_dx / n - np.outer(md, sub_mom.mean)) / np.outer(sd_d, sub_mom.sd)
-        dense_gram = (s_dd / n - np.outer(md, md)) / np.outer(sd_d, sd_d)
-    else:
-        dense_corr = np.zeros((0, nodes.size))
-        dense_gram = np.zeros((0, 0))
+    pair_keys = np.unique(block_pair_keys(cand_ptr, cand_idx, nodes.size))
+    pair_s = gram_entries(x, pair_keys, block_entries=config.block_entries)
+    dense_corr, dense_gram = dense_statistics(acts[:, dense], x, n, mom.mean[dense], mom.sd[dense],
+                                              sub_mom.mean, sub_mom.sd)
     timings["gram"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    g_flat, g_off, b_flat, b_off, pen = assemble_blocks(cand_ptr, cand_idx, pair_corr[inverse], dense_corr,
-                                                        dense_gram)
-    beta, lam = solve_nodes(g_flat, g_off, b_flat, b_off, pen, n_lambdas=config.n_lambdas,
-                            lambda_min_ratio=config.lambda_min_ratio, n_eff=n_eff,
-                            n_predictors=max(nodes.size - 1, 1), ebic_gamma=config.ebic_gamma,
-                            ebic_refit=config.ebic_refit)
-    # coefficients of the candidates (the first k entries of each block; covariates follow)
-    n_cand = np.diff(cand_ptr)
-    first = b_off[:-1]
-    take = np.repeat(first, n_cand) + (np.arange(cand_idx.size) - np.repeat(cand_ptr[:-1], n_cand))
-    node_of = np.repeat(np.arange(nodes.size), n_cand)
-    local_keys, weights = and_rule(node_of, cand_idx, beta[take], nodes.size)
+    fit = fit_blocks(cand_ptr, cand_idx, pair_keys, pair_s, n, sub_mom.mean, sub_mom.sd, dense_corr, dense_gram,
+                     n_eff, nodes.size - 1, config)
     timings["solve"] = time.perf_counter() - t0
-
-    li, lj = local_keys // max(nodes.size, 1), local_keys % max(nodes.size, 1)
-    keys = nodes[li].astype(np.int64) * F + nodes[lj]  # nodes is sorted, so li < lj ⇒ global i < j
     info = {
         "nTokens": int(n),
         "nSequences": int(seq_starts.size - 1),
@@ -121,10 +148,17 @@ def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: Lasso
         "denseCovariates": [int(d) for d in dense],
         "screenPrefiltered": int(screen.n_prefiltered),
         "screenPassed": int(screen.i.size),
-        "meanCandidates": float(n_cand.mean()) if n_cand.size else 0.0,
-        "gramEntries": int(uniq.size),
-        "directedSelected": int((beta[take] != 0).sum()),
-        "edges": int(keys.size),
+        "meanCandidates": fit.mean_candidates,
+        "gramEntries": int(pair_keys.size),
+        "directedSelected": fit.directed_selected,
         "seconds": {k: round(v, 4) for k, v in timings.items()},
     }
-    return ReplicateEdges(keys=keys, weights=weights, info=info)
+    return to_global(fit, nodes, F, info)
+
+
+def to_global(fit: BlockFit, nodes: np.ndarray, n_features: int, info: dict) -> ReplicateEdges:
+    """The fit's node-space edges as global keys i·F + j (``nodes`` sorted, so i < j is kept)."""
+    li, lj = fit.local_keys // max(nodes.size, 1), fit.local_keys % max(nodes.size, 1)
+    keys = nodes[li].astype(np.int64) * n_features + nodes[lj]
+    info["edges"] = int(keys.size)
+    return ReplicateEdges(keys=keys, weights=fit.weights, info=info)

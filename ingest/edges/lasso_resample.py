@@ -39,12 +39,16 @@ def order_by_sequence(acts: sp.csr_matrix, sequence_ids: np.ndarray, positions: 
     return acts, seq_starts
 
 
+def choose_sequences(n_seq: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of a random ``fraction`` of ``n_seq`` sequences (at least one), without replacement."""
+    k = min(n_seq, max(1, int(round(fraction * n_seq))))
+    return np.sort(rng.choice(n_seq, size=k, replace=False))
+
+
 def subsample_sequences(acts: sp.csr_matrix, seq_starts: np.ndarray, fraction: float,
                         rng: np.random.Generator):
     """Keep a random ``fraction`` of whole sequences; returns (csr, seq_starts)."""
-    n_seq = seq_starts.size - 1
-    k = min(n_seq, max(1, int(round(fraction * n_seq))))
-    chosen = np.sort(rng.choice(n_seq, size=k, replace=False))
+    chosen = choose_sequences(seq_starts.size - 1, fraction, rng)
     lengths = seq_starts[chosen + 1] - seq_starts[chosen]
     new_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     rows = np.repeat(seq_starts[chosen] - new_starts[:-1], lengths) + np.arange(new_starts[-1])

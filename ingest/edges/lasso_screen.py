@@ -8,8 +8,9 @@ Algorithm:
 2. ``split_features``: drop features firing fewer than ``min_firings`` times; features
    denser than ``dense_density`` become covariates (not nodes, in every regression).
 3. ``screen_pairs``: rows of the upper triangle of S and C = BᵀB are accumulated in
-   dense row blocks (``block_entries`` cells at most) by a numba kernel over the sorted
-   CSR rows; for every pair with c_ij ≥ ``min_count``:
+   dense row blocks (``block_entries`` cells at most; S and c of a pair side by side, one
+   cache line per update) by a numba kernel over the sorted CSR rows; for every pair with
+   c_ij ≥ ``min_count`` and |r_ij| at least the correlation at which p = q:
    r_ij = (S_ij/n − μ_i μ_j)/(σ_i σ_j), z = atanh(r)·sqrt(n_eff − 3), two-sided p;
    pairs with p ≤ q are kept, then Benjamini–Hochberg at q over all F(F−1)/2 pairs
    (untested pairs count as p = 1, so the prefilter p ≤ q loses nothing).
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
+from scipy import special
 
 
 @dataclass
@@ -65,7 +67,10 @@ def _blocks(F: int, block_entries: int):
 
 
 @njit(cache=True)
-def _accumulate_block(indptr, indices, data, ptr, lo, hi, acc_s, acc_c):
+def _accumulate_block(indptr, indices, data, ptr, lo, hi, acc):
+    """acc[i − lo, j − lo] += (a_ti a_tj, 1) for every token t and co-active i < j with lo <= i < hi.
+
+    S and the count of a pair share a cache line (one miss per update instead of two)."""
     for t in range(indptr.size - 1):
         a = ptr[t]
         end = indptr[t + 1]
@@ -74,43 +79,45 @@ def _accumulate_block(indptr, indices, data, ptr, lo, hi, acc_s, acc_c):
             va = np.float64(data[a])
             for b in range(a + 1, end):
                 j = indices[b] - lo
-                acc_s[i, j] += va * data[b]
-                acc_c[i, j] += 1
+                acc[i, j, 0] += va * data[b]
+                acc[i, j, 1] += 1.0
             a += 1
         ptr[t] = a
 
 
 @njit(cache=True)
-def _pair_pvalue(acc_s, acc_c, i, j, lo, n, mean, sd, sqrt_dof, min_count):
-    """(r, p) of pair (i, j) from the block accumulators; p = 2.0 when c_ij < min_count."""
-    if acc_c[i - lo, j - lo] < min_count:
-        return 0.0, 2.0
-    r = (acc_s[i - lo, j - lo] / n - mean[i] * mean[j]) / (sd[i] * sd[j])
-    r = min(max(r, -1.0 + 1e-12), 1.0 - 1e-12)
-    z = math.atanh(r) * sqrt_dof
-    return r, math.erfc(abs(z) / math.sqrt(2.0))
+def _screen_block(acc, lo, hi, n, mean, sd, sqrt_dof, min_count, p_max, r_min):
+    """Pairs of the block with c >= min_count and Fisher-z p <= p_max: (i, j, r, p).
 
-
-@njit(cache=True)
-def _screen_block(acc_s, acc_c, lo, hi, n, mean, sd, sqrt_dof, min_count, p_max):
+    |r| >= r_min (the correlation at which p = p_max, less a margin) is checked first, so
+    atanh and erfc run only for pairs that can pass."""
     F = mean.size
+    cap = 1024
+    oi = np.empty(cap, np.int64)
+    oj = np.empty(cap, np.int64)
+    orr = np.empty(cap, np.float64)
+    op = np.empty(cap, np.float64)
     cnt = 0
     for i in range(lo, hi):
         for j in range(i + 1, F):
-            if _pair_pvalue(acc_s, acc_c, i, j, lo, n, mean, sd, sqrt_dof, min_count)[1] <= p_max:
-                cnt += 1
-    oi = np.empty(cnt, np.int64)
-    oj = np.empty(cnt, np.int64)
-    orr = np.empty(cnt, np.float64)
-    op = np.empty(cnt, np.float64)
-    cnt = 0
-    for i in range(lo, hi):
-        for j in range(i + 1, F):
-            r, p = _pair_pvalue(acc_s, acc_c, i, j, lo, n, mean, sd, sqrt_dof, min_count)
-            if p <= p_max:
-                oi[cnt], oj[cnt], orr[cnt], op[cnt] = i, j, r, p
-                cnt += 1
-    return oi, oj, orr, op
+            if acc[i - lo, j - lo, 1] < min_count:
+                continue
+            r = (acc[i - lo, j - lo, 0] / n - mean[i] * mean[j]) / (sd[i] * sd[j])
+            if abs(r) < r_min:
+                continue
+            r = min(max(r, -1.0 + 1e-12), 1.0 - 1e-12)
+            p = math.erfc(abs(math.atanh(r) * sqrt_dof) / math.sqrt(2.0))
+            if p > p_max:
+                continue
+            if cnt == cap:
+                cap *= 2
+                oi2, oj2 = np.empty(cap, np.int64), np.empty(cap, np.int64)
+                or2, op2 = np.empty(cap, np.float64), np.empty(cap, np.float64)
+                oi2[:cnt], oj2[:cnt], or2[:cnt], op2[:cnt] = oi, oj, orr, op
+                oi, oj, orr, op = oi2, oj2, or2, op2
+            oi[cnt], oj[cnt], orr[cnt], op[cnt] = i, j, r, p
+            cnt += 1
+    return oi[:cnt], oj[:cnt], orr[:cnt], op[:cnt]
 
 
 @dataclass
@@ -130,12 +137,12 @@ def screen_pairs(x: sp.csr_matrix, mom: Moments, n_eff: float, *, min_count: int
     sqrt_dof = math.sqrt(max(n_eff - 3.0, 1.0))
     ptr = x.indptr[:-1].astype(np.int64).copy()
     indptr = x.indptr.astype(np.int64)
+    r_min = math.tanh(math.sqrt(2.0) * float(special.erfcinv(q)) / sqrt_dof) * (1.0 - 1e-9)
     parts = []
     for lo, hi in _blocks(F, block_entries):
-        acc_s = np.zeros((hi - lo, F - lo), dtype=np.float64)
-        acc_c = np.zeros((hi - lo, F - lo), dtype=np.int32)
-        _accumulate_block(indptr, x.indices, x.data, ptr, lo, hi, acc_s, acc_c)
-        parts.append(_screen_block(acc_s, acc_c, lo, hi, float(n), mom.mean, mom.sd, sqrt_dof, min_count, q))
+        acc = np.zeros((hi - lo, F - lo, 2), dtype=np.float64)
+        _accumulate_block(indptr, x.indices, x.data, ptr, lo, hi, acc)
+        parts.append(_screen_block(acc, lo, hi, float(n), mom.mean, mom.sd, sqrt_dof, min_count, q, r_min))
     i, j, r, p = (np.concatenate([pt[k] for pt in parts]) if parts else np.zeros(0) for k in range(4))
     m = F * (F - 1) // 2
     keep = bh_reject(p, q, m)

@@ -57,7 +57,8 @@ def token_stages(n_tokens: int, n_features: int, l0: float) -> dict:
     t0 = time.perf_counter()
     _, stats = coactivation_edges(acts, CoactivationConfig(null_shift=False))
     return {"coactivation": time.perf_counter() - t0, "(exact p)": stats["secondsExactP"],
-            "lasso replicate": _timed(run_replicates, acts, starts, LassoConfig(replicates=1), seed=0)}
+            "lasso replicate": _timed(run_replicates, acts, starts, LassoConfig(replicates=1, screen="per_replicate"),
+                                      seed=0)}
 
 
 def feature_only_stages(n_features: int) -> dict:

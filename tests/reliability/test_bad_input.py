@@ -175,6 +175,7 @@ synthetic_mode = "truth"
     ('[run]', '[run]\nseed = [1, 2]', "run.seed must be an integer"),
     ('[[saes]]', '[edges.lasso]\nreplicates = "thirty"\n[[saes]]', "edges.lasso.replicates must be an integer"),
     ('[[saes]]', '[edges]\ncosine = 3\n[[saes]]', "edges.cosine must be a table"),
+    ('[[saes]]', '[edges.lasso]\nscreen = "twice"\n[[saes]]', "edges.lasso.screen"),
     ('source = "synthetic"\n[dataset]', 'source = "quantum"\n[dataset]', "model.source"),
 ])
 def test_wrong_config_types_fail_in_one_line(tmp_path, old, new, message):

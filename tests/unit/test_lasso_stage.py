@@ -94,13 +94,15 @@ def npmi_ranking(acts: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([iu[order], ju[order]], axis=1), npmi[order]
 
 
-def test_planted_recovery_beats_coactivation_precision_at_equal_recall():
+@pytest.mark.parametrize("screen", ["once", "per_replicate"])
+def test_planted_recovery_beats_coactivation_precision_at_equal_recall(screen):
     # planted rates spread over a decade: NPMI then ranks siblings of rare trees above true
     # parent-child edges of frequent ones, while the regression separates direct from indirect
     d = planted_activations(1000, 32, 100, l0=6, n_trees=4, branching=2, depth=2, n_pairs=6,
                             planted_rate=(0.01, 0.1), child_prob=0.7, seed=11)
-    cfg = LassoConfig(replicates=8, frequency_strata=1)
+    cfg = LassoConfig(replicates=8, frequency_strata=1, screen=screen)
     frame, stats = lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=1)
+    assert stats["screen"]["scope"] == screen
     truth = {tuple(map(int, e)) for e in d.true_edges}
     found = {(int(a), int(b)) for a, b in zip(frame["i"], frame["j"])}
     tp = len(found & truth)
@@ -118,10 +120,11 @@ def test_planted_recovery_beats_coactivation_precision_at_equal_recall():
     assert [row["r"] for row in stats["replicateCountTable"]] == [1, 2, 3, 5]
 
 
+@pytest.mark.parametrize("screen", ["once", "per_replicate"])
 @pytest.mark.parametrize("null", ["circular_shift", "permutation"])
-def test_no_dependence_gives_no_discoveries(null):
+def test_no_dependence_gives_no_discoveries(null, screen):
     d = planted_activations(600, 32, 60, l0=5, n_trees=0, n_pairs=0, persistence=0.3, seed=5)
-    cfg = LassoConfig(replicates=6, frequency_strata=1, keep="all", null=null)
+    cfg = LassoConfig(replicates=6, frequency_strata=1, keep="all", null=null, screen=screen)
     frame, stats = lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=2)
     assert int((frame["qValue"] <= cfg.fdr_q).sum()) == 0
     assert stats["significantEdges"] == 0
@@ -160,19 +163,23 @@ def test_bundle_stage_through_runner_and_resume(tmp_path, monkeypatch):
     first, _ = lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=4, sae_id="s0", work_dir=work)
     assert len(list(work.glob("rep*_real.npz"))) == 3 and len(list(work.glob("rep*_null.npz"))) == 3
     (work / "rep001_null.npz").unlink()
-    calls = []
-    real_select = lasso_stage.select_edges_once
-    monkeypatch.setattr(lasso_stage, "select_edges_once",
-                        lambda *a, **k: calls.append(1) or real_select(*a, **k))
+    calls, screens = [], []
+    real_compute, real_screen = lasso_stage._compute_replicate, lasso_stage.screen_dataset
+    monkeypatch.setattr(lasso_stage, "_compute_replicate",
+                        lambda r, *a, **k: calls.append(r) or real_compute(r, *a, **k))
+    monkeypatch.setattr(lasso_stage, "screen_dataset", lambda *a, **k: screens.append(1) or real_screen(*a, **k))
     again, _ = lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=4, sae_id="s0", work_dir=work)
-    assert len(calls) == 2  # only replicate 1 (real + null) was redone
+    assert calls == [1] and len(screens) == 2  # only replicate 1 (real + null) was redone
     assert first.equals(again)
+    # every replicate on disk: nothing is screened or refitted
+    calls.clear(), screens.clear()
+    lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=4, sae_id="s0", work_dir=work)
+    assert calls == [] and screens == []
     # a different config invalidates the checkpoints
-    calls.clear()
     lasso_edges(d.acts, d.sequence_ids, d.positions, Cfg(replicates=3, frequency_strata=1, keep="all",
                                                          min_firings=10, screen_q=0.01),
                 seed=4, sae_id="s0", work_dir=work)
-    assert len(calls) == 6
+    assert calls == [0, 1, 2]
 
 
 def test_fdr_helpers_against_brute_force(rng):
