@@ -57,6 +57,9 @@ class LassoConfig:
     matched-null dataset; each replicate then refits the LASSO on its subsample from per-sequence
     sufficient statistics (cost independent of the token count). ``per_replicate``: every
     subsample is screened again and gets a freshly drawn null (about R times the screen's cost)."""
+    max_sequence_pair_entries: int = 100_000_000
+    """Memory cap of ``screen = "once"``: the most (sequence, block pair) sums kept (16 B each).
+    Above it that SAE falls back to ``per_replicate`` with a warning, stated in its stats."""
     null: Literal["circular_shift", "permutation"] = "circular_shift"
     """Matched null: circular shift of each feature within sequences, or a plain permutation."""
     min_firings: int = 25
@@ -103,6 +106,7 @@ class LassoConfig:
         _check_prob("edges.lasso.subsample_fraction", self.subsample_fraction)
         _check_choice("edges.lasso.null", self.null, ("circular_shift", "permutation"))
         _check_choice("edges.lasso.screen", self.screen, ("once", "per_replicate"))
+        _check(self.max_sequence_pair_entries >= 1, "edges.lasso.max_sequence_pair_entries must be >= 1")
         _check_choice("edges.lasso.n_eff", self.n_eff, ("sequences", "deflated"))
         _check_prob("edges.lasso.screen_q", self.screen_q)
         _check_prob("edges.lasso.fdr_q", self.fdr_q)

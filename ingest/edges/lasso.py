@@ -57,7 +57,7 @@ from ingest.edges.lasso_resample import (
     subsample_sequences,
 )
 from ingest.edges.lasso_screen import column_moments
-from ingest.edges.lasso_sufficient import replicate_from_dataset, screen_dataset
+from ingest.edges.lasso_sufficient import TooManySequencePairs, replicate_from_dataset, screen_dataset
 from ingest.edges.rows import nonempty_activations, pair_rows
 
 log = logging.getLogger(__name__)
@@ -154,27 +154,36 @@ class _ScreenedOnce:
     def __init__(self, acts, seq_starts, config: LassoConfig, seed: int, sae_id: str):
         self.acts, self.seq_starts, self.config, self.seed, self.sae_id = acts, seq_starts, config, seed, sae_id
         self.real = self.null = None
+        self.fallback = config.screen != "once"
         self.info: dict = {}
 
     def datasets(self):
-        if self.real is None:
+        """(real, null) ScreenedDatasets, or None when the statistics exceed the memory cap."""
+        if self.real is None and not self.fallback:
             t0 = time.perf_counter()
             null_acts = matched_null(self.acts, self.seq_starts, self.config.null, null_rng(self.seed, self.sae_id))
             t_null = time.perf_counter() - t0
-            self.real = screen_dataset(self.acts, self.seq_starts, self.config)
-            self.null = screen_dataset(null_acts, self.seq_starts, self.config)
+            try:
+                self.real = screen_dataset(self.acts, self.seq_starts, self.config)
+                self.null = screen_dataset(null_acts, self.seq_starts, self.config)
+            except TooManySequencePairs as exc:
+                log.warning("LASSO %s: %s (edges.lasso.max_sequence_pair_entries); screening every replicate "
+                            "instead (screen = per_replicate)", self.sae_id, exc)
+                self.fallback = True
+                self.info = {"fallback": f"per_replicate: {exc}"}
+                return None
             self.info = {"real": self.real.info, "null": {**self.null.info, "buildSeconds": round(t_null, 4)}}
-        return self.real, self.null
+        return None if self.fallback else (self.real, self.null)
 
 
 def _compute_replicate(r: int, acts, seq_starts, config: LassoConfig, seed: int, sae_id: str,
                        once: _ScreenedOnce) -> list[ReplicateEdges]:
     """Replicate r: [real, matched null]."""
     rng = replicate_rng(seed, sae_id, r)
-    if config.screen == "once":
-        real_ds, null_ds = once.datasets()
+    datasets = once.datasets()
+    if datasets is not None:
         chosen = choose_sequences(seq_starts.size - 1, config.subsample_fraction, rng)
-        return [replicate_from_dataset(real_ds, chosen, config), replicate_from_dataset(null_ds, chosen, config)]
+        return [replicate_from_dataset(ds, chosen, config) for ds in datasets]
     t0 = time.perf_counter()
     sub, starts = subsample_sequences(acts, seq_starts, config.subsample_fraction, rng)
     t_sub = time.perf_counter() - t0
@@ -205,7 +214,7 @@ def run_replicates(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoCon
         paths = [ckpt / f"rep{r:03d}_{kind}.npz" for kind in ("real", "null")] if ckpt else [None, None]
         done = [_load_replicate(p) if p is not None and p.exists() else None for p in paths]
         if done[0] is None or done[1] is None:
-            if config.screen == "once" and once.real is None:
+            if not once.fallback and once.real is None:
                 bar.set_description(f"lasso {sae_id} (screening real + null once)")
             done = _compute_replicate(r, acts, seq_starts, config, seed, sae_id, once)
             bar.set_description(f"lasso {sae_id}")

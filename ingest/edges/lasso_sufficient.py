@@ -85,8 +85,12 @@ def _find(partners, lo, hi, j):
     return lo
 
 
+class TooManySequencePairs(RuntimeError):
+    """The per-sequence pair sums would exceed ``max_sequence_pair_entries``."""
+
+
 @njit(cache=True)
-def _sequence_pair_sums(indptr, indices, data, seq_starts, p_ptr, p_partner):
+def _sequence_pair_sums(indptr, indices, data, seq_starts, p_ptr, p_partner, max_entries):
     n_pairs = p_partner.size
     acc = np.zeros(n_pairs, np.float64)
     stamp = np.full(n_pairs, -1, np.int64)
@@ -119,8 +123,10 @@ def _sequence_pair_sums(indptr, indices, data, seq_starts, p_ptr, p_partner):
                             touched[nt] = k
                             nt += 1
                         acc[k] += va * data[b]
+        if pos + nt > max_entries:
+            return out_ptr, out_slot[:0], out_val[:0], False
         if pos + nt > cap:
-            cap = max(2 * cap, pos + nt)
+            cap = min(max(2 * cap, pos + nt), max_entries)
             grown_slot = np.empty(cap, np.int64)
             grown_val = np.empty(cap, np.float64)
             grown_slot[:pos] = out_slot[:pos]
@@ -132,7 +138,7 @@ def _sequence_pair_sums(indptr, indices, data, seq_starts, p_ptr, p_partner):
             out_val[pos + e] = acc[order[e]]
         pos += nt
         out_ptr[s + 1] = pos
-    return out_ptr, out_slot[:pos], out_val[:pos]
+    return out_ptr, out_slot[:pos], out_val[:pos], True
 
 
 @njit(cache=True)
@@ -174,14 +180,20 @@ def sequence_column_sums(cols: sp.csr_matrix, seq_starts: np.ndarray):
     return tuple(sp.csr_matrix((np.ascontiguousarray(val[:, k]), col, ptr), shape=shape) for k in range(3))
 
 
-def sequence_pair_sums(x: sp.csr_matrix, seq_starts: np.ndarray, pair_keys: np.ndarray) -> sp.csr_matrix:
-    """[n_seq, |P|] CSR of Σ_{t∈s} x_ti x_tj for the sorted pair keys i·n_cols + j (i < j) of ``x``."""
+def sequence_pair_sums(x: sp.csr_matrix, seq_starts: np.ndarray, pair_keys: np.ndarray,
+                       max_entries: int = 2**62) -> sp.csr_matrix:
+    """[n_seq, |P|] CSR of Σ_{t∈s} x_ti x_tj for the sorted pair keys i·n_cols + j (i < j) of ``x``.
+
+    Raises ``TooManySequencePairs`` as soon as more than ``max_entries`` non-zeros would be kept."""
     n_cols = x.shape[1]
     first = pair_keys // max(n_cols, 1)
     p_ptr = np.concatenate([[0], np.cumsum(np.bincount(first, minlength=n_cols))]).astype(np.int64)
     p_partner = (pair_keys % max(n_cols, 1)).astype(np.int64)
-    ptr, slot, val = _sequence_pair_sums(x.indptr.astype(np.int64), x.indices.astype(np.int64), x.data,
-                                         seq_starts.astype(np.int64), p_ptr, p_partner)
+    ptr, slot, val, fits = _sequence_pair_sums(x.indptr.astype(np.int64), x.indices.astype(np.int64), x.data,
+                                               seq_starts.astype(np.int64), p_ptr, p_partner, int(max_entries))
+    if not fits:
+        raise TooManySequencePairs(f"more than {max_entries:,} (sequence, block pair) sums for {pair_keys.size:,} "
+                                   f"block pairs over {seq_starts.size - 1:,} sequences")
     return sp.csr_matrix((val, slot, ptr), shape=(seq_starts.size - 1, pair_keys.size))
 
 
@@ -214,7 +226,7 @@ def screen_dataset(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoCon
 
     t0 = time.perf_counter()
     pair_keys = np.unique(block_pair_keys(cand_ptr, cand_idx, nodes.size))
-    seq_pairs = sequence_pair_sums(x, seq_starts, pair_keys)
+    seq_pairs = sequence_pair_sums(x, seq_starts, pair_keys, config.max_sequence_pair_entries)
     a_dense = acts[:, dense].tocsr()
     seq_moments = sequence_column_sums(sp.hstack([x, a_dense], format="csr"), seq_starts)
     seq_lag = _sequence_lag(acts, seq_starts) if config.n_eff == "deflated" else None

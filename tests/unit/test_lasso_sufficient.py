@@ -106,3 +106,16 @@ def test_null_dataset_screens_its_own_candidates():
     # same firing counts per latent, far fewer screened pairs once alignment is broken
     np.testing.assert_array_equal(column_moments(acts).firings, column_moments(null).firings)
     assert null_ds.info["screenPassed"] < real_ds.info["screenPassed"] / 3
+
+
+def test_memory_cap_falls_back_to_screening_every_replicate(caplog):
+    from ingest.edges.lasso import lasso_edges
+
+    d = planted_activations(200, 16, 40, l0=4, n_trees=2, n_pairs=4, planted_rate=0.08, seed=3)
+    args = (d.acts, d.sequence_ids, d.positions)
+    capped, stats = lasso_edges(*args, LassoConfig(replicates=3, frequency_strata=1, keep="all",
+                                                   max_sequence_pair_entries=1), seed=1)
+    literal, _ = lasso_edges(*args, LassoConfig(replicates=3, frequency_strata=1, keep="all",
+                                                screen="per_replicate"), seed=1)
+    assert "per_replicate" in stats["screen"]["fallback"] and "max_sequence_pair_entries" in caplog.text
+    assert len(capped) > 0 and capped.equals(literal)
