@@ -9,15 +9,18 @@ Both implement :class:`Store`; every statement they run comes from a named ``.cy
    :class:`StoreError` naming the fix (:func:`connection_error`). Credentials are never logged.
 2. Otherwise the embedded store opens the LadybugDB directory (default ``./saegraph.db``),
    creating it and applying ``schema/embedded.cypher`` unless ``read_only``. LadybugDB
-   allows one read-write process at a time; a second one gets a one-line error.
+   allows one read-write process at a time; a second one gets a one-line error. Writable
+   stores allow concurrent write transactions (``enable_multi_writes``): parallel COPYs.
 3. :meth:`EmbeddedStore.reader` hands a reader thread its own connection on the same
-   ``Database`` (same ``run`` / ``run_named`` API, for reads).
+   ``Database`` (reads); :meth:`EmbeddedStore.thread_connection` a loader thread its own.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -108,13 +111,15 @@ class EmbeddedStore(_NamedMixin):
             raise StoreError(f"no embedded store at {self.path}: load a bundle first with `saegraph load BUNDLE --store {self.path}`")
         try:
             self.db = ladybug.Database(str(self.path), buffer_pool_size=buffer_pool_size or DEFAULT_BUFFER_POOL,
-                                       read_only=read_only, max_num_threads=max_threads)
+                                       read_only=read_only, max_num_threads=max_threads,
+                                       enable_multi_writes=not read_only)
         except RuntimeError as exc:
             if "lock" in str(exc).lower():
                 raise StoreError(f"the embedded store {self.path} is open for writing in another process: "
                                  f"close it (one writer at a time) or open it read-only") from exc
             raise StoreError(f"cannot open the embedded store {self.path}: {exc}") from exc
         self.conn = ladybug.Connection(self.db)
+        self._thread = threading.local()  # .conn: the calling thread's own connection, if any
         self._columns: dict[str, list[tuple[str, str]]] = {}
         if not read_only:
             self.apply_schema()
@@ -146,8 +151,34 @@ class EmbeddedStore(_NamedMixin):
         return self.conn.execute(cypher, params or {}).get_as_arrow()
 
     def copy_from(self, table: str, data) -> None:
-        """``COPY table FROM $data`` for a pyarrow Table / DataFrame in the table's column order."""
-        self.conn.execute(_COPY_FROM.format(table=_checked_table(table)), {"data": data})
+        """``COPY table FROM $data`` (Arrow / DataFrame in column order) on this thread's connection."""
+        conn = getattr(self._thread, "conn", None) or self.conn
+        conn.execute(_COPY_FROM.format(table=_checked_table(table)), {"data": data})
+
+    @contextmanager
+    def thread_connection(self):
+        """The calling thread's own write connection for the block (:meth:`copy_from` uses it).
+
+        Parallel COPYs go to *different* tables: two into one both commit, one side's rows lost.
+        """
+        import ladybug
+
+        conn = self._thread.conn = ladybug.Connection(self.db)
+        try:
+            yield self
+        finally:
+            self._thread.conn = None
+            conn.close()
+
+    @contextmanager
+    def checkpoint_deferred(self):
+        """Auto-checkpoint off in the block, on again after it, then one ``CHECKPOINT`` if it succeeded."""
+        self.conn.execute(_AUTO_CHECKPOINT_OFF)
+        try:
+            yield
+        finally:
+            self.conn.execute(_AUTO_CHECKPOINT_ON)
+        self.conn.execute(_CHECKPOINT)
 
     def clear_rel_table(self, table: str) -> None:
         """Empty one relationship table at once: ``DROP TABLE`` then its ``CREATE`` from the DDL.
@@ -242,6 +273,7 @@ def _rel_table_ddl(table: str) -> str:
 # Table names in COPY, DROP and table_info cannot be $params; these templates are filled only
 # with names that passed the allowlist in _checked_table (the schema's own tables).
 _COPY_FROM = "COPY {table} FROM $data"
+_AUTO_CHECKPOINT_OFF, _AUTO_CHECKPOINT_ON, _CHECKPOINT = "CALL auto_checkpoint=false", "CALL auto_checkpoint=true", "CHECKPOINT"
 _DROP_TABLE = "DROP TABLE {table}"
 _TABLE_INFO = "CALL table_info('{table}') RETURN *"
 

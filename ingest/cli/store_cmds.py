@@ -77,7 +77,9 @@ def schema_apply(store_args: dict) -> None:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--no-resume", is_flag=True,
               help="Neo4j: ignore the resume record of an interrupted load and send every batch again.")
-def load(bundle: str, store_args: dict, batch_size: int, no_progress: bool, no_resume: bool) -> None:
+@click.option("--threads", type=int, default=0, show_default=True,
+              help="Embedded: relationship types COPYed at once; 0 = every usable core.")
+def load(bundle: str, store_args: dict, batch_size: int, no_progress: bool, no_resume: bool, threads: int) -> None:
     """Load a graph bundle into a store; re-loading the same run is idempotent.
 
     An interrupted Neo4j load gives up with the last committed batch named; running the
@@ -86,6 +88,7 @@ def load(bundle: str, store_args: dict, batch_size: int, no_progress: bool, no_r
     \b
     Examples:
       saegraph load bundle/                         # embedded ./saegraph.db
+      saegraph load bundle/ --store g.db --threads 1  # one relationship COPY at a time
       saegraph load bundle/ --neo4j bolt://localhost:7687 --env-file .env
     """
     from ingest.bundle import BundleError
@@ -102,7 +105,7 @@ def load(bundle: str, store_args: dict, batch_size: int, no_progress: bool, no_r
         else:
             from ingest.stores.embedded import load_bundle_embedded
 
-            report = load_bundle_embedded(bundle, store, progress=not no_progress)
+            report = load_bundle_embedded(bundle, store, progress=not no_progress, max_workers=threads)
     except (BundleError, StoreError) as exc:  # StoreError includes LoadInterrupted
         raise click.ClickException(str(exc)) from exc
     finally:

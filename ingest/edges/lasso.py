@@ -172,7 +172,8 @@ class _ScreenedOnce:
                 self.fallback = True
                 self.info = {"fallback": f"per_replicate: {exc}"}
                 return None
-            self.info = {"real": self.real.info, "null": {**self.null.info, "buildSeconds": round(t_null, 4)}}
+            self.null.info["seconds"]["buildNull"] = round(t_null, 4)
+            self.info = {"real": self.real.info, "null": self.null.info}
         return None if self.fallback else (self.real, self.null)
 
 

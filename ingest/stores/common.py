@@ -48,6 +48,7 @@ class LoadReport:
     rel_seconds: float = 0.0
     rel_cpu_seconds: float = 0.0  # process CPU time of the relationship phase (robust on a busy machine)
     steps: dict[str, float] = field(default_factory=dict)  # wall seconds per load step / relationship type
+    copy_threads: int = 1  # embedded: threads that COPYed relationship types at once
     resumed_from: str | None = None  # "<step> after <rows> rows" when a load continued an interrupted one
 
     @property

@@ -4,7 +4,8 @@ DESIGN.md §8: LadybugDB allows one read-write process, and many readers/threads
 ``Database``. Each reader thread here takes its own connection from
 ``EmbeddedStore.reader()`` and runs the library's named queries through it. Readers ask
 only about run A (filtered by ``runId``), so their answers must be identical every time,
-before, during and after the load of run B, and no query may fail.
+before, during and after the load of run B, and no query may fail -- with run B's
+relationship types COPYed one after another and by two threads at once.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def answers(reader, run_a: str, feature_ids: list[str]) -> dict:
     return out
 
 
-def test_readers_see_a_consistent_run_while_another_loads(tmp_path):
+@pytest.mark.parametrize("copy_threads", [1, 2])
+def test_readers_see_a_consistent_run_while_another_loads(tmp_path, copy_threads):
     a = make_graph_bundle(tmp_path / "a", n_saes=2, n_features=60, seed=31)
     b = make_graph_bundle(tmp_path / "b", n_saes=2, n_features=60, seed=32, run_id=RUN_B)
     run_a = open_bundle(a).run_id
@@ -81,7 +83,7 @@ def test_readers_see_a_consistent_run_while_another_loads(tmp_path):
         t0 = time.perf_counter()
         loading.set()
         try:
-            load_bundle_embedded(b, store, progress=False)
+            load_bundle_embedded(b, store, progress=False, max_workers=copy_threads)
         finally:
             loaded.set()
             load_seconds = time.perf_counter() - t0
