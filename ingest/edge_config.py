@@ -29,7 +29,8 @@ class CoactivationConfig:
     null_shift: bool = True
     """Also run the within-sequence circular-shift null and record how many edges it passes."""
     block_rows: int = 4096
-    """Feature rows per block when counting co-firings (bounds memory)."""
+    """Most feature rows per block when counting co-firings; blocks are cache-sized below this
+    (``coactivation.effective_block_rows``)."""
     block_memory_mb: int = 512
     """Cap on the int32 count buffer (block_rows x F x 4 bytes); fewer rows per block at large F."""
     top_k_mode: Literal["either", "both"] = "either"

@@ -50,10 +50,19 @@ NULL_NAME = "within-sequence circular shift of each feature's column"
 _BUFFER = 1 << 20
 
 
+CACHE_BLOCK_BYTES = 16 << 20  # half the shared L3 of the 2-core machines
+MAX_PASSES = 128  # each block is one pass over every token
+
+
 def effective_block_rows(n_features: int, block_rows: int, block_memory_mb: int) -> int:
-    """Rows per block so that the int32 count buffer stays within ``block_memory_mb``."""
-    by_memory = max(1, (block_memory_mb << 20) // (4 * max(n_features, 1)))
-    return int(max(1, min(block_rows, by_memory, max(n_features, 1))))
+    """Rows per block: a cache-sized int32 count buffer (the random increments then hit the
+    cache: 6.3 s against 9.7 s with 4096-row blocks at 16k features × 256k tokens) unless that
+    takes more than ``MAX_PASSES`` passes over the tokens; never more than ``block_rows`` rows
+    or ``block_memory_mb``."""
+    F = max(n_features, 1)
+    by_memory = max(1, (block_memory_mb << 20) // (4 * F))
+    by_cache = max(CACHE_BLOCK_BYTES // (4 * F), -(-F // MAX_PASSES))
+    return int(max(1, min(block_rows, by_memory, by_cache, F)))
 
 
 def binary_pattern(acts: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:

@@ -8,8 +8,8 @@ Algorithm:
 2. ``split_features``: drop features firing fewer than ``min_firings`` times; features
    denser than ``dense_density`` become covariates (not nodes, in every regression).
 3. ``screen_pairs``: rows of the upper triangle of S and C = BᵀB are accumulated in
-   dense row blocks (``block_entries`` cells at most; S and c of a pair side by side, one
-   cache line per update) by a numba kernel over the sorted CSR rows; for every pair with
+   dense row blocks (cache-sized, at most ``block_entries`` cells; S and c of a pair side by
+   side, one cache line per update) by a numba kernel over the sorted CSR rows; for every pair with
    c_ij ≥ ``min_count`` and |r_ij| at least the correlation at which p = q:
    r_ij = (S_ij/n − μ_i μ_j)/(σ_i σ_j), z = atanh(r)·sqrt(n_eff − 3), two-sided p;
    pairs with p ≤ q are kept, then Benjamini–Hochberg at q over all F(F−1)/2 pairs
@@ -58,10 +58,21 @@ def split_features(mom: Moments, min_firings: int, dense_density: float) -> tupl
     return np.flatnonzero(alive & ~dense), np.flatnonzero(dense)
 
 
+CACHE_BLOCK_CELLS = 1 << 20  # 16 MiB of (S, c) cells: fits the shared L3 of the 2-core machines
+MAX_PASSES = 128  # a block costs one pass over every token; blocks grow past the cache size to stay under this
+
+
 def _blocks(F: int, block_entries: int):
+    """Row ranges [lo, hi) of the upper triangle, each at most ``block_entries`` cells.
+
+    Blocks aim at ``CACHE_BLOCK_CELLS`` (the random updates then hit the cache: measured 3.3 s
+    against 6.5 s with 16M-cell blocks at 12k nodes × 256k tokens) unless that would take
+    more than ``MAX_PASSES`` passes over the tokens; ``block_entries`` caps the memory."""
+    triangle = F * (F - 1) // 2
+    target = min(block_entries, max(CACHE_BLOCK_CELLS, -(-triangle // MAX_PASSES)))
     lo = 0
     while lo < F:
-        rows = max(1, block_entries // max(F - lo, 1))
+        rows = max(1, target // max(F - lo, 1))
         yield lo, min(F, lo + rows)
         lo += rows
 

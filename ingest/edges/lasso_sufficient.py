@@ -92,8 +92,11 @@ class TooManySequencePairs(RuntimeError):
 @njit(cache=True)
 def _sequence_pair_sums(indptr, indices, data, seq_starts, p_ptr, p_partner, max_entries):
     n_pairs = p_partner.size
+    n_cols = p_ptr.size - 1
     acc = np.zeros(n_pairs, np.float64)
     stamp = np.full(n_pairs, -1, np.int64)
+    seen_at = np.full(n_cols, -1, np.int64)  # token t marks its active columns ...
+    where = np.empty(n_cols, np.int64)  # ... and where they sit in its row
     touched = np.empty(n_pairs, np.int64)
     cap = max(16, n_pairs)
     out_slot = np.empty(cap, np.int64)
@@ -105,13 +108,27 @@ def _sequence_pair_sums(indptr, indices, data, seq_starts, p_ptr, p_partner, max
         for t in range(seq_starts[s], seq_starts[s + 1]):
             end = indptr[t + 1]
             for a in range(indptr[t], end):
+                seen_at[indices[a]] = t
+                where[indices[a]] = a
+            for a in range(indptr[t], end):
                 i = indices[a]
                 lo, hi = p_ptr[i], p_ptr[i + 1]
                 if lo == hi:
                     continue
                 va = np.float64(data[a])
+                if hi - lo <= end - a:  # few partners: look each one up in the token's row
+                    for k in range(lo, hi):
+                        j = p_partner[k]
+                        if seen_at[j] == t:
+                            if stamp[k] != s:
+                                stamp[k] = s
+                                acc[k] = 0.0
+                                touched[nt] = k
+                                nt += 1
+                            acc[k] += va * data[where[j]]
+                    continue
                 k = lo
-                for b in range(a + 1, end):
+                for b in range(a + 1, end):  # many partners: search each later active column among them
                     j = indices[b]
                     k = _find(p_partner, k, hi, j)
                     if k == hi:
@@ -132,28 +149,31 @@ def _sequence_pair_sums(indptr, indices, data, seq_starts, p_ptr, p_partner, max
             grown_slot[:pos] = out_slot[:pos]
             grown_val[:pos] = out_val[:pos]
             out_slot, out_val = grown_slot, grown_val
-        order = np.sort(touched[:nt])
         for e in range(nt):
-            out_slot[pos + e] = order[e]
-            out_val[pos + e] = acc[order[e]]
+            out_slot[pos + e] = touched[e]
+            out_val[pos + e] = acc[touched[e]]
         pos += nt
         out_ptr[s + 1] = pos
     return out_ptr, out_slot[:pos], out_val[:pos], True
 
 
 @njit(cache=True)
-def _sequence_column_sums(indptr, indices, data, seq_starts, n_cols):
+def _sequence_column_sums(indptr, indices, data, seq_starts, col_map, n_cols):
     acc = np.zeros((n_cols, 3), np.float64)
     stamp = np.full(n_cols, -1, np.int64)
     touched = np.empty(n_cols, np.int64)
     out_ptr = np.zeros(seq_starts.size, np.int64)
-    out_col = np.empty(indices.size, np.int64)
-    out_val = np.empty((indices.size, 3), np.float64)
+    out_col = np.empty(indices.size, np.int32)
+    out_sum = np.empty(indices.size, np.float64)
+    out_sq = np.empty(indices.size, np.float64)
+    out_fired = np.empty(indices.size, np.float64)
     pos = 0
     for s in range(seq_starts.size - 1):
         nt = 0
         for a in range(indptr[seq_starts[s]], indptr[seq_starts[s + 1]]):
-            c = indices[a]
+            c = col_map[indices[a]]
+            if c < 0:
+                continue
             if stamp[c] != s:
                 stamp[c] = s
                 acc[c, 0] = acc[c, 1] = acc[c, 2] = 0.0
@@ -163,21 +183,23 @@ def _sequence_column_sums(indptr, indices, data, seq_starts, n_cols):
             acc[c, 0] += v
             acc[c, 1] += v * v
             acc[c, 2] += 1.0 if v > 0 else 0.0
-        order = np.sort(touched[:nt])
         for e in range(nt):
-            out_col[pos + e] = order[e]
-            out_val[pos + e] = acc[order[e]]
+            c = touched[e]
+            out_col[pos + e] = c
+            out_sum[pos + e], out_sq[pos + e], out_fired[pos + e] = acc[c, 0], acc[c, 1], acc[c, 2]
         pos += nt
         out_ptr[s + 1] = pos
-    return out_ptr, out_col[:pos], out_val[:pos]
+    return out_ptr, out_col[:pos], out_sum[:pos], out_sq[:pos], out_fired[:pos]
 
 
-def sequence_column_sums(cols: sp.csr_matrix, seq_starts: np.ndarray):
-    """Per-sequence Σa, Σa² and firings (a > 0) of every column: three [n_seq, n_cols] CSR matrices."""
-    ptr, col, val = _sequence_column_sums(cols.indptr.astype(np.int64), cols.indices.astype(np.int64), cols.data,
-                                          seq_starts.astype(np.int64), cols.shape[1])
-    shape = (seq_starts.size - 1, cols.shape[1])
-    return tuple(sp.csr_matrix((np.ascontiguousarray(val[:, k]), col, ptr), shape=shape) for k in range(3))
+def sequence_column_sums(acts: sp.csr_matrix, seq_starts: np.ndarray, columns: np.ndarray):
+    """Per-sequence Σa, Σa² and firings (a > 0) of ``acts[:, columns]``: three [n_seq, len(columns)] CSR."""
+    col_map = np.full(acts.shape[1], -1, dtype=np.int64)
+    col_map[columns] = np.arange(columns.size)
+    ptr, col, *vals = _sequence_column_sums(acts.indptr.astype(np.int64), acts.indices, acts.data,
+                                            seq_starts.astype(np.int64), col_map, int(columns.size))
+    shape = (seq_starts.size - 1, int(columns.size))
+    return tuple(sp.csr_matrix((v, col, ptr), shape=shape) for v in vals)
 
 
 def sequence_pair_sums(x: sp.csr_matrix, seq_starts: np.ndarray, pair_keys: np.ndarray,
@@ -228,7 +250,7 @@ def screen_dataset(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoCon
     pair_keys = np.unique(block_pair_keys(cand_ptr, cand_idx, nodes.size))
     seq_pairs = sequence_pair_sums(x, seq_starts, pair_keys, config.max_sequence_pair_entries)
     a_dense = acts[:, dense].tocsr()
-    seq_moments = sequence_column_sums(sp.hstack([x, a_dense], format="csr"), seq_starts)
+    seq_moments = sequence_column_sums(acts, seq_starts, np.concatenate([nodes, dense]))
     seq_lag = _sequence_lag(acts, seq_starts) if config.n_eff == "deflated" else None
     info = {"nEffWhole": float(n_eff), "nEffWholeInfo": n_eff_info, "screenPrefiltered": int(screen.n_prefiltered),
             "screenPassed": int(screen.i.size), "blockPairs": int(pair_keys.size),

@@ -3,8 +3,8 @@
 Run: ``python tests/benchmarks/bench_store.py [--saes 3] [--features 16384] [--edges-per-sae 700000]
 [--load-threads N]``
 Builds a synthetic bundle (random edges, all eight tables), loads it into a fresh
-LadybugDB store with N relationship COPY threads (0: the cores the load average leaves
-free; the count used is printed), re-loads it (the idempotent path), then times the warm
+LadybugDB store with N relationship COPY threads (0: every usable core; the count used
+is printed), re-loads it (the idempotent path), then times the warm
 top-k-neighbours and feature-card queries (median of --repeats calls with random features). Ratios are
 printed against the targets (500k relationships/s; 10 ms) and against baselines measured
 in the same run:
@@ -164,7 +164,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--no-floor", action="store_true", help="skip the engine / endpoint floor baselines")
     ap.add_argument("--load-threads", type=int, default=0,
-                    help="relationship COPY threads of the loader; 0 = the cores the load average leaves free")
+                    help="relationship COPY threads of the loader; 0 = every usable core")
     args = ap.parse_args()
     rng = np.random.default_rng(1)
     with tempfile.TemporaryDirectory() as tmp:

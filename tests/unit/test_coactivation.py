@@ -74,8 +74,11 @@ def test_counts_ignore_nonpositive_entries():
     assert cofiring_counts([m], 3).tolist() == [[0, 1, 1], [0, 0, 1], [0, 0, 0]]
 
 
-def test_block_rows_are_capped_by_memory():
-    assert effective_block_rows(131_072, 4096, 512) == 1024
+def test_block_rows_are_cache_sized_and_capped_by_memory():
+    assert effective_block_rows(131_072, 4096, 512) == 1024  # 128 passes would need 1024 rows: the cap
+    assert effective_block_rows(131_072, 4096, 256) == 512  # memory wins over the pass limit
+    assert effective_block_rows(16_384, 4096, 512) == 256  # 16 MiB of int32 counts
+    assert effective_block_rows(16_384, 100, 512) == 100  # block_rows is an upper bound
     assert effective_block_rows(100, 4096, 512) == 100
 
 
