@@ -15,6 +15,11 @@ criteria for Gaussian graphical models"):
 2. Path ``λ_k = λ_max · ratio^{k/(K−1)}``, k = 0..K−1; each fit is cyclic coordinate
    descent ``β_j ← S(b_j − (Gβ)_j + G_jj β_j, λ)/G_jj`` (no threshold for covariates),
    warm-started from the previous λ, until the largest coefficient change is below ``tol``.
+   After a sweep that keeps the sign pattern, the exact solution for that pattern,
+   ``G_AA β_A = b_A − λ s_A``, is tried and accepted when it keeps the signs and every other
+   coordinate satisfies ``|b_j − (Gβ)_j| <= λ`` (the KKT conditions): on correlated
+   candidates this ends fits that coordinate descent would take hundreds of sweeps over
+   (demo: median sweeps per node over the path 576 -> 36).
 3. For every λ: σ̂² = residual variance of the standardized target, by default from the
    least-squares refit on the λ's support (``1 − b_Aᵀ G_AA⁻¹ b_A``, relaxed LASSO: the
    shrunken fit's ``1 − 2bᵀβ + βᵀGβ`` rewards small λ for undoing shrinkage and admits
