@@ -81,12 +81,14 @@ SCREEN_NAMES = {
 }
 
 
-def null_name(config: LassoConfig) -> str:
+def null_name(null: str, screen: str) -> str:
     """How the matched null of a replicate is built, in words (stated in the outputs)."""
-    if config.screen == "once":
-        return (f"{NULL_NAMES[config.null]}: one null dataset drawn for the whole data, restricted to the same "
+    if screen == "once":
+        return (f"{NULL_NAMES[null]}: one null dataset drawn for the whole data, restricted to the same "
                 f"sequences as each real replicate")
-    return f"{NULL_NAMES[config.null]}, drawn afresh on the same subsample as the real replicate"
+    return f"{NULL_NAMES[null]}, drawn afresh on the same subsample as the real replicate"
+
+
 LASSO_SCHEMA = pa.schema([
     ("source", pa.string()), ("target", pa.string()), ("saeId", pa.string()), ("weight", pa.float64()),
     ("stability", pa.float64()), ("nReplicates", pa.int64()), ("nullReplicates", pa.int64()),
@@ -251,6 +253,7 @@ def lasso_edges(acts: sp.spmatrix, sequence_ids: np.ndarray, positions: np.ndarr
     screened: dict = {}
     real, null = run_replicates(acts, seq_starts, config, seed=seed, sae_id=sae_id, work_dir=work_dir,
                                 progress=progress, screened=screened)
+    scope = "per_replicate" if "fallback" in screened else config.screen
     R = config.replicates
     keys, counts, wsum = count_replicates([x.keys for x in real], [x.weights for x in real])
     nkeys, ncounts, _ = count_replicates([x.keys for x in null])
@@ -293,8 +296,8 @@ def lasso_edges(acts: sp.spmatrix, sequence_ids: np.ndarray, positions: np.ndarr
             "usedFor": "Fisher-z screen z = atanh(r)*sqrt(n_eff-3) and EBIC = n_eff*log(sigma2) + "
                        "df*(log(n_eff) + 2*gamma*log(p)), p = node latents of the replicate - 1",
         },
-        "screen": {"scope": config.screen, "description": SCREEN_NAMES[config.screen], **screened},
-        "null": {"kind": config.null, "name": null_name(config),
+        "screen": {"scope": scope, "description": SCREEN_NAMES[scope], **screened},
+        "null": {"kind": config.null, "name": null_name(config.null, scope),
                  "edgesPerReplicateMean": float(np.mean([x.keys.size for x in null])) if null else 0.0},
         "edgesPerReplicateMean": mean_sel,
         "replicateCountTable": replicate_count_table(counts, ncounts, R),
@@ -356,7 +359,7 @@ def build_from_bundle(bundle, config: LassoConfig, *, run_id: str, seed: int, wo
         "replicates": R,
         "fdrLevel": config.fdr_q,
         "nEffMode": config.n_eff,
-        "null": null_name(config),
+        "null": null_name(config.null, config.screen),
         "screen": SCREEN_NAMES[config.screen],
         "replicateCountTable": combined,
         "edges": int(table.num_rows),

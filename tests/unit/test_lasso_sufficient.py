@@ -120,4 +120,5 @@ def test_memory_cap_falls_back_to_screening_every_replicate(caplog):
     literal, _ = lasso_edges(*args, LassoConfig(replicates=3, frequency_strata=1, keep="all",
                                                 screen="per_replicate"), seed=1)
     assert "per_replicate" in stats["screen"]["fallback"] and "max_sequence_pair_entries" in caplog.text
+    assert stats["screen"]["scope"] == "per_replicate" and "afresh" in stats["null"]["name"]
     assert len(capped) > 0 and capped.equals(literal)
