@@ -34,7 +34,8 @@ import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def _first_at_least(indices, lo, hi, value):
+def first_at_least(indices, lo, hi, value):
+    """First position in [lo, hi) of the sorted ``indices`` holding a value >= ``value`` (hi if none)."""
     while lo < hi:
         mid = (lo + hi) >> 1
         if indices[mid] < value:
@@ -53,7 +54,7 @@ def count_block(indptr, indices, r0, r1, out):
         e = indptr[t + 1]
         if e - s < 2:
             continue
-        p = _first_at_least(indices, s, e, r0)
+        p = first_at_least(indices, s, e, r0)
         while p < e - 1:
             a = indices[p]
             if a >= r1:
@@ -214,7 +215,7 @@ def cross_dot_block(ptr_a, idx_a, val_a, ptr_b, idx_b, val_b, r0, r1, out):
         e = ptr_a[t + 1]
         if s == e or ptr_b[t] == ptr_b[t + 1]:
             continue
-        p = _first_at_least(idx_a, s, e, r0)
+        p = first_at_least(idx_a, s, e, r0)
         while p < e:
             a = idx_a[p]
             if a >= r1:

@@ -11,9 +11,10 @@ Algorithm (METHODS.md §2, steps 3–6; Meinshausen & Bühlmann 2006 neighbourho
 5. Per node: LASSO path on the block with warm starts, λ by EBIC (``lasso_solver``).
 6. AND rule: keep (i, j) when i selects j and j selects i; weight = the mean of the two
    signed coefficients. Keys are i·F + j (i < j) in the SAE's latent index space.
-The cost after step 3's S pass does not depend on the token count. Steps 4 (from S at the
-block pairs) to 6 are ``fit_blocks``, shared with ``lasso_sufficient``, which screens once
-and feeds every replicate's S from per-sequence sums instead.
+The cost after step 3's S pass does not depend on the token count. Steps 1–3 are
+``screen_candidates`` and steps 4 (from S at the block pairs) to 6 are ``fit_blocks``, both
+shared with ``lasso_sufficient``, which screens once and feeds every replicate's S from
+per-sequence sums instead.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import scipy.sparse as sp
 from ingest.config import LassoConfig
 from ingest.edges.lasso_resample import effective_sample_size
 from ingest.edges.lasso_screen import (
+    Moments,
+    ScreenResult,
     assemble_blocks,
     block_pair_keys,
     column_moments,
@@ -109,24 +112,48 @@ def fit_blocks(cand_ptr, cand_idx, pair_keys, pair_s, n, mean, sd, dense_corr, d
     return BlockFit(local_keys, weights, int((beta[take] != 0).sum()), float(n_cand.mean()) if n_cand.size else 0.0)
 
 
-def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig) -> ReplicateEdges:
-    """Steps 1–6 on one (real or null) replicate ``acts`` [tokens, F] with sequences ``seq_starts``."""
-    timings = {}
+@dataclass
+class Screened:
+    """Steps 1–3 on one dataset: the node columns, their screen and top-k candidates."""
+
+    mom: Moments  # every column
+    nodes: np.ndarray  # global ids of the node columns (sorted)
+    dense: np.ndarray  # global ids of the dense covariates (sorted)
+    n_eff: float
+    n_eff_info: dict
+    x: sp.csr_matrix  # [tokens, nodes], sorted indices
+    node_mom: Moments  # the node columns' moments
+    screen: ScreenResult
+    cand_ptr: np.ndarray  # top-k candidates per node, CSR over the node index space
+    cand_idx: np.ndarray
+    seconds: dict  # "prepare" (steps 1–2), "screen" (step 3)
+
+
+def screen_candidates(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig) -> Screened:
+    """Steps 1–3: moments, firing floor and dense covariates, n_eff, Fisher-z BH screen, top-k."""
     t0 = time.perf_counter()
-    n, F = acts.shape
     mom = column_moments(acts)
     nodes, dense = split_features(mom, config.min_firings, config.dense_density)
     n_eff, n_eff_info = effective_sample_size(acts, seq_starts, config.n_eff)
     x = acts[:, nodes].tocsr()
     x.sort_indices()
-    sub_mom = type(mom)(n=n, mean=mom.mean[nodes], sd=mom.sd[nodes], firings=mom.firings[nodes])
-    timings["prepare"] = time.perf_counter() - t0
-
+    node_mom = Moments(n=mom.n, mean=mom.mean[nodes], sd=mom.sd[nodes], firings=mom.firings[nodes])
+    t_prepare = time.perf_counter() - t0
     t0 = time.perf_counter()
-    screen = screen_pairs(x, sub_mom, n_eff, min_count=config.min_count, q=config.screen_q,
+    screen = screen_pairs(x, node_mom, n_eff, min_count=config.min_count, q=config.screen_q,
                           block_entries=config.block_entries)
     cand_ptr, cand_idx = top_k_candidates(screen, nodes.size, config.candidates)
-    timings["screen"] = time.perf_counter() - t0
+    return Screened(mom, nodes, dense, n_eff, n_eff_info, x, node_mom, screen, cand_ptr, cand_idx,
+                    {"prepare": t_prepare, "screen": time.perf_counter() - t0})
+
+
+def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig) -> ReplicateEdges:
+    """Steps 1–6 on one (real or null) replicate ``acts`` [tokens, F] with sequences ``seq_starts``."""
+    n, F = acts.shape
+    sc = screen_candidates(acts, seq_starts, config)
+    mom, nodes, dense, n_eff, x, sub_mom = sc.mom, sc.nodes, sc.dense, sc.n_eff, sc.x, sc.node_mom
+    cand_ptr, cand_idx = sc.cand_ptr, sc.cand_idx
+    timings = dict(sc.seconds)
 
     t0 = time.perf_counter()
     pair_keys = np.unique(block_pair_keys(cand_ptr, cand_idx, nodes.size))
@@ -143,11 +170,11 @@ def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: Lasso
         "nTokens": int(n),
         "nSequences": int(seq_starts.size - 1),
         "nEff": float(n_eff),
-        "nEffInfo": n_eff_info,
+        "nEffInfo": sc.n_eff_info,
         "nodes": int(nodes.size),
         "denseCovariates": [int(d) for d in dense],
-        "screenPrefiltered": int(screen.n_prefiltered),
-        "screenPassed": int(screen.i.size),
+        "screenPrefiltered": int(sc.screen.n_prefiltered),
+        "screenPassed": int(sc.screen.i.size),
         "meanCandidates": fit.mean_candidates,
         "gramEntries": int(pair_keys.size),
         "directedSelected": fit.directed_selected,

@@ -38,15 +38,15 @@ import scipy.sparse as sp
 from numba import njit
 
 from ingest.config import LassoConfig
-from ingest.edges.lasso_replicate import ReplicateEdges, dense_statistics, fit_blocks, to_global
-from ingest.edges.lasso_resample import effective_sample_size
-from ingest.edges.lasso_screen import (
-    block_pair_keys,
-    column_moments,
-    screen_pairs,
-    split_features,
-    top_k_candidates,
+from ingest.edges.cofiring_kernel import first_at_least
+from ingest.edges.lasso_replicate import (
+    ReplicateEdges,
+    dense_statistics,
+    fit_blocks,
+    screen_candidates,
+    to_global,
 )
+from ingest.edges.lasso_screen import block_pair_keys
 
 
 @dataclass
@@ -74,19 +74,20 @@ def sequence_membership(seq_starts: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(n, dtype=np.float64), np.arange(n), seq_starts.astype(np.int64)), shape=(n_seq, n))
 
 
-@njit(cache=True)
-def _find(partners, lo, hi, j):
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if partners[mid] < j:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
 class TooManySequencePairs(RuntimeError):
     """The per-sequence pair sums would exceed ``max_sequence_pair_entries``."""
+
+
+@njit(cache=True)
+def _accumulate(k, s, value, acc, stamp, touched, nt):
+    """acc[k] += value for sequence s (acc[k] reset and k listed as touched on its first use in s); returns nt."""
+    if stamp[k] != s:
+        stamp[k] = s
+        acc[k] = 0.0
+        touched[nt] = k
+        nt += 1
+    acc[k] += value
+    return nt
 
 
 @njit(cache=True)
@@ -120,26 +121,16 @@ def _sequence_pair_sums(indptr, indices, data, seq_starts, p_ptr, p_partner, max
                     for k in range(lo, hi):
                         j = p_partner[k]
                         if seen_at[j] == t:
-                            if stamp[k] != s:
-                                stamp[k] = s
-                                acc[k] = 0.0
-                                touched[nt] = k
-                                nt += 1
-                            acc[k] += va * data[where[j]]
+                            nt = _accumulate(k, s, va * data[where[j]], acc, stamp, touched, nt)
                     continue
                 k = lo
                 for b in range(a + 1, end):  # many partners: search each later active column among them
                     j = indices[b]
-                    k = _find(p_partner, k, hi, j)
+                    k = first_at_least(p_partner, k, hi, j)
                     if k == hi:
                         break
                     if p_partner[k] == j:
-                        if stamp[k] != s:
-                            stamp[k] = s
-                            acc[k] = 0.0
-                            touched[nt] = k
-                            nt += 1
-                        acc[k] += va * data[b]
+                        nt = _accumulate(k, s, va * data[b], acc, stamp, touched, nt)
         if pos + nt > max_entries:
             return out_ptr, out_slot[:0], out_val[:0], False
         if pos + nt > cap:
@@ -233,30 +224,20 @@ def _sequence_lag(acts: sp.csr_matrix, seq_starts: np.ndarray):
 
 def screen_dataset(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig) -> ScreenedDataset:
     """Steps 1–3 of the module docstring on one dataset (rows sorted by sequence, ``seq_starts``)."""
-    t0 = time.perf_counter()
-    n, F = acts.shape
-    mom = column_moments(acts)
-    nodes, dense = split_features(mom, config.min_firings, config.dense_density)
-    n_eff, n_eff_info = effective_sample_size(acts, seq_starts, config.n_eff)
-    x = acts[:, nodes].tocsr()
-    x.sort_indices()
-    sub_mom = type(mom)(n=n, mean=mom.mean[nodes], sd=mom.sd[nodes], firings=mom.firings[nodes])
-    screen = screen_pairs(x, sub_mom, n_eff, min_count=config.min_count, q=config.screen_q,
-                          block_entries=config.block_entries)
-    cand_ptr, cand_idx = top_k_candidates(screen, nodes.size, config.candidates)
-    t_screen = time.perf_counter() - t0
-
+    sc = screen_candidates(acts, seq_starts, config)
+    nodes, dense, x, cand_ptr, cand_idx = sc.nodes, sc.dense, sc.x, sc.cand_ptr, sc.cand_idx
     t0 = time.perf_counter()
     pair_keys = np.unique(block_pair_keys(cand_ptr, cand_idx, nodes.size))
     seq_pairs = sequence_pair_sums(x, seq_starts, pair_keys, config.max_sequence_pair_entries)
     a_dense = acts[:, dense].tocsr()
     seq_moments = sequence_column_sums(acts, seq_starts, np.concatenate([nodes, dense]))
     seq_lag = _sequence_lag(acts, seq_starts) if config.n_eff == "deflated" else None
-    info = {"nEffWhole": float(n_eff), "nEffWholeInfo": n_eff_info, "screenPrefiltered": int(screen.n_prefiltered),
-            "screenPassed": int(screen.i.size), "blockPairs": int(pair_keys.size),
-            "sequencePairEntries": int(seq_pairs.nnz),
-            "seconds": {"screen": round(t_screen, 4), "statistics": round(time.perf_counter() - t0, 4)}}
-    return ScreenedDataset(F, np.diff(seq_starts).astype(np.int64), nodes, dense, cand_ptr, cand_idx, pair_keys,
+    info = {"nEffWhole": float(sc.n_eff), "nEffWholeInfo": sc.n_eff_info,
+            "screenPrefiltered": int(sc.screen.n_prefiltered), "screenPassed": int(sc.screen.i.size),
+            "blockPairs": int(pair_keys.size), "sequencePairEntries": int(seq_pairs.nnz),
+            "seconds": {"screen": round(sum(sc.seconds.values()), 4),
+                        "statistics": round(time.perf_counter() - t0, 4)}}
+    return ScreenedDataset(acts.shape[1], np.diff(seq_starts).astype(np.int64), nodes, dense, cand_ptr, cand_idx, pair_keys,
                            seq_pairs, seq_moments, seq_lag, x, a_dense, info)
 
 
@@ -303,10 +284,8 @@ def replicate_from_dataset(ds: ScreenedDataset, chosen: np.ndarray, config: Lass
     with np.errstate(divide="ignore", invalid="ignore"):  # columns of nodes dead in this replicate are unused
         dense_corr, dense_gram = dense_statistics(sp.diags(token_w) @ ds.a_dense[:, dense_ok], ds.x, n,
                                                   mean[k:][dense_ok], sd[k:][dense_ok], mean[:k], sd[:k])
-    t_stats = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    with np.errstate(divide="ignore", invalid="ignore"):
+        t_stats = time.perf_counter() - t0
+        t0 = time.perf_counter()
         fit = fit_blocks(cand_ptr, cand_idx, needed, pair_s, n, mean[:k], sd[:k], dense_corr, dense_gram, n_eff,
                          int(alive.sum()) - 1, config)
     info = {
