@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ingest.activation_store import ActivationChunk, ActivationStore
+from saegraph.ingest.activation_store import ActivationChunk, ActivationStore
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def run_activation_pass(
 ) -> PassStats:
     """Fill ``out_dir`` (an ``activations/`` directory) with sparse activation chunks.
 
-    ``batches_from(start_sequence)`` yields ``TokenBatch`` es (``ingest.sources``);
+    ``batches_from(start_sequence)`` yields ``TokenBatch`` es (``saegraph.ingest.sources``);
     ``truth_dir`` receives the synthetic source's true feature activations, chunk-aligned.
     """
     from tqdm.auto import tqdm

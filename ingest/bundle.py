@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.activation_store import ActivationStore, fsync_dir, write_json_atomic
+from saegraph.ingest.activation_store import ActivationStore, fsync_dir, write_json_atomic
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

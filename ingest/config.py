@@ -22,11 +22,11 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from ingest.config_checks import ID_PATTERN, ConfigError  # noqa: F401 (ConfigError is part of this API)
-from ingest.config_checks import check as _check
-from ingest.config_checks import check_choice as _check_choice
-from ingest.config_checks import check_prob as _check_prob
-from ingest.edge_config import (  # noqa: F401 (the [edges.*] sections, re-exported)
+from saegraph.ingest.config_checks import ID_PATTERN, ConfigError  # noqa: F401 (ConfigError is part of this API)
+from saegraph.ingest.config_checks import check as _check
+from saegraph.ingest.config_checks import check_choice as _check_choice
+from saegraph.ingest.config_checks import check_prob as _check_prob
+from saegraph.ingest.edge_config import (  # noqa: F401 (the [edges.*] sections, re-exported)
     CoactivationConfig,
     CosineConfig,
     EdgesConfig,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ingest.config_checks import check as _check
-from ingest.config_checks import check_choice as _check_choice
-from ingest.config_checks import check_prob as _check_prob
+from saegraph.ingest.config_checks import check as _check
+from saegraph.ingest.config_checks import check_choice as _check_choice
+from saegraph.ingest.config_checks import check_prob as _check_prob
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-from ingest.activation_store import ActivationStore
+from saegraph.ingest.activation_store import ActivationStore
 
 LOGIT_BLOCK_ROWS = 1024
 

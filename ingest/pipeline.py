@@ -4,12 +4,12 @@ Algorithm:
 1. Resolve the run id from the config (``run_id_for``) and open ``BUNDLE.partial/``. A
    ``progress.json`` there records the config fingerprint; a different config refuses to
    resume (``restart=True`` discards the old work instead).
-2. Load the model and SAEs and validate hooks and widths (``ingest.sources``); store the
+2. Load the model and SAEs and validate hooks and widths (``saegraph.ingest.sources``); store the
    decoders.
-3. Stream the activation pass (``ingest.activations``), resuming from the last chunk.
-4. Compute feature metadata per SAE (``ingest.features``) from the stored chunks.
+3. Stream the activation pass (``saegraph.ingest.activations``), resuming from the last chunk.
+4. Compute feature metadata per SAE (``saegraph.ingest.features``) from the stored chunks.
 5. Write models/saes/datasets/features and the manifest, publish the bundle atomically.
-6. Build the enabled edge stages on the finished bundle (``ingest.edges.runner.run_edges``),
+6. Build the enabled edge stages on the finished bundle (``saegraph.ingest.edges.runner.run_edges``),
    each committed as soon as it finishes, so an interrupted edge stage is re-run alone.
 """
 
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-import ingest
-from ingest.activation_store import ActivationStore, write_json_atomic
-from ingest.bundle import BundleBuilder, BundleError, partial_path, remove_partial
-from ingest.config import Config
+import saegraph
+from saegraph.ingest.activation_store import ActivationStore, write_json_atomic
+from saegraph.ingest.bundle import BundleBuilder, BundleError, partial_path, remove_partial
+from saegraph.ingest.config import Config
 
 log = logging.getLogger(__name__)
 PROGRESS_FILE = "progress.json"
@@ -56,7 +56,7 @@ def run_ingest(
     cfg: Config, out: str | Path, *, progress: bool = True, restart: bool = False, edges: bool = True
 ) -> Path:
     """Run the whole ingestion and return the finished bundle's path."""
-    from ingest import sources
+    from saegraph.ingest import sources
 
     out = Path(out)
     work = partial_path(out)
@@ -75,7 +75,7 @@ def run_ingest(
         builder.ground_truth_path.mkdir(exist_ok=True)
         sources.write_ground_truth(cfg, model, builder.ground_truth_path)
 
-    from ingest.activations import run_activation_pass
+    from saegraph.ingest.activations import run_activation_pass
 
     pass_stats = run_activation_pass(
         cfg, model, saes,
@@ -86,7 +86,7 @@ def run_ingest(
     )
     store = ActivationStore(builder.activations_path)
 
-    from ingest.features import feature_table
+    from saegraph.ingest.features import feature_table
 
     token_meta = store.token_metadata()
     tables, feature_stats, l0 = [], {}, {}
@@ -111,7 +111,7 @@ def run_ingest(
         {
             "runId": run_id,
             "runName": cfg.run.name,
-            "codeVersion": f"saegraph {ingest.__version__}",
+            "codeVersion": f"saegraph {saegraph.__version__}",
             "config": cfg.to_dict(),
             "dataset": dataset,
             "modelId": model.model_id,
@@ -123,7 +123,7 @@ def run_ingest(
     path = builder.finalize()
     log.info("bundle %s written in %.1f s", path, time.perf_counter() - t0)
     if edges:
-        from ingest.edges.runner import run_edges
+        from saegraph.ingest.edges.runner import run_edges
 
         run_edges(path, cfg.edges, progress=progress)
     return path

@@ -2,14 +2,14 @@
 
 Never imports `ingest` (DESIGN.md §2).
 
-    from queries import open_store, run
+    from saegraph.queries import open_store, run
     store = open_store(store_dir="saegraph.db", read_only=True)
     run(store, "neighbors.top_k", featureId="s0:12", relType="CO_ACTIVATES", k=10)
 """
 
-from queries.enums import AlgoKind, FeatureProperty, Label, RelType
-from queries.registry import QueryError, get_query, list_queries, run
-from queries.stores import EmbeddedStore, Neo4jStore, Store, StoreError, open_store
+from saegraph.schema.graph import AlgoKind, FeatureProperty, Label, RelType
+from saegraph.queries.registry import QueryError, get_query, list_queries, run
+from saegraph.queries.stores import EmbeddedStore, Neo4jStore, Store, StoreError, open_store
 
 __all__ = [
     "AlgoKind", "EmbeddedStore", "FeatureProperty", "Label", "Neo4jStore", "QueryError", "RelType", "Store",

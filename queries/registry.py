@@ -1,13 +1,15 @@
-"""The named-query registry: ``queries/<area>/<verb_noun>.cypher`` files loaded by name.
+"""The named-query registry: ``queries/cypher/<area>/<verb_noun>.cypher`` files loaded by name.
 
 Algorithm:
 1. Every sub-directory of the ``queries`` package whose name is an identifier not starting
    with ``_`` is an *area*; each ``<stem>.cypher`` in it is the named query ``area.stem``
    (Neo4j text). A file ``<stem>.embedded.cypher`` beside it is the embedded-store override.
-   Private areas (``_store``, ``_load``) hold the statements the stores themselves use.
+   Private areas (``_store``, ``_health``) hold the statements the stores themselves use;
+   the write path registers its own tree (``ingest/stores/cypher/_load``) with
+   :func:`register_statements`.
 2. The header comment declares the query: the first ``//`` line is its description,
    ``// @param NAME TYPE [= DEFAULT]  doc`` lines its parameters (TYPE: str, int, float,
-   bool, list[str], or an Enum allowlist name from :data:`queries.enums.TEMPLATE_ENUMS`,
+   bool, list[str], or an Enum allowlist name from :data:`saegraph.schema.graph.TEMPLATE_ENUMS`,
    optionally restricted, e.g. ``RelType(CO_ACTIVATES|LASSO|COSINE)``), and
    ``// @returns a, b, c`` its columns.
 3. :func:`bind` rejects unknown and missing parameters with a one-line error that names
@@ -27,14 +29,14 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from queries.enums import TEMPLATE_ENUMS, RelType
+from saegraph.schema.graph import TEMPLATE_ENUMS, RelType
 
 EMBEDDED_SUFFIX = ".embedded.cypher"
 _TOKEN = re.compile(r"\{\{(\w+)\}\}")
 _PARAM_REF = re.compile(r"\$(\w+)")
 _PARAM_LINE = re.compile(r"^@param\s+(\w+)\s+([\w\[\]]+(?:\([\w|]+\))?)\s*(?:=\s*(\S+))?\s*(.*)$")
 _SCALAR_TYPES = ("str", "int", "float", "bool", "list[str]", "rows")  # rows: a batch, passed as is
-NON_QUERY_DIRS = frozenset({"_ddl", "browser"})  # DDL (queries.schema_files); Neo4j Browser favourites (linted only)
+NON_QUERY_DIRS = frozenset({"browser"})  # Neo4j Browser favourites (linted only)
 
 
 class QueryError(ValueError):
@@ -162,14 +164,29 @@ def parse_header(name: str, text: str) -> tuple[str, tuple[Param, ...], tuple[st
     return description, tuple(params), tuple(returns)
 
 
+_ROOTS: list[tuple[str, str]] = [("saegraph.queries", "cypher")]
+
+
+def register_statements(package: str, subdir: str = "cypher") -> None:
+    """Add another tree of ``<area>/<stem>.cypher`` files to the catalog.
+
+    The write path registers its load statements (``saegraph.ingest.stores``, area
+    ``_load``) this way, so they live beside the loader and never in the read library.
+    """
+    if (package, subdir) not in _ROOTS:
+        _ROOTS.append((package, subdir))
+        _catalog.cache_clear()
+
+
 def _area_dirs(include_private: bool):
-    root = resources.files("queries")
-    for entry in sorted(root.iterdir(), key=lambda e: e.name):
-        if not entry.is_dir() or not entry.name.lstrip("_").isidentifier() or entry.name.startswith("__"):
-            continue
-        if entry.name in NON_QUERY_DIRS or (entry.name.startswith("_") and not include_private):
-            continue
-        yield entry
+    for package, subdir in _ROOTS:
+        root = resources.files(package).joinpath(subdir)
+        for entry in sorted(root.iterdir(), key=lambda e: e.name):
+            if not entry.is_dir() or not entry.name.lstrip("_").isidentifier() or entry.name.startswith("__"):
+                continue
+            if entry.name in NON_QUERY_DIRS or (entry.name.startswith("_") and not include_private):
+                continue
+            yield entry
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,7 @@
 """Store connections: Neo4j (official driver) and the embedded LadybugDB database.
 
 Both implement :class:`Store`; every statement they run comes from a named ``.cypher`` file
-(:mod:`queries.registry`) with values as ``$params``. Algorithm of :func:`open_store`:
+(:mod:`saegraph.queries.registry`) with values as ``$params``. Algorithm of :func:`open_store`:
 1. A Neo4j URI (argument, else ``NEO4J_URI`` when no store directory is given) selects
    Neo4j: credentials from arguments, the environment or an env file (``NEO4J_USER``,
    ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``), connectivity verified; every driver connection
@@ -26,9 +26,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-from queries.enums import FeatureProperty, RelType
-from queries.registry import prepare
-from queries.schema_files import ddl_statements
+from saegraph.schema.graph import TABLES, FeatureProperty, RelType
+from saegraph.queries.registry import prepare
+from saegraph.schema.ddl import ddl_statements
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +257,7 @@ class EmbeddedReader(_NamedMixin):
             self.conn = None
 
 
-_TABLES = frozenset({"Model", "SAE", "Dataset", "Run", "Feature", "IN_SAE", "OF_MODEL", "PRODUCED", "USED",
-                     *(t.value for t in RelType)})
+_TABLES = TABLES  # the schema's own tables (saegraph.schema.graph)
 
 
 def _rel_table_ddl(table: str) -> str:

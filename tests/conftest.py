@@ -32,8 +32,8 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-# Source fixtures (ingest.sources): tiny saved model / SAEs / text, usable from any test.
-from tests.source_fixtures import (  # noqa: E402,F401
+# Source fixtures (saegraph.ingest.sources): tiny saved model / SAEs / text, usable from any test.
+from tests.helpers.source_fixtures import (  # noqa: E402,F401
     tiny_mlp_sae_dir,
     tiny_model_dir,
     tiny_sae_dir,

@@ -2,13 +2,13 @@
 
 Algorithm (docs/bundle.md "Edge stage interface"):
 1. Open the bundle; the config defaults to the manifest's resolved ``config["edges"]``
-   (rebuilt with ``ingest.config.from_dict``), the run id to the bundle's, the seed to
+   (rebuilt with ``saegraph.ingest.config.from_dict``), the run id to the bundle's, the seed to
    ``config["run"]["seed"]``.
 2. Pick the stages: ``only`` (any order given, run in the canonical order) or every
    enabled stage, in the order coactivation, cosine, matches, lasso.
-3. For each stage import ``ingest.edges.<stage>`` lazily, call its ``build_from_bundle``
+3. For each stage import ``saegraph.ingest.edges.<stage>`` lazily, call its ``build_from_bundle``
    with ``work_dir = BUNDLE/.work/<stage>/`` and commit its table and statistics with
-   ``ingest.bundle.update_bundle`` (atomic; the manifest is the commit point), so an
+   ``saegraph.ingest.bundle.update_bundle`` (atomic; the manifest is the commit point), so an
    interruption loses at most the stage in progress.
 """
 
@@ -26,16 +26,16 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-from ingest.config import EdgesConfig, from_dict
+from saegraph.ingest.config import EdgesConfig, from_dict
 
 log = logging.getLogger(__name__)
 
 # stage name -> (module, bundle table) in the order the stages run
 STAGES: dict[str, tuple[str, str]] = {
-    "coactivation": ("ingest.edges.coactivation", "co_activates"),
-    "cosine": ("ingest.edges.cosine", "cosine"),
-    "matches": ("ingest.edges.matches", "matches"),
-    "lasso": ("ingest.edges.lasso", "lasso"),
+    "coactivation": ("saegraph.ingest.edges.coactivation.stage", "co_activates"),
+    "cosine": ("saegraph.ingest.edges.cosine.stage", "cosine"),
+    "matches": ("saegraph.ingest.edges.matches.stage", "matches"),
+    "lasso": ("saegraph.ingest.edges.lasso.stage", "lasso"),
 }
 WORK_DIR = ".work"
 
@@ -124,7 +124,7 @@ def run_edges(
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Build the selected edge stages of a finished bundle; returns {stage: stats}."""
-    from ingest.bundle import open_bundle, update_bundle
+    from saegraph.ingest.bundle import open_bundle, update_bundle
 
     path = Path(bundle_path)
     bundle = open_bundle(path)

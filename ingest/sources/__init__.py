@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ingest.config import Config
-from ingest.sources.base import SYNTHETIC_HOOK, DatasetInfo, LoadedModel, LoadedSAE, TokenBatch
-from ingest.sources.errors import SourceError
-from ingest.sources.models import save_local_model
-from ingest.sources.saes import load_saes
+from saegraph.ingest.config import Config
+from saegraph.ingest.sources.base import SYNTHETIC_HOOK, DatasetInfo, LoadedModel, LoadedSAE, TokenBatch
+from saegraph.ingest.sources.errors import SourceError
+from saegraph.ingest.sources.models import save_local_model
+from saegraph.ingest.sources.saes import load_saes
 
 __all__ = [
     "SYNTHETIC_HOOK",
@@ -43,7 +43,7 @@ __all__ = [
 
 def load_model(cfg: Config) -> LoadedModel:
     """The run's model, by ``cfg.model.source``."""
-    from ingest.sources import models, synthetic
+    from saegraph.ingest.sources import models, synthetic
 
     loaders = {
         "transformer_lens": models.load_transformer_lens,
@@ -59,10 +59,10 @@ def iter_batches(cfg: Config, model: LoadedModel, *, start_sequence: int = 0) ->
     if start_sequence < 0:
         raise SourceError(f"start_sequence must be >= 0, got {start_sequence}")
     if model.is_synthetic:
-        from ingest.sources.synthetic import iter_synthetic_batches
+        from saegraph.ingest.sources.synthetic import iter_synthetic_batches
 
         return iter_synthetic_batches(cfg, model, start_sequence)
-    from ingest.sources.datasets import iter_token_batches
+    from saegraph.ingest.sources.datasets import iter_token_batches
 
     return iter_token_batches(cfg, model, start_sequence)
 
@@ -70,10 +70,10 @@ def iter_batches(cfg: Config, model: LoadedModel, *, start_sequence: int = 0) ->
 def dataset_info(cfg: Config, model: LoadedModel) -> DatasetInfo:
     """Name, source and content fingerprint of the token stream."""
     if model.is_synthetic:
-        from ingest.sources.synthetic import synthetic_dataset_info
+        from saegraph.ingest.sources.synthetic import synthetic_dataset_info
 
         return synthetic_dataset_info(cfg)
-    from ingest.sources.datasets import token_dataset_info
+    from saegraph.ingest.sources.datasets import token_dataset_info
 
     return token_dataset_info(cfg, model)
 
@@ -82,13 +82,13 @@ def write_ground_truth(cfg: Config, model: LoadedModel, directory: Path) -> None
     """Synthetic runs: write the planted truth into ``directory``; other runs: nothing to write."""
     if not model.is_synthetic:
         return
-    from ingest.sources.synthetic import write_synthetic_ground_truth
+    from saegraph.ingest.sources.synthetic import write_synthetic_ground_truth
 
     write_synthetic_ground_truth(model, Path(directory))
 
 
 def load_ground_truth(directory: str | Path) -> dict:
     """The arrays and metadata :func:`write_ground_truth` wrote."""
-    from ingest.sources.synthetic import load_ground_truth as _load
+    from saegraph.ingest.sources.synthetic import load_ground_truth as _load
 
     return _load(directory)

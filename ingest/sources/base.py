@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.sources.errors import SourceError, close_matches
+from saegraph.ingest.sources.errors import SourceError, close_matches
 
 SYNTHETIC_HOOK = "synthetic"
 _BLOCK_HOOK = re.compile(r"^blocks\.(\d+)\.")

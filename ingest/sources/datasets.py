@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from ingest.config import Config
-from ingest.sources.base import DatasetInfo, LoadedModel, TokenBatch
-from ingest.sources.errors import SourceError
+from saegraph.ingest.config import Config
+from saegraph.ingest.sources.base import DatasetInfo, LoadedModel, TokenBatch
+from saegraph.ingest.sources.errors import SourceError
 
 DOCS_PER_TOKENIZER_CALL = 64
 

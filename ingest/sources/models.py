@@ -10,7 +10,7 @@ any Hugging Face architecture through ``TransformerBridge``.
 3. ``bridge``: ``TransformerBridge.boot_transformers(path or name)`` (transformer_lens >= 3):
    the Hugging Face model wrapped with TransformerLens hook names (``blocks.{i}.hook_resid_post``,
    ``blocks.{i}.hook_mlp_out``, ...), raw HF numerics (no LayerNorm folding).
-4. Each is wrapped in :class:`~ingest.sources.base.LoadedModel` with its sizes, tokenizer and
+4. Each is wrapped in :class:`~saegraph.ingest.sources.base.LoadedModel` with its sizes, tokenizer and
    BOS/pad ids (BOS falls back to CLS for encoder models such as BERT).
 """
 
@@ -22,9 +22,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ingest.config import Config
-from ingest.sources.base import LoadedModel
-from ingest.sources.errors import SourceError
+from saegraph.ingest.config import Config
+from saegraph.ingest.sources.base import LoadedModel
+from saegraph.ingest.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def load_local(cfg: Config) -> LoadedModel:
     if not (root / LOCAL_CONFIG).is_file() or not (root / LOCAL_WEIGHTS).is_file():
         raise SourceError(
             f"model.path {root} lacks {LOCAL_CONFIG} and {LOCAL_WEIGHTS}: "
-            "write it with ingest.sources.save_local_model(model, dir)"
+            "write it with saegraph.ingest.sources.save_local_model(model, dir)"
         )
     fields = json.loads((root / LOCAL_CONFIG).read_text())
     fields["dtype"] = _torch_dtype(cfg.model.dtype)

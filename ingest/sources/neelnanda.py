@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ingest.sources.errors import SourceError
+from saegraph.ingest.sources.errors import SourceError
 
 DEFAULT_REPO = "NeelNanda/sparse_autoencoder"
 DEFAULT_HOOK = "blocks.0.mlp.hook_post"

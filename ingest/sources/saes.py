@@ -26,9 +26,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ingest.config import Config, SAEConfig
-from ingest.sources.base import SYNTHETIC_HOOK, LoadedModel, LoadedSAE, hook_layer
-from ingest.sources.errors import SourceError
+from saegraph.ingest.config import Config, SAEConfig
+from saegraph.ingest.sources.base import SYNTHETIC_HOOK, LoadedModel, LoadedSAE, hook_layer
+from saegraph.ingest.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,10 @@ def _load_one(cfg: Config, s: SAEConfig, model: LoadedModel, index: int) -> Any:
     if s.source == "local":
         return _load_local(s, device)
     if s.source == "neelnanda":
-        from ingest.sources.neelnanda import load_neelnanda
+        from saegraph.ingest.sources.neelnanda import load_neelnanda
 
         return load_neelnanda(s.sae_id, path=s.path, repo=s.release, device=device)
-    from ingest.sources.synthetic_saes import synthetic_sae
+    from saegraph.ingest.sources.synthetic_saes import synthetic_sae
 
     return synthetic_sae(cfg, s, model.backend, _seed(s, None, index))
 
@@ -111,7 +111,7 @@ def _wrap(cfg: Config, s: SAEConfig, sae: Any, model: LoadedModel, index: int) -
         layer = int(meta.hook_layer) if isinstance(meta.get("hook_layer"), int) else (0 if model.is_synthetic else -1)
     release = s.release or (s.path if s.source in ("local", "neelnanda") else "") or s.source
     if s.source == "neelnanda" and not s.release and not s.path:
-        from ingest.sources.neelnanda import DEFAULT_REPO
+        from saegraph.ingest.sources.neelnanda import DEFAULT_REPO
 
         release = DEFAULT_REPO
     return LoadedSAE(

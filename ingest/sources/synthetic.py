@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ingest.config import Config
-from ingest.sources.base import SYNTHETIC_HOOK, DatasetInfo, LoadedModel, TokenBatch
-from ingest.sources.errors import SourceError
+from saegraph.ingest.config import Config
+from saegraph.ingest.sources.base import SYNTHETIC_HOOK, DatasetInfo, LoadedModel, TokenBatch
+from saegraph.ingest.sources.errors import SourceError
 
 MAX_HIERARCHY_MARGINAL = 0.3
 GROUND_TRUTH_ARRAYS = "ground_truth.npz"

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ingest.config import Config, SAEConfig
-from ingest.sources.base import SYNTHETIC_HOOK
-from ingest.sources.synthetic import SyntheticSource
+from saegraph.ingest.config import Config, SAEConfig
+from saegraph.ingest.sources.base import SYNTHETIC_HOOK
+from saegraph.ingest.sources.synthetic import SyntheticSource
 
 TRUTH_THRESHOLD = 0.5
 TRAIN_BATCH = 256

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from ingest.bundle import FORMAT_VERSION, Bundle
-from queries.enums import Label, RelType
-from queries.stores import StoreError
+from saegraph.ingest.bundle import FORMAT_VERSION, Bundle
+from saegraph.schema.graph import Label, RelType
+from saegraph.queries.stores import StoreError
 
 NODE_ORDER = (Label.MODEL, Label.DATASET, Label.SAE, Label.RUN, Label.FEATURE)
 
@@ -24,7 +24,7 @@ class LoadInterrupted(StoreError):
 
     The message names the statement and batch that failed and the last committed batch;
     ``step`` / ``rows_committed`` say how far the failing step got, and a re-run of the same
-    load continues from the store's resume record (see :mod:`ingest.stores.neo4j`).
+    load continues from the store's resume record (see :mod:`saegraph.ingest.stores.neo4j`).
     """
 
     def __init__(self, message: str, *, run_id: str, step: str, rows_committed: int,

@@ -57,11 +57,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from ingest.bundle import open_bundle
-from ingest.stores.common import NODE_ORDER, LoadReport, dataset_id, node_table, rel_table, run_table
-from ingest.threads import usable_cores
-from queries.enums import Label, RelType
-from queries.stores import EmbeddedStore
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores.common import NODE_ORDER, LoadReport, dataset_id, node_table, rel_table, run_table
+from saegraph.ingest.threads import usable_cores
+from saegraph.schema.graph import WRITE_BACK_PROPERTIES, Label, RelType
+from saegraph.queries.stores import EmbeddedStore
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,7 @@ def _copy_missing_links(store: EmbeddedStore, label: Label, table: pa.Table, new
 
 
 def _is_write_back(column: str) -> bool:
-    return any(column.startswith(k) and column[len(k):][:1].isupper()
-               for k in ("community", "component", "pagerank", "degree", "strength"))
+    return column in WRITE_BACK_PROPERTIES
 
 
 _RUN_SCOPED_TABLES = (*(rel.value for rel in RelType), "PRODUCED", "USED")
@@ -156,7 +155,7 @@ def _remove_run_relationships(store: EmbeddedStore, run_id: str) -> str:
 
 
 def _prepared(name: str, **params):
-    from queries.registry import prepare
+    from saegraph.queries.registry import prepare
 
     return prepare(name, "embedded", params)
 
@@ -227,7 +226,7 @@ def load_bundle_embedded(bundle_path, store: EmbeddedStore, *, progress: bool = 
     """Load (or re-load) one bundle into an open embedded store; see the module docstring.
 
     ``max_workers``: threads COPYing relationship types at once (step 5); 0 = the usable
-    cores (:func:`ingest.threads.usable_cores`), 1 = one after another.
+    cores (:func:`saegraph.ingest.threads.usable_cores`), 1 = one after another.
     """
     t0 = time.perf_counter()
     bundle = open_bundle(bundle_path)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ingest.bundle import open_bundle
-from ingest.stores.common import NODE_ORDER, dataset_id, node_table, rel_table
-from queries.enums import Label, RelType
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores.common import NODE_ORDER, dataset_id, node_table, rel_table
+from saegraph.schema.graph import Label, RelType
 
 ARRAY_DELIMITER = "\x1f"
 

@@ -31,7 +31,7 @@ run is marked complete, so re-loading a complete run MERGEs everything again (a 
 The record lives on the ``:Run`` node rather than in a separate node so that deleting a run
 deletes it too; ``resume=False`` ignores it.
 The runner is any callable ``(query_name, params) -> None``; :class:`StoreRunner` runs the
-named statements on a :class:`queries.stores.Neo4jStore`, tests pass a recording fake.
+named statements on a :class:`saegraph.queries.stores.Neo4jStore`, tests pass a recording fake.
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ from typing import Any
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from ingest.bundle import open_bundle
-from ingest.stores.common import NODE_ORDER, LoadInterrupted, LoadReport, dataset_id, node_table, rel_table
-from queries.enums import Label, RelType
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores.common import NODE_ORDER, LoadInterrupted, LoadReport, dataset_id, node_table, rel_table
+from saegraph.schema.graph import Label, RelType
 
 log = logging.getLogger(__name__)
 

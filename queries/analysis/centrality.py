@@ -2,7 +2,7 @@
 
 Algorithm:
 1. degree = number of distinct neighbours; strength = sum of incident edge weights
-   (weight per relationship type: see ``queries.analysis.graph``).
+   (weight per relationship type: see ``saegraph.queries.analysis.graph``).
 2. PageRank on the undirected graph (each edge both ways), damping 0.85, edge weights as
    transition weights when ``weighted``; igraph's PRPACK solver (exact), normalised to sum 1.
    GDS ``gds.pageRank`` iterates (maxIterations 20, tolerance 1e-7) and does not normalise,
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from queries.analysis.graph import FeatureGraph
+from saegraph.queries.analysis.graph import FeatureGraph
 
 
 def centrality(fg: FeatureGraph, *, damping: float = 0.85, weighted: bool = True) -> pd.DataFrame:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from queries.analysis.components import canonical_labels
-from queries.analysis.graph import FeatureGraph
-from queries.analysis.nulls import igraph_seed
+from saegraph.queries.analysis.components import canonical_labels
+from saegraph.queries.analysis.graph import FeatureGraph
+from saegraph.queries.analysis.nulls import igraph_seed
 
 OBJECTIVES = ("modularity", "cpm")
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from queries.analysis.engine import load_graph, matched_labels
-from queries.analysis.graph import rel_name
-from queries.analysis.matching import community_agreement, edge_overlap, node_matching
-from queries.analysis.signatures import signature_matching
-from queries.analysis.structure import compare_structure
-from queries.analysis.universality import universality_summary
+from saegraph.queries.analysis.engine import load_graph, matched_labels
+from saegraph.queries.analysis.graph import rel_name
+from saegraph.queries.analysis.matching import community_agreement, edge_overlap, node_matching
+from saegraph.queries.analysis.signatures import signature_matching
+from saegraph.queries.analysis.structure import compare_structure
+from saegraph.queries.analysis.universality import universality_summary
 
 DEFAULT_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 

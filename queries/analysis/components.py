@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from queries.analysis.graph import FeatureGraph
+from saegraph.queries.analysis.graph import FeatureGraph
 
 
 def canonical_labels(labels) -> np.ndarray:

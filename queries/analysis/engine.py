@@ -7,7 +7,7 @@ Algorithm:
    (igraph, leidenalg); on a store the labels are written back with
    ``Store.write_feature_property`` under the fixed names (community<Type>, ...).
 3. Neo4j: Leiden-modularity, Louvain, WCC, PageRank, Dijkstra and Yen run in GDS
-   (``queries.analysis.gds``) and write the same properties; what GDS lacks (CPM, seed
+   (``saegraph.queries.analysis.gds``) and write the same properties; what GDS lacks (CPM, seed
    consensus) runs in Python and is written back the same way. ``engine`` in each result
    says which ran.
 4. ``compare``: structure vs nulls, agreement through the MATCHES matching, node-signature
@@ -21,11 +21,11 @@ import logging
 import numpy as np
 import pandas as pd
 
-from queries.analysis import centrality as centrality_core
-from queries.analysis import communities as comm
-from queries.analysis.components import connected_components
-from queries.analysis.graph import FeatureGraph, PROPERTY_SUFFIX, build_graph, rel_name
-from queries.analysis.summaries import partition_summary
+from saegraph.queries.analysis import centrality as centrality_core
+from saegraph.queries.analysis import communities as comm
+from saegraph.queries.analysis.components import connected_components
+from saegraph.queries.analysis.graph import FeatureGraph, PROPERTY_SUFFIX, build_graph, rel_name
+from saegraph.queries.analysis.summaries import partition_summary
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,14 @@ def _write(source, kind: str, rel: str, frame: pd.DataFrame, column: str) -> int
     store = _store_of(source)
     if store is None:
         return 0
-    from queries.enums import FeatureProperty
+    from saegraph.schema.graph import FeatureProperty
 
     prop = FeatureProperty.of(kind, rel)
     return store.write_feature_property(prop, frame[["featureId", column]].rename(columns={column: "value"}))
 
 
 def _read_back(source, sae_id: str, kind: str, rel: str) -> pd.DataFrame:
-    from queries.enums import FeatureProperty
+    from saegraph.schema.graph import FeatureProperty
 
     prop = FeatureProperty.of(kind, rel).value
     f = source.features(sae_id)
@@ -79,8 +79,8 @@ def communities(source, sae_id: str, rel_type, *, algorithm: str = "leiden", obj
     gds_ok = _is_neo4j(source) and write and n_seeds == 1 and (
         algorithm == "louvain" or (algorithm == "leiden" and objective == "modularity"))
     if gds_ok:
-        from queries.analysis import gds
-        from queries.enums import FeatureProperty
+        from saegraph.queries.analysis import gds
+        from saegraph.schema.graph import FeatureProperty
 
         params = {"gamma": resolution, "seed": seed} if algorithm == "leiden" else {}
         gds.write_algorithm(_store_of(source), sae_id, rel, algorithm, FeatureProperty.of("community", rel), **params)
@@ -117,8 +117,8 @@ def components(source, sae_id: str, rel_type, *, write: bool = True) -> dict:
     fg, features = load_graph(source, sae_id, rel)
     info = {"saeId": sae_id, "relType": rel, "nodes": fg.n_nodes, "edges": fg.n_edges}
     if _is_neo4j(source) and write:
-        from queries.analysis import gds
-        from queries.enums import FeatureProperty
+        from saegraph.queries.analysis import gds
+        from saegraph.schema.graph import FeatureProperty
 
         gds.write_algorithm(_store_of(source), sae_id, rel, "wcc", FeatureProperty.of("component", rel))
         labels = _read_back(source, sae_id, "component", rel)
@@ -143,8 +143,8 @@ def centrality(source, sae_id: str, rel_type, *, write: bool = True) -> dict:
         _write(source, "degree", rel, table, "degree")
         _write(source, "strength", rel, table, "strength")
         if _is_neo4j(source):
-            from queries.analysis import gds
-            from queries.enums import FeatureProperty
+            from saegraph.queries.analysis import gds
+            from saegraph.schema.graph import FeatureProperty
 
             gds.write_algorithm(_store_of(source), sae_id, rel, "pagerank", FeatureProperty.of("pagerank", rel))
             pr = _read_back(source, sae_id, "pagerank", rel).set_index("featureId")["pagerank"]
@@ -158,7 +158,7 @@ def centrality(source, sae_id: str, rel_type, *, write: bool = True) -> dict:
 def path(source, feature_a: str, feature_b: str, rel_type, *, k: int = 1, weighted: bool = False,
          sae_id: str | None = None) -> dict:
     """Shortest (k = 1) or k shortest paths between two features of one SAE."""
-    from queries.analysis import paths
+    from saegraph.queries.analysis import paths
 
     rel = rel_name(rel_type)
     sae_id = sae_id or feature_a.rsplit(":", 1)[0]
@@ -166,8 +166,8 @@ def path(source, feature_a: str, feature_b: str, rel_type, *, k: int = 1, weight
         raise ValueError(f"{feature_a} and {feature_b} are in different SAEs: within-SAE edge types link one SAE")
     info = {"saeId": sae_id, "relType": rel, "weighted": weighted, "k": k}
     if _is_neo4j(source):
-        from queries.analysis import gds
-        from queries.analysis.graph import COST_RULES, DEFAULT_COST
+        from saegraph.queries.analysis import gds
+        from saegraph.queries.analysis.graph import COST_RULES, DEFAULT_COST
 
         table = gds.paths(_store_of(source), sae_id, rel, feature_a, feature_b, k=k, weighted=weighted)
         info["engine"] = "gds (Dijkstra / Yen)"

@@ -3,7 +3,7 @@
 Algorithm:
 1. ``projection`` projects one SAE's features and one within-SAE relationship type as an
    undirected in-memory graph through the named query ``gds.project_sae`` (weight, cost and
-   hop relationship properties computed by the same rules as ``queries.analysis.graph``),
+   hop relationship properties computed by the same rules as ``saegraph.queries.analysis.graph``),
    and drops it with ``gds.drop_graph`` when the block ends (also on error).
 2. Leiden (modularity, gamma), Louvain, WCC and PageRank write their result to the fixed
    ``:Feature`` property (docs/bundle.md); Dijkstra and Yen stream paths back.
@@ -17,13 +17,13 @@ from contextlib import contextmanager
 
 import pandas as pd
 
-from queries.analysis.graph import COST_RULES, DEFAULT_COST, WEIGHT_COLUMN, rel_name
+from saegraph.queries.analysis.graph import COST_RULES, DEFAULT_COST, WEIGHT_COLUMN, rel_name
 
 
 @contextmanager
 def projection(store, sae_id: str, rel_type, *, cost_rule: str | None = None):
     """Project (and finally drop) the SAE's graph; yields the catalog name."""
-    from queries.enums import RelType
+    from saegraph.schema.graph import RelType
 
     rel = rel_name(rel_type)
     column, transform, _ = COST_RULES[cost_rule or DEFAULT_COST[rel]]

@@ -11,7 +11,8 @@ Algorithm:
 
 Weights and path costs per relationship type (stated in every output that uses them):
 - CO_ACTIVATES: weight = npmi; cost = -log2(jaccard), jaccard = P(both fire | either fires).
-- LASSO: weight = stability (fraction of replicates selecting the edge); cost = -log2(stability).
+- LASSO: weight = stability (fraction of replicates selecting the edge; the schema's weight,
+  saegraph.schema.graph); cost = -log2(stability).
 - COSINE: weight = decoder cosine similarity; cost = 1 - similarity.
 - MATCHES: weight = cosine; cost = 1 - cosine.
 Reference: Csardi & Nepusz, "The igraph software package" (2006).
@@ -25,35 +26,25 @@ from enum import Enum
 import numpy as np
 import pandas as pd
 
-COST_RULES: dict[str, tuple[str, str, str]] = {
-    # name: (source column, transform, human description)
-    "neg_log_jaccard": ("jaccard", "neglog", "cost = -log2(jaccard) (jaccard = P(both fire | either fires))"),
-    "one_minus_npmi": ("npmi", "one_minus", "cost = 1 - npmi"),
-    "neg_log_stability": ("stability", "neglog", "cost = -log2(stability) (LASSO selection frequency)"),
-    "one_minus_similarity": ("similarity", "one_minus", "cost = 1 - decoder cosine similarity"),
-    "one_minus_cosine": ("cosine", "one_minus", "cost = 1 - decoder cosine"),
-}
+from saegraph.schema.graph import COST_RULES, RelType
 
-WEIGHT_COLUMN = {"CO_ACTIVATES": "npmi", "LASSO": "stability", "COSINE": "similarity", "MATCHES": "cosine"}
-DEFAULT_COST = {
-    "CO_ACTIVATES": "neg_log_jaccard",
-    "LASSO": "neg_log_stability",
-    "COSINE": "one_minus_similarity",
-    "MATCHES": "one_minus_cosine",
-}
-TABLE_OF = {"CO_ACTIVATES": "co_activates", "LASSO": "lasso", "COSINE": "cosine", "MATCHES": "matches"}
-PROPERTY_SUFFIX = {"CO_ACTIVATES": "CoActivates", "LASSO": "Lasso", "COSINE": "Cosine"}
+# Weight and cost columns come from the schema (saegraph.schema.graph); these views key them
+# by relationship-type name for the analysis code.
+WEIGHT_COLUMN = {rel.value: rel.weight for rel in RelType}
+DEFAULT_COST = {rel.value: rel.cost_rule for rel in RelType}
+TABLE_OF = {rel.value: rel.table for rel in RelType}
+PROPERTY_SUFFIX = {rel.value: rel.suffix for rel in RelType.graph_types()}
 _EPS = 1e-12
 
 
 def rel_name(rel_type) -> str:
-    """'CO_ACTIVATES' from a RelType enum member, its value, or a table name."""
-    value = rel_type.value if isinstance(rel_type, Enum) else str(rel_type)
-    value = value.upper()
-    if value not in TABLE_OF:
-        known = ", ".join(TABLE_OF)
-        raise ValueError(f"unknown relationship type {rel_type!r}: use one of {known}")
-    return value
+    """'CO_ACTIVATES' from a RelType member, its value, name, table or suffix."""
+    if isinstance(rel_type, str):
+        rel_type = rel_type.strip()
+        upper = rel_type.upper()
+        if upper in TABLE_OF:
+            return upper
+    return RelType.parse(rel_type).value
 
 
 def cost_values(edges: pd.DataFrame, rule: str) -> np.ndarray:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from queries.analysis.graph import FeatureGraph
+from saegraph.queries.analysis.graph import FeatureGraph
 
 NULL_KINDS = ("gnm", "rewire")
 

@@ -3,7 +3,7 @@
 Algorithm:
 1. Unweighted: breadth-first search (every edge costs 1 hop).
 2. Weighted: Dijkstra on the edge ``cost`` attribute, whose rule is fixed per relationship
-   type and stated in the result (``queries.analysis.graph``: 1 - similarity for
+   type and stated in the result (``saegraph.queries.analysis.graph``: 1 - similarity for
    COSINE/MATCHES, -log2 jaccard for CO_ACTIVATES, -log2 stability for LASSO); costs are >= 0.
 3. k shortest loopless paths: Yen's algorithm (Yen, Management Science 17:712, 1971) via
    igraph ``get_k_shortest_paths``, ordered by total cost (hops when unweighted).
@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from queries.analysis.graph import FeatureGraph
+from saegraph.queries.analysis.graph import FeatureGraph
 
 
 def _path_cost(fg: FeatureGraph, vpath: list[int], weighted: bool) -> tuple[float, list[float]]:

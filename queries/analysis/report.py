@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from queries.analysis.distributions import histogram, shared_bins
+from saegraph.queries.analysis.distributions import histogram, shared_bins
 
 
 def _jsonable(x):

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma
 
-from queries.analysis.graph import FeatureGraph
+from saegraph.queries.analysis.graph import FeatureGraph
 
 DEGREE_ONLY = ("logDegree",)
 
@@ -36,7 +36,7 @@ def raw_signatures(fg: FeatureGraph, *, hist_bins: int = 6, communities=None) ->
     """Un-normalised signature columns, index featureId."""
     import scipy.sparse as sp
 
-    from queries.analysis.communities import leiden
+    from saegraph.queries.analysis.communities import leiden
 
     g = fg.graph
     n = g.vcount()

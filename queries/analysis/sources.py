@@ -4,7 +4,7 @@ Algorithm:
 1. ``BundleSource`` reads the bundle's Parquet tables by path with pyarrow (``queries``
    never imports ``ingest``); it refuses a directory without ``manifest.json`` (half-written
    bundles have none) and reads ``decoders/<saeId>.npy`` and ``manifest.stats`` when present.
-2. ``StoreSource`` wraps a ``queries.stores.Store``: edges and features come from the
+2. ``StoreSource`` wraps a ``saegraph.queries.stores.Store``: edges and features come from the
    store's own named statements; algorithm results can be written back.
 3. Both expose: ``sae_ids()``, ``features(sae_id)``, ``edges(rel_type, sae_id)``,
    ``matches(sae_a, sae_b)`` (rows from A to B, either stored direction), ``decoder(sae_id)``
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from queries.analysis.graph import TABLE_OF, rel_name
+from saegraph.queries.analysis.graph import TABLE_OF, rel_name
 
 _FEATURE_COLUMNS = ["featureId", "saeId", "index", "density", "topTokens"]
 
@@ -91,7 +91,7 @@ class StoreSource:
         return f.sort_values("index").reset_index(drop=True) if "index" in f.columns else f
 
     def edges(self, rel_type, sae_id: str | None = None) -> pd.DataFrame:
-        from queries.enums import RelType
+        from saegraph.schema.graph import RelType
 
         return self.store.edges(RelType.parse(rel_name(rel_type)), sae_id=sae_id)
 
@@ -99,7 +99,7 @@ class StoreSource:
         return None
 
     def d_in(self, sae_id: str) -> int | None:
-        from queries.registry import run
+        from saegraph.queries.registry import run
 
         saes = run(self.store, "lookup.sae_overview")
         rows = saes.loc[saes["saeId"] == sae_id, "dIn"]
@@ -123,9 +123,9 @@ def oriented_matches(matches: pd.DataFrame, sae_a: str, sae_b: str) -> pd.DataFr
 
 
 def open_source(bundle=None, *, neo4j_uri=None, store_dir=None, read_only: bool = True):
-    """A BundleSource for a bundle path, else a StoreSource over ``queries.stores.open_store``."""
+    """A BundleSource for a bundle path, else a StoreSource over ``saegraph.queries.stores.open_store``."""
     if bundle is not None:
         return BundleSource(bundle)
-    from queries.stores import open_store
+    from saegraph.queries.stores import open_store
 
     return StoreSource(open_store(neo4j_uri=neo4j_uri, store_dir=store_dir, read_only=read_only))

@@ -5,8 +5,8 @@ Algorithm (METHODS.md §5, question 1 of the co-activation-graph seed):
    counts are reported). Strengths are measured in units of the median edge weight of
    both graphs (``distributions.strength_unit``).
 2. Observed divergence: JSD in bits (base 2, in [0, 1]) between A's and B's distributions
-   on shared bins (integers to 50, then log bins; ``queries.analysis.distributions``).
-3. For each null kind (G(n, m) and degree-preserving rewire; ``queries.analysis.nulls``)
+   on shared bins (integers to 50, then log bins; ``saegraph.queries.analysis.distributions``).
+3. For each null kind (G(n, m) and degree-preserving rewire; ``saegraph.queries.analysis.nulls``)
    and each graph X in {A, B}: ``n_draws`` >= 20 draws N_1..N_d of X's null;
    * baseline JSD(X, N_i) (mean ± sd over draws; the seed's "random baseline"),
    * null-vs-null floor JSD(N_i, N_{i+1}), i = 1..d-1: how different two graphs from the
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from queries.analysis.distributions import distribution_jsd, strength_unit
-from queries.analysis.graph import FeatureGraph
-from queries.analysis.nulls import NULL_KINDS, null_graphs
+from saegraph.queries.analysis.distributions import distribution_jsd, strength_unit
+from saegraph.queries.analysis.graph import FeatureGraph
+from saegraph.queries.analysis.nulls import NULL_KINDS, null_graphs
 
 SCALAR_STATS = ("transitivity", "avgClustering", "assortativity", "nComponents", "largestComponentFraction")
 

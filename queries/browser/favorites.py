@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from queries import registry
+from saegraph.queries import registry
 
 # Placeholders for required parameters without a default: obviously fake, easy to spot.
 _PLACEHOLDER = {

@@ -103,7 +103,7 @@ def rowwise_load_embedded(store, features: pd.DataFrame, edges: pd.DataFrame, ru
 
 def rowwise_load_neo4j(bundle_path, store) -> float:
     """The Neo4j loader with ``batch_size=1``: one ``MERGE`` row per transaction; returns seconds."""
-    from ingest.stores.neo4j import StoreRunner, load_bundle_neo4j
+    from saegraph.ingest.stores.neo4j import StoreRunner, load_bundle_neo4j
 
     return load_bundle_neo4j(bundle_path, StoreRunner(store), batch_size=1, progress=False).seconds
 

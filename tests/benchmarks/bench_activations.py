@@ -2,7 +2,7 @@
 
 Baseline (what the pass cannot avoid): for every batch, ``run_with_cache`` with the SAE hook
 only and ``stop_at_layer``, then ``sae.encode`` - nothing kept. saegraph: the same through
-``ingest.activations.run_activation_pass`` (BOS mask, NaN guard, CSR sparsification, chunk
+``saegraph.ingest.activations.run_activation_pass`` (BOS mask, NaN guard, CSR sparsification, chunk
 writes with fsync). Prints one line: sizes, both times, the ratio, peak RSS.
 
     python tests/benchmarks/bench_activations.py [--tokens 65536] [--d-model 512] [--d-sae 8192]
@@ -27,7 +27,7 @@ def build(d_model: int, d_sae: int, n_layers: int, vocab: int, ctx: int, l0: int
     from sae_lens import StandardSAE, StandardSAEConfig
     from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-    from ingest.sources.base import LoadedModel, LoadedSAE
+    from saegraph.ingest.sources.base import LoadedModel, LoadedSAE
 
     torch.manual_seed(seed)
     tl = HookedTransformer(HookedTransformerConfig(
@@ -65,9 +65,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="best of N for each side")
     args = ap.parse_args()
 
-    from ingest.activations import run_activation_pass
-    from ingest.config import ActivationsConfig, Config, DatasetConfig, ModelConfig, SAEConfig
-    from ingest.sources.base import TokenBatch
+    from saegraph.ingest.activations import run_activation_pass
+    from saegraph.ingest.config import ActivationsConfig, Config, DatasetConfig, ModelConfig, SAEConfig
+    from saegraph.ingest.sources.base import TokenBatch
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model, sae = build(args.d_model, args.d_sae, args.layers, 5000, args.ctx, args.l0)
@@ -102,7 +102,7 @@ def main() -> None:
             run_activation_pass(cfg, model, [sae], batches_from, Path(d) / "act", progress=False)
             dt = time.perf_counter() - t0
             size = sum(p.stat().st_size for p in Path(d).rglob("*.npz"))
-            from ingest.activation_store import ActivationStore
+            from saegraph.ingest.activation_store import ActivationStore
 
             st = ActivationStore(Path(d) / "act")
             l0 = sum(c["nnz"]["s0"] for c in st.chunks) / st.n_tokens

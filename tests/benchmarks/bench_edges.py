@@ -96,8 +96,8 @@ def scipy_gram(acts):
 
 
 def our_pass(acts, block_memory_mb):
-    from ingest.edges.coactivation import binary_pattern, significant_candidates
-    from ingest.edges.significance import column_moments
+    from saegraph.ingest.edges.coactivation.stage import binary_pattern, significant_candidates
+    from saegraph.ingest.edges.stats.significance import column_moments
 
     indptr, indices = binary_pattern(acts)
     n_fires, _, _ = column_moments(acts)
@@ -110,7 +110,7 @@ def warm_kernels():
     """Compile numba kernels (cached on disk) outside the timed children."""
     small = synthetic_acts(200, 50, 5, 0)
     our_pass(small, 1)
-    from ingest.edges.knn_kernel import blocked_topk
+    from saegraph.ingest.edges.cosine.kernel import blocked_topk
 
     x = np.eye(4, dtype=np.float32)
     blocked_topk(x, x, 2)
@@ -127,8 +127,8 @@ def decoders_for_matching(n_features: int, d: int, seed: int):
 
 
 def dense_matching(w_a, w_b, floor):
-    from ingest.edges.knn_kernel import normalize_rows
-    from ingest.edges.matching import dense_one_to_one, matching_cost
+    from saegraph.ingest.edges.cosine.kernel import normalize_rows
+    from saegraph.ingest.edges.matches.matching import dense_one_to_one, matching_cost
 
     a, b = normalize_rows(w_a), normalize_rows(w_b)
     t0 = time.perf_counter()
@@ -139,8 +139,8 @@ def dense_matching(w_a, w_b, floor):
 
 
 def sparse_matching(w_a, w_b, floor, knn):
-    from ingest.edges.matches import match_saes
-    from ingest.edges.matching import matching_cost
+    from saegraph.ingest.edges.matches.stage import match_saes
+    from saegraph.ingest.edges.matches.matching import matching_cost
 
     res = match_saes(w_a, w_b, knn=knn, match_floor=floor, dense_max=0)
     cos = res.matched[2]

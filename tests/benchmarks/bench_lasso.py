@@ -3,8 +3,8 @@
 Run: ``python tests/benchmarks/bench_lasso.py`` (full: 16384 latents, 2000 × 128 tokens,
 L0 ≈ 50) or ``python tests/benchmarks/bench_lasso.py --smoke`` (a few seconds).
 
-1. Generate planted sparse activations (``ingest.edges.lasso_synthetic``).
-2. Time the co-activation pass (``ingest.edges.coactivation.coactivation_edges``, its
+1. Generate planted sparse activations (``tests.helpers.lasso_synthetic``).
+2. Time the co-activation pass (``saegraph.ingest.edges.coactivation.stage.coactivation_edges``, its
    default config including its circular-shift null) on the same matrix.
 3. Time the default LASSO stage (``screen = "once"``): the one-time screen of the real data
    and of its matched null, then ``--timed-replicates`` replicates refitted from per-sequence
@@ -30,12 +30,12 @@ import time
 import numpy as np
 from sklearn.linear_model import Lasso
 
-from ingest.config import CoactivationConfig, LassoConfig
-from ingest.edges.coactivation import coactivation_edges
-from ingest.edges.lasso import lasso_edges, run_replicates
-from ingest.edges.lasso_resample import order_by_sequence, subsample_sequences
-from ingest.edges.lasso_screen import column_moments, screen_pairs, split_features, top_k_candidates
-from ingest.edges.lasso_synthetic import planted_activations
+from saegraph.ingest.config import CoactivationConfig, LassoConfig
+from saegraph.ingest.edges.coactivation.stage import coactivation_edges
+from saegraph.ingest.edges.lasso.stage import lasso_edges, run_replicates
+from saegraph.ingest.edges.lasso.resample import order_by_sequence, subsample_sequences
+from saegraph.ingest.edges.lasso.screen import column_moments, screen_pairs, split_features, top_k_candidates
+from tests.helpers.lasso_synthetic import planted_activations
 
 
 def make_data(features: int, sequences: int, seq_len: int, l0: float, seed: int):

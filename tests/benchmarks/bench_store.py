@@ -32,13 +32,13 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest.bundle import BundleBuilder  # noqa: E402
-from ingest.bundle import open_bundle  # noqa: E402
-from ingest.stores.common import rel_table  # noqa: E402
-from ingest.stores.embedded import conform, load_bundle_embedded  # noqa: E402
-from queries import RelType  # noqa: E402
-from queries import open_store, run  # noqa: E402
-from store_fixtures import _features  # noqa: E402
+from saegraph.ingest.bundle import BundleBuilder  # noqa: E402
+from saegraph.ingest.bundle import open_bundle  # noqa: E402
+from saegraph.ingest.stores.common import rel_table  # noqa: E402
+from saegraph.ingest.stores.embedded import conform, load_bundle_embedded  # noqa: E402
+from saegraph.queries import RelType  # noqa: E402
+from saegraph.queries import open_store, run  # noqa: E402
+from tests.helpers.store_fixtures import _features  # noqa: E402
 
 RUN_ID = "20240101T000000-bench000"
 

@@ -30,13 +30,13 @@ Cases (`--only NAME`, repeatable; `--only scaling` for the scaling run alone). B
 (`tests/benchmarks/baselines.py`) are what a careful notebook does today:
 
 - `coactivation-dense`: dense `B.T @ B` on a float32 0/1 matrix (BLAS), then count and NPMI
-  thresholds, vs `ingest.edges.coactivation.coactivation_edges` (exact hypergeometric p,
+  thresholds, vs `saegraph.ingest.edges.coactivation.stage.coactivation_edges` (exact hypergeometric p,
   BH, floors, top-k and all scores; the circular-shift null is switched off on both sides).
   Input: independent features with log-normal frequencies, so few or no pairs are significant
   while the baseline's thresholds keep chance pairs — the note gives both counts.
 - `coactivation-sparse`: the same with `scipy.sparse` `B.T @ B`, at 16k features.
 - `graph-stats`: `networkx` graph + degree + local clustering + `louvain_communities` vs
-  `queries.analysis` (`build_graph`, `centrality` incl. PageRank, `scalar_stats`, `louvain`
+  `saegraph.queries.analysis` (`build_graph`, `centrality` incl. PageRank, `scalar_stats`, `louvain`
   on igraph), planted-partition graph; both modularities are printed.
 - `lasso` / `lasso-path`: one literal LASSO replicate (`screen = "per_replicate"`; the real
   half: screen, Gram, batched path solve) vs per-node sklearn on the same subsample and

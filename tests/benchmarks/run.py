@@ -96,7 +96,7 @@ def _graph_edges(p: dict, cache: Path):
 
 def _lasso_data(p: dict, cache: Path):
     from bench_lasso import make_data
-    from ingest.edges.lasso_resample import order_by_sequence
+    from saegraph.ingest.edges.lasso.resample import order_by_sequence
 
     f = cache / f"lasso-{p['features']}-{p['sequences']}-{p['l0']}.npz"
     if not f.exists():
@@ -124,8 +124,8 @@ def _bundle(p: dict, cache: Path, n_saes: int = 1) -> Path:
 
 def work(case: str, side: str, p: dict, cache: Path) -> dict:
     if case.startswith("coactivation"):
-        from ingest.config import CoactivationConfig
-        from ingest.edges.coactivation import coactivation_edges
+        from saegraph.ingest.config import CoactivationConfig
+        from saegraph.ingest.edges.coactivation.stage import coactivation_edges
 
         import baselines
 
@@ -149,10 +149,10 @@ def work(case: str, side: str, p: dict, cache: Path) -> dict:
             return harness.measure(networkx_graph_stats, edges)
 
         def ours():
-            from queries.analysis.centrality import centrality
-            from queries.analysis.communities import louvain, modularity
-            from queries.analysis.graph import build_graph
-            from queries.analysis.structure import scalar_stats
+            from saegraph.queries.analysis.centrality import centrality
+            from saegraph.queries.analysis.communities import louvain, modularity
+            from saegraph.queries.analysis.graph import build_graph
+            from saegraph.queries.analysis.structure import scalar_stats
 
             fg = build_graph(edges, "CO_ACTIVATES")
             cen = centrality(fg)
@@ -166,7 +166,7 @@ def work(case: str, side: str, p: dict, cache: Path) -> dict:
 
         return harness.measure(ours)
     if case in ("lasso", "lasso-path"):
-        from ingest.config import LassoConfig
+        from saegraph.ingest.config import LassoConfig
 
         acts, starts = _lasso_data(p, cache)
         # the literal replicate (screen included), so the ratio to per-node sklearn counts the screen;
@@ -183,7 +183,7 @@ def work(case: str, side: str, p: dict, cache: Path) -> dict:
             r["seconds"] = per_node * n_nodes  # extrapolated to every node with candidates
             r["out"] = {"secondsPerNode": per_node, "nodes": n_nodes}
             return r
-        from ingest.edges.lasso import run_replicates
+        from saegraph.ingest.edges.lasso.stage import run_replicates
 
         n_warm = min(20, starts.size - 1)
         run_replicates(acts[: starts[n_warm]], starts[: n_warm + 1], cfg, seed=0)  # numba warm-up
@@ -205,7 +205,7 @@ def work(case: str, side: str, p: dict, cache: Path) -> dict:
     if case == "store-embedded":
         return _work_store_embedded(side, p, cache)
     if case == "store-neo4j":
-        from queries import open_store
+        from saegraph.queries import open_store
 
         bundle = _bundle(p, cache)
         store = open_store(neo4j_uri=os.environ["NEO4J_URI"])
@@ -213,7 +213,7 @@ def work(case: str, side: str, p: dict, cache: Path) -> dict:
             from baselines import rowwise_load_neo4j
 
             return harness.measure(rowwise_load_neo4j, bundle, store)
-        from ingest.stores.neo4j import StoreRunner, load_bundle_neo4j
+        from saegraph.ingest.stores.neo4j import StoreRunner, load_bundle_neo4j
 
         r = harness.measure(load_bundle_neo4j, bundle, StoreRunner(store), progress=False)
         r["out"] = {"relationships": r["out"].n_relationships}
@@ -222,8 +222,8 @@ def work(case: str, side: str, p: dict, cache: Path) -> dict:
 
 
 def _work_store_embedded(side: str, p: dict, cache: Path) -> dict:
-    from ingest.bundle import open_bundle
-    from queries import open_store
+    from saegraph.ingest.bundle import open_bundle
+    from saegraph.queries import open_store
 
     bundle_path = _bundle(p, cache)
     bundle = open_bundle(bundle_path)
@@ -233,7 +233,7 @@ def _work_store_embedded(side: str, p: dict, cache: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(store_dir=Path(tmp) / "db")
         if side == "ours":
-            from ingest.stores.embedded import load_bundle_embedded
+            from saegraph.ingest.stores.embedded import load_bundle_embedded
 
             r = harness.measure(load_bundle_embedded, bundle_path, store, progress=False)
             r["out"] = {"nodes": n_nodes, "relationships": r["out"].n_relationships}
@@ -279,7 +279,7 @@ def describe(case: str, p: dict, base: dict, ours: dict) -> tuple[str, str, str,
     if case == "graph-stats":
         return (f"nodes={p['nodes']:,} edges={oo.get('edges', p['edges']):,}",
                 "networkx build + degree + clustering + louvain_communities",
-                "queries.analysis build_graph + centrality + scalar_stats + louvain (igraph)",
+                "saegraph.queries.analysis build_graph + centrality + scalar_stats + louvain (igraph)",
                 f"communities nx {bo.get('communities')} (Q {bo.get('modularity', 0):.3f}) vs ours "
                 f"{oo.get('communities')} (Q {oo.get('modularity', 0):.3f})")
     if case in ("lasso", "lasso-path"):

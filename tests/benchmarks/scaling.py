@@ -39,8 +39,8 @@ def _timed(fn, *args, **kwargs) -> float:
 
 
 def _acts(n_tokens: int, n_features: int, l0: float, seed: int):
-    from ingest.edges.lasso_resample import order_by_sequence
-    from ingest.edges.lasso_synthetic import planted_activations
+    from saegraph.ingest.edges.lasso.resample import order_by_sequence
+    from tests.helpers.lasso_synthetic import planted_activations
 
     d = planted_activations(n_tokens // SEQ_LEN, SEQ_LEN, n_features, l0=l0, n_trees=max(1, n_features // 50),
                             branching=2, depth=2, n_pairs=max(1, n_features // 40), planted_rate=(0.005, 0.05),
@@ -49,9 +49,9 @@ def _acts(n_tokens: int, n_features: int, l0: float, seed: int):
 
 
 def token_stages(n_tokens: int, n_features: int, l0: float) -> dict:
-    from ingest.config import CoactivationConfig, LassoConfig
-    from ingest.edges.coactivation import coactivation_edges
-    from ingest.edges.lasso import run_replicates
+    from saegraph.ingest.config import CoactivationConfig, LassoConfig
+    from saegraph.ingest.edges.coactivation.stage import coactivation_edges
+    from saegraph.ingest.edges.lasso.stage import run_replicates
 
     acts, starts = _acts(n_tokens, n_features, l0, seed=n_tokens + n_features)
     t0 = time.perf_counter()
@@ -63,10 +63,10 @@ def token_stages(n_tokens: int, n_features: int, l0: float) -> dict:
 
 def feature_only_stages(n_features: int) -> dict:
     from bench_store import build
-    from ingest.edges.cosine import cosine_knn
-    from ingest.edges.matches import match_saes
-    from ingest.stores.embedded import load_bundle_embedded
-    from queries import open_store
+    from saegraph.ingest.edges.cosine.stage import cosine_knn
+    from saegraph.ingest.edges.matches.stage import match_saes
+    from saegraph.ingest.stores.embedded import load_bundle_embedded
+    from saegraph.queries import open_store
 
     rng = np.random.default_rng(n_features)
     w_a = rng.standard_normal((n_features, D_DECODER)).astype(np.float32)
@@ -84,7 +84,7 @@ def feature_only_stages(n_features: int) -> dict:
 def warm_up() -> None:
     """Compile the numba kernels (disk-cached) so the first point is not charged for it."""
     token_stages(100 * SEQ_LEN, 512, 20.0)  # big enough that every kernel path (exact p, solve) runs
-    from ingest.edges.cosine import cosine_knn
+    from saegraph.ingest.edges.cosine.stage import cosine_knn
 
     cosine_knn(np.eye(8, dtype=np.float32), 2, 0.0)
 

@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from store_fixtures import make_graph_bundle  # noqa: E402
+from tests.helpers.store_fixtures import make_graph_bundle
 
-from ingest.cli import cli  # noqa: E402
-from queries.analysis import engine  # noqa: E402
-from queries.analysis.sources import BundleSource, StoreSource  # noqa: E402
+from saegraph.cli import cli
+from saegraph.queries.analysis import engine
+from saegraph.queries.analysis.sources import BundleSource, StoreSource
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +24,7 @@ def loaded(tmp_path_factory):
 
 
 def test_communities_components_centrality_written_back(loaded):
-    from queries.stores import open_store
+    from saegraph.queries.stores import open_store
 
     bundle, db = loaded
     with open_store(store_dir=db) as store:
@@ -47,7 +46,7 @@ def test_communities_components_centrality_written_back(loaded):
 
 
 def test_paths_same_on_store_and_bundle(loaded):
-    from queries.stores import open_store
+    from saegraph.queries.stores import open_store
 
     bundle, db = loaded
     with open_store(store_dir=db, read_only=True) as store:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from queries.enums import Label, RelType
-from queries.registry import EMBEDDED_SUFFIX, get_query, list_queries, render
-from queries.schema_files import ddl_statements, split_statements
+from saegraph.schema.graph import Label, RelType
+from saegraph.queries.registry import EMBEDDED_SUFFIX, get_query, list_queries, render
+from saegraph.schema.ddl import ddl_statements, split_statements
 
 REPO = Path(__file__).resolve().parents[2]
 LINT_DIR = REPO / "tests" / "lint"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from ingest.demo.pipeline import SAE_IDS, DemoSettings, run_demo
-from ingest.demo.summary import format_summary
-from ingest.demo.train_saes import SAETrainingSettings
-from tests.demo_fixtures import tiny_quick_settings
+from saegraph.demo.pipeline import SAE_IDS, DemoSettings, run_demo
+from saegraph.demo.summary import format_summary
+from saegraph.demo.train_saes import SAETrainingSettings
+from tests.helpers.demo_fixtures import tiny_quick_settings
 
 
 def _check_result(res, quick: bool):
@@ -30,8 +30,8 @@ def _check_result(res, quick: bool):
     text = format_summary(s)
     assert "Degree-distribution JSD" in text and "shared one-to-one" in text
     # the store holds the communities the summary reports
-    from queries.registry import run
-    from queries.stores import EmbeddedStore
+    from saegraph.queries.registry import run
+    from saegraph.queries.stores import EmbeddedStore
 
     store = EmbeddedStore(res.store, read_only=True, buffer_pool_size=64 << 20)
     try:

@@ -159,8 +159,8 @@ def test_browser_guide_has_slides_and_runnable_blocks():
 
 
 def test_favorites_zip_holds_every_public_query(tmp_path):
-    from queries import registry
-    from queries.browser import favorite_files, write_favorites_zip
+    from saegraph.queries import registry
+    from saegraph.queries.browser import favorite_files, write_favorites_zip
 
     files = favorite_files()
     names = {path.split("/")[0] + "." + path.split("/")[1].split(".")[0] for path in files}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ingest.bundle import open_bundle
-from ingest.stores.embedded import load_bundle_embedded
-from queries import FeatureProperty, RelType, open_store, run
-from queries.stores import StoreError
-from store_fixtures import make_graph_bundle
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores.embedded import load_bundle_embedded
+from saegraph.queries import FeatureProperty, RelType, open_store, run
+from saegraph.queries.stores import StoreError
+from tests.helpers.store_fixtures import make_graph_bundle
 
 POOL = 128 * 1024 * 1024
 
@@ -80,7 +80,7 @@ def test_read_only_missing_store_is_a_clear_error(tmp_path):
 
 
 def test_reload_of_the_only_run_empties_its_tables_and_reloads_exactly(tmp_path, bundles):
-    from ingest.stores.embedded import _remove_run_relationships
+    from saegraph.ingest.stores.embedded import _remove_run_relationships
 
     a, b = bundles
     ba = open_bundle(a)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from ingest.bundle import EDGE_TABLES, NODE_TABLES, open_bundle
-from ingest.cli import cli
+from saegraph.ingest.bundle import EDGE_TABLES, NODE_TABLES, open_bundle
+from saegraph.cli import cli
 
 TINY = """
 [run]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo_fixtures import tiny_quick_settings
+from tests.helpers.demo_fixtures import tiny_quick_settings
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -17,7 +17,7 @@ NOTEBOOKS = ("explore.ipynb", "universality.ipynb")
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory) -> Path:
-    from ingest.demo.pipeline import run_demo
+    from saegraph.demo.pipeline import run_demo
 
     out = tmp_path_factory.mktemp("nbdemo") / "demo"
     settings = tiny_quick_settings()

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ingest.bundle import open_bundle
-from ingest.stores.embedded import load_bundle_embedded
-from queries import FeatureProperty, RelType, list_queries, open_store, run
-from store_fixtures import make_graph_bundle
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores.embedded import load_bundle_embedded
+from saegraph.queries import FeatureProperty, RelType, list_queries, open_store, run
+from tests.helpers.store_fixtures import make_graph_bundle
 
 GRAPH_TYPES = RelType.graph_types()
 NEO4J_ONLY_AREAS = ("gds",)  # GDS procedure calls: Neo4j only by definition (embedded runs igraph)

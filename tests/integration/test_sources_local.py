@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.config import config_from_mapping
-from ingest.sources import iter_batches, load_model, load_saes
-from tests.source_fixtures import (  # noqa: F401  (fixtures)
+from saegraph.ingest.config import config_from_mapping
+from saegraph.ingest.sources import iter_batches, load_model, load_saes
+from tests.helpers.source_fixtures import (  # noqa: F401  (fixtures)
     D_MLP,
     D_MODEL,
     make_tiny_model,

@@ -9,19 +9,18 @@ import pytest
 from click.testing import CliRunner
 from sklearn.metrics import adjusted_rand_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from store_fixtures import make_graph_bundle  # noqa: E402
+from tests.helpers.store_fixtures import make_graph_bundle
 
-from ingest.cli import cli  # noqa: E402
-from queries.analysis import engine  # noqa: E402
-from queries.analysis.sources import BundleSource, StoreSource  # noqa: E402
+from saegraph.cli import cli
+from saegraph.queries.analysis import engine
+from saegraph.queries.analysis.sources import BundleSource, StoreSource
 
 pytestmark = pytest.mark.neo4j
 
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
-    from queries.stores import open_store
+    from saegraph.queries.stores import open_store
 
     root = tmp_path_factory.mktemp("gds")
     bundle = make_graph_bundle(root / "bundle", n_features=120, seed=5)
@@ -71,7 +70,7 @@ def test_communities_agree_and_pagerank_matches(stores):
 
 def test_bundle_and_neo4j_compare_same_structure(stores):
     bundle, neo, _ = stores
-    from queries.analysis.compare import compare
+    from saegraph.queries.analysis.compare import compare
 
     a = compare(neo, "s0", "s1", n_draws=20, n_perm=1000, progress=False)
     b = compare(BundleSource(bundle), "s0", "s1", n_draws=20, n_perm=1000, progress=False)

@@ -17,12 +17,12 @@ from urllib.parse import urlparse
 
 import pytest
 
-from ingest.bundle import open_bundle
-from ingest.stores.common import LoadInterrupted
-from ingest.stores.neo4j import StoreRunner, forget_load_progress, load_bundle_neo4j
-from queries import RelType, open_store
-from queries.stores import neo4j_credentials
-from store_fixtures import make_graph_bundle
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores.common import LoadInterrupted
+from saegraph.ingest.stores.neo4j import StoreRunner, forget_load_progress, load_bundle_neo4j
+from saegraph.queries import RelType, open_store
+from saegraph.queries.stores import neo4j_credentials
+from tests.helpers.store_fixtures import make_graph_bundle
 
 pytestmark = pytest.mark.neo4j
 

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from ingest.stores.embedded import load_bundle_embedded
-from ingest.stores.neo4j import StoreRunner, load_bundle_neo4j
-from queries import RelType, open_store
-from store_fixtures import make_graph_bundle
+from saegraph.ingest.stores.embedded import load_bundle_embedded
+from saegraph.ingest.stores.neo4j import StoreRunner, load_bundle_neo4j
+from saegraph.queries import RelType, open_store
+from tests.helpers.store_fixtures import make_graph_bundle
 
 pytestmark = pytest.mark.neo4j
 
@@ -41,7 +41,7 @@ def test_reload_is_idempotent(stores):
     ("paths.two_hop_reach", {"featureId": "s0:3", "relType": "COSINE"}),
 ])
 def test_neo4j_text_matches_embedded(stores, name, params):
-    from queries import run
+    from saegraph.queries import run
 
     _, neo, emb = stores
     a, b = run(neo, name, **params), run(emb, name, **params)

@@ -20,14 +20,14 @@ import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
 
-from ingest.activation_store import ActivationChunk, ActivationStore, ActivationStoreError
-from ingest.bundle import BundleError, open_bundle
-from ingest.cli import cli
-from ingest.stores.embedded import load_bundle_embedded
-from queries import open_store, run
-from queries.registry import QueryError
-from reliability_helpers import POOL, snapshot_files, store_counts
-from store_fixtures import make_graph_bundle
+from saegraph.ingest.activation_store import ActivationChunk, ActivationStore, ActivationStoreError
+from saegraph.ingest.bundle import BundleError, open_bundle
+from saegraph.cli import cli
+from saegraph.ingest.stores.embedded import load_bundle_embedded
+from saegraph.queries import open_store, run
+from saegraph.queries.registry import QueryError
+from tests.helpers.reliability import POOL, snapshot_files, store_counts
+from tests.helpers.store_fixtures import make_graph_bundle
 
 INJECTIONS = (
     "CO_ACTIVATES]->() DETACH DELETE n //",

@@ -16,12 +16,12 @@ import time
 import pandas as pd
 import pytest
 
-from ingest.bundle import open_bundle
-from ingest.stores.embedded import load_bundle_embedded
-from queries import RelType, open_store, run
-from queries.stores import StoreError
-from reliability_helpers import POOL, store_counts
-from store_fixtures import make_graph_bundle
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores.embedded import load_bundle_embedded
+from saegraph.queries import RelType, open_store, run
+from saegraph.queries.stores import StoreError
+from tests.helpers.reliability import POOL, store_counts
+from tests.helpers.store_fixtures import make_graph_bundle
 
 N_READERS = 4
 RUN_B = "20240505T000000-c0ffee00"

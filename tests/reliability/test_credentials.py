@@ -19,10 +19,10 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from ingest.cli import cli
-from queries.stores import StoreError, neo4j_credentials, open_store
-from reliability_helpers import cli_env, saegraph_cmd
-from store_fixtures import make_graph_bundle
+from saegraph.cli import cli
+from saegraph.queries.stores import StoreError, neo4j_credentials, open_store
+from tests.helpers.reliability import cli_env, saegraph_cmd
+from tests.helpers.store_fixtures import make_graph_bundle
 
 ENV_PASSWORD = "planted-ENV-pw-5c1e7a"
 FILE_PASSWORD = "planted-FILE-pw-93b2d4"
@@ -182,7 +182,7 @@ def test_ingested_bundle_and_logs_hold_no_password(tmp_path, caplog, monkeypatch
 def test_every_driver_connection_failure_is_a_one_line_store_error():
     from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable, SessionExpired
 
-    from queries.stores import connection_error
+    from saegraph.queries.stores import connection_error
 
     cases = [(AuthError(f"bad password {ENV_PASSWORD}"), "check NEO4J_USER / NEO4J_PASSWORD"),
              (ServiceUnavailable(f"refused {ENV_PASSWORD}"), "cannot reach Neo4j"),

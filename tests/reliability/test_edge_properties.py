@@ -14,10 +14,10 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.config import CoactivationConfig, CosineConfig, LassoConfig
-from ingest.edges.coactivation import coactivation_edges
-from ingest.edges.cosine import cosine_knn, undirected_pairs
-from ingest.edges.lasso import lasso_edges
+from saegraph.ingest.config import CoactivationConfig, CosineConfig, LassoConfig
+from saegraph.ingest.edges.coactivation.stage import coactivation_edges
+from saegraph.ingest.edges.cosine.stage import cosine_knn, undirected_pairs
+from saegraph.ingest.edges.lasso.stage import lasso_edges
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -18,8 +18,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.bundle import MANIFEST, open_bundle, partial_path
-from reliability_helpers import CHUNKED, cli_env, run_cli, saegraph_cmd
+from saegraph.ingest.bundle import MANIFEST, open_bundle, partial_path
+from tests.helpers.reliability import CHUNKED, cli_env, run_cli, saegraph_cmd
 
 # Manifest keys that legitimately differ between two runs of the same config.
 VOLATILE_KEYS = {"createdAt", "updatedAt", "tokensPerSecond", "chunks_resumed", "chunks_written", "tokens_this_run"}

@@ -20,12 +20,12 @@ import textwrap
 
 import pytest
 
-from ingest.bundle import open_bundle
-from ingest.stores.embedded import load_bundle_embedded
-from queries import RelType, open_store, run
-from queries.stores import EmbeddedStore
-from reliability_helpers import POOL, cli_env, distinct_rel_keys, run_cli, store_counts
-from store_fixtures import make_graph_bundle
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores.embedded import load_bundle_embedded
+from saegraph.queries import RelType, open_store, run
+from saegraph.queries.stores import EmbeddedStore
+from tests.helpers.reliability import POOL, cli_env, distinct_rel_keys, run_cli, store_counts
+from tests.helpers.store_fixtures import make_graph_bundle
 
 RUN_B = "20240303T000000-0badc0de"
 COPY_TABLES = (
@@ -98,14 +98,14 @@ def test_failed_copy_then_reload_is_exact(tmp_path, bundles, monkeypatch, fail_a
 
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    from queries.stores import EmbeddedStore
+    from saegraph.queries.stores import EmbeddedStore
     real = EmbeddedStore.copy_from
     def copy_then_die(self, table, data):
         real(self, table, data)
         if table == "LASSO":  # CO_ACTIVATES and LASSO committed, COSINE and MATCHES not yet
             os.kill(os.getpid(), signal.SIGKILL)
     EmbeddedStore.copy_from = copy_then_die
-    from ingest.cli import main
+    from saegraph.cli import main
     sys.argv = ["saegraph", "load", sys.argv[1], "--store", sys.argv[2], "--no-progress", "--threads", sys.argv[3]]
     main()
 """)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import pytest
 from neo4j.exceptions import ServiceUnavailable
 
-from ingest.bundle import open_bundle
-from ingest.stores.common import LoadInterrupted
-from ingest.stores.neo4j import PROGRESS_KEYS, load_bundle_neo4j
-from queries.enums import Label, RelType
-from queries.registry import get_query
-from store_fixtures import make_graph_bundle
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores.common import LoadInterrupted
+from saegraph.ingest.stores.neo4j import PROGRESS_KEYS, load_bundle_neo4j
+from saegraph.schema.graph import Label, RelType
+from saegraph.queries.registry import get_query
+from tests.helpers.store_fixtures import make_graph_bundle
 
 BATCH = 30
 
@@ -235,12 +235,12 @@ def test_cli_load_gives_up_in_one_line_then_continues(bundle, monkeypatch):
 
     from click.testing import CliRunner
 
-    import ingest.stores.neo4j as neo4j_loader
-    import queries.stores
-    from ingest.cli import cli
+    import saegraph.ingest.stores.neo4j as neo4j_loader
+    import saegraph.queries.stores
+    from saegraph.cli import cli
 
     server = FakeNeo4j(down_after=int(total_batches(bundle) * 0.6), down_for=10**9)
-    monkeypatch.setattr(queries.stores, "open_store", lambda **kwargs: FakeNeo4jStore(server))
+    monkeypatch.setattr(saegraph.queries.stores, "open_store", lambda **kwargs: FakeNeo4jStore(server))
     monkeypatch.setattr(neo4j_loader, "load_bundle_neo4j",
                         functools.partial(neo4j_loader.load_bundle_neo4j, sleep=lambda s: None))
     argv = ["load", str(bundle), "--neo4j", "bolt://fake:7687", "--no-progress", "--batch-size", str(BATCH)]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.activation_store import ActivationStore
-from ingest.activations import ActivationError, run_activation_pass, sparsify
-from ingest.config import ActivationsConfig, Config, DatasetConfig, ModelConfig, SAEConfig
-from tests.spine_fakes import FakeModel, FakeSAE, fake_batches
+from saegraph.ingest.activation_store import ActivationStore
+from saegraph.ingest.activations import ActivationError, run_activation_pass, sparsify
+from saegraph.ingest.config import ActivationsConfig, Config, DatasetConfig, ModelConfig, SAEConfig
+from tests.helpers.spine_fakes import FakeModel, FakeSAE, fake_batches
 
 
 def make_cfg(chunk_tokens=100, exclude_bos=True, n_tokens=10_000) -> Config:

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_mutual_info_score
 
-from queries.analysis.communities import consensus, leiden, louvain, modularity, resolution_profile
-from queries.analysis.graph import from_edge_list
-from queries.analysis.summaries import partition_summary
+from saegraph.queries.analysis.communities import consensus, leiden, louvain, modularity, resolution_profile
+from saegraph.queries.analysis.graph import from_edge_list
+from saegraph.queries.analysis.summaries import partition_summary
 
 
 def planted_sbm(sizes=(40, 30, 30, 20), p_in=0.3, p_out=0.01, seed=0):

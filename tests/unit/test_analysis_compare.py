@@ -6,11 +6,11 @@ import pytest
 from scipy.stats import pareto
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
-from queries.analysis.graph import from_edge_list
-from queries.analysis.matching import community_agreement, edge_overlap, node_matching
-from queries.analysis.nulls import gnm_null, rewire_null
-from queries.analysis.signatures import retrieval_scores, signature_matching, truth_ranks
-from queries.analysis.structure import compare_structure, floor_verdict
+from saegraph.queries.analysis.graph import from_edge_list
+from saegraph.queries.analysis.matching import community_agreement, edge_overlap, node_matching
+from saegraph.queries.analysis.nulls import gnm_null, rewire_null
+from saegraph.queries.analysis.signatures import retrieval_scores, signature_matching, truth_ranks
+from saegraph.queries.analysis.structure import compare_structure, floor_verdict
 
 
 def dcsbm(seed, n=600, prefix=None):

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from scipy.spatial.distance import jensenshannon
 
-from queries.analysis.centrality import centrality
-from queries.analysis.components import canonical_labels, connected_components
-from queries.analysis.distributions import distribution_jsd, histogram, jsd_bits, shared_bins
-from queries.analysis.graph import build_graph, from_edge_list
-from queries.analysis.nulls import gnm_pairs, null_graphs
-from queries.analysis.paths import k_shortest_paths, shortest_path
+from saegraph.queries.analysis.centrality import centrality
+from saegraph.queries.analysis.components import canonical_labels, connected_components
+from saegraph.queries.analysis.distributions import distribution_jsd, histogram, jsd_bits, shared_bins
+from saegraph.queries.analysis.graph import build_graph, from_edge_list
+from saegraph.queries.analysis.nulls import gnm_pairs, null_graphs
+from saegraph.queries.analysis.paths import k_shortest_paths, shortest_path
 
 
 def random_weighted(n=30, p=0.15, seed=0):

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from queries.analysis.universality import evt_baseline, max_cosines, universality_summary
+from saegraph.queries.analysis.universality import evt_baseline, max_cosines, universality_summary
 
 
 def test_evt_baseline_matches_methods_anchor():

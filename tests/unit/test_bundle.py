@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from ingest.activation_store import ActivationChunk, ActivationStore, ActivationStoreError
-from ingest.bundle import FORMAT_VERSION, BundleBuilder, BundleError, open_bundle, partial_path, update_bundle
+from saegraph.ingest.activation_store import ActivationChunk, ActivationStore, ActivationStoreError
+from saegraph.ingest.bundle import FORMAT_VERSION, BundleBuilder, BundleError, open_bundle, partial_path, update_bundle
 
 
 def build(path, run_id="r-1"):

@@ -8,7 +8,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from ingest.cli import COMMANDS, cli
+from saegraph.cli import COMMANDS, cli
 
 
 def _all_commands():
@@ -35,7 +35,7 @@ def test_every_command_has_help_with_example(name, cmd):
 
 def test_top_level_help_imports_no_heavy_modules():
     code = (
-        "import sys; from click.testing import CliRunner; from ingest.cli import cli; "
+        "import sys; from click.testing import CliRunner; from saegraph.cli import cli; "
         "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output; "
         "heavy = [m for m in ('torch', 'sae_lens', 'transformer_lens', 'ladybug', 'neo4j', 'igraph') if m in sys.modules]; "
         "print(heavy); assert not heavy, heavy"

@@ -7,9 +7,9 @@ import pytest
 import scipy.sparse as sp
 import scipy.stats
 
-from ingest.config import CoactivationConfig
-from ingest.edges import cofiring_kernel as kern
-from ingest.edges.coactivation import (
+from saegraph.ingest.config import CoactivationConfig
+from saegraph.ingest.edges.coactivation import kernel as kern
+from saegraph.ingest.edges.coactivation.stage import (
     binary_pattern,
     coactivation_edges,
     cofiring_counts,
@@ -18,7 +18,7 @@ from ingest.edges.coactivation import (
     significant_candidates,
     top_k_per_node,
 )
-from ingest.edges.significance import bh_qvalues, hypergeom_pvalues, log_factorial_table, pair_scores
+from saegraph.ingest.edges.stats.significance import bh_qvalues, hypergeom_pvalues, log_factorial_table, pair_scores
 
 
 def random_acts(rng, n_tokens=3000, n_features=60, planted=((0, 1), (2, 3), (10, 40)), dens=(0.005, 0.06)):

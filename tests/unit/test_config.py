@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from ingest.config import Config, ConfigError, LassoConfig, load_config
+from saegraph.ingest.config import Config, ConfigError, LassoConfig, load_config
 
 GOOD = """
 [run]

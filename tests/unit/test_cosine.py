@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest.edges.cosine import chance_max_cosine, cosine_knn, directed_ranks, undirected_pairs
-from ingest.edges.knn_kernel import blocked_topk, normalize_rows
+from saegraph.ingest.edges.cosine.stage import chance_max_cosine, cosine_knn, directed_ranks, undirected_pairs
+from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
 
 
 def dense_knn(w, k, floor):

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from ingest.demo import corpus
-from ingest.demo.train_saes import SAETrainingSettings, activations_key, init_from_data, train_or_load
+from saegraph.demo import corpus
+from saegraph.demo.train_saes import SAETrainingSettings, activations_key, init_from_data, train_or_load
 
 
 def test_stdlib_selection_is_deterministic_and_seeded(tmp_path):
@@ -94,7 +94,7 @@ def test_train_or_load_trains_once_then_loads(tmp_path):
     import torch
     from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
 
-    from ingest.demo.train_saes import evaluate_sae
+    from saegraph.demo.train_saes import evaluate_sae
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -6,8 +6,8 @@ import socket
 
 from click.testing import CliRunner
 
-from ingest.cli import cli
-from ingest.cli.doctor_cmd import FAIL, INFO, OK, Check, check_neo4j, format_checks, run_checks
+from saegraph.cli import cli
+from saegraph.cli.doctor_cmd import FAIL, INFO, OK, Check, check_neo4j, format_checks, run_checks
 
 
 def _free_port() -> int:

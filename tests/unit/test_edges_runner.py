@@ -10,11 +10,11 @@ import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
 
-from ingest.bundle import open_bundle
-from ingest.cli import cli
-from ingest.config import CoactivationConfig, EdgesConfig
-from ingest.edges.runner import EdgeStageError, StageResult, run_edges, select_stages
-from tests.builders import make_bundle_from_arrays
+from saegraph.ingest.bundle import open_bundle
+from saegraph.cli import cli
+from saegraph.ingest.config import CoactivationConfig, EdgesConfig
+from saegraph.ingest.edges.runner import EdgeStageError, StageResult, run_edges, select_stages
+from tests.helpers.builders import make_bundle_from_arrays
 
 MINE = ["coactivation", "cosine", "matches"]
 

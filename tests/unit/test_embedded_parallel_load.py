@@ -1,4 +1,4 @@
-"""Parallel relationship COPYs of the embedded loader (step 5 of ingest.stores.embedded).
+"""Parallel relationship COPYs of the embedded loader (step 5 of saegraph.ingest.stores.embedded).
 
 - Loading with several COPY threads gives exactly the rows of a one-thread load: every
   relationship table's count and every property of every row, for a first run (empty
@@ -15,13 +15,13 @@ import threading
 
 import pyarrow as pa
 import pytest
-from store_fixtures import make_graph_bundle
+from tests.helpers.store_fixtures import make_graph_bundle
 
-from ingest.bundle import open_bundle
-from ingest.stores import embedded
-from ingest.stores.embedded import load_bundle_embedded
-from queries import RelType, open_store, run
-from queries.stores import EmbeddedStore
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores import embedded
+from saegraph.ingest.stores.embedded import load_bundle_embedded
+from saegraph.queries import RelType, open_store, run
+from saegraph.queries.stores import EmbeddedStore
 
 POOL = 128 * 1024 * 1024
 RUN_B = "20240606T000000-beadfeed"

@@ -6,9 +6,9 @@ import csv
 
 import pytest
 
-from ingest.bundle import open_bundle
-from ingest.stores.export_admin import ARRAY_DELIMITER, export_admin
-from store_fixtures import make_graph_bundle
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores.export_admin import ARRAY_DELIMITER, export_admin
+from tests.helpers.store_fixtures import make_graph_bundle
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ingest.activation_store import ActivationChunk, ActivationStore
-from ingest.config import FeaturesConfig
-from ingest.features import feature_table, logit_effects, merge_top_k
+from saegraph.ingest.activation_store import ActivationChunk, ActivationStore
+from saegraph.ingest.config import FeaturesConfig
+from saegraph.ingest.features import feature_table, logit_effects, merge_top_k
 
 
 def test_merge_top_k_equals_brute_force(rng):

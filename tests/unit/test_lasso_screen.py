@@ -7,14 +7,14 @@ import pytest
 import scipy.sparse as sp
 import scipy.stats
 
-from ingest.edges.lasso_resample import (
+from saegraph.ingest.edges.lasso.resample import (
     circular_shift_null,
     effective_sample_size,
     order_by_sequence,
     permutation_null,
     subsample_sequences,
 )
-from ingest.edges.lasso_screen import (
+from saegraph.ingest.edges.lasso.screen import (
     assemble_blocks,
     block_pair_keys,
     column_moments,

@@ -9,7 +9,7 @@ import pytest
 from sklearn.covariance import graphical_lasso
 from sklearn.linear_model import Lasso
 
-from ingest.edges.lasso_solver import lasso_gram, lasso_path_gram, neighborhood_selection, solve_nodes
+from saegraph.ingest.edges.lasso.solver import lasso_gram, lasso_path_gram, neighborhood_selection, solve_nodes
 
 
 def standardized_problem(seed: int, n: int = 400, p: int = 12):

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.stats
-from builders import make_bundle_from_arrays
+from tests.helpers.builders import make_bundle_from_arrays
 from sklearn.linear_model import Lasso
 
-import ingest.edges.lasso as lasso_stage
-from ingest.bundle import open_bundle
-from ingest.config import LassoConfig
-from ingest.edges.lasso import lasso_edges
-from ingest.edges.lasso_replicate import select_edges_once
-from ingest.edges.lasso_resample import order_by_sequence
-from ingest.edges.lasso_synthetic import planted_activations
+import saegraph.ingest.edges.lasso.stage as lasso_stage
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.config import LassoConfig
+from saegraph.ingest.edges.lasso.stage import lasso_edges
+from saegraph.ingest.edges.lasso.replicate import select_edges_once
+from saegraph.ingest.edges.lasso.resample import order_by_sequence
+from tests.helpers.lasso_synthetic import planted_activations
 
 
 def reference_replicate(acts: sp.csr_matrix, n_seq: int, cfg: LassoConfig) -> dict:
@@ -133,7 +133,7 @@ def test_no_dependence_gives_no_discoveries(null, screen):
 
 
 def test_bundle_stage_through_runner_and_resume(tmp_path, monkeypatch):
-    from ingest.edges.runner import run_edges
+    from saegraph.ingest.edges.runner import run_edges
 
     d = planted_activations(160, 16, 48, l0=4, n_trees=2, n_pairs=3, planted_rate=0.1, seed=8)
     rng = np.random.default_rng(0)
@@ -156,7 +156,7 @@ def test_bundle_stage_through_runner_and_resume(tmp_path, monkeypatch):
     assert st["perSae"]["s0"]["nEff"]["mode"] == "sequences" and results["lasso"]["edges"] == len(tbl)
 
     # resume: finished replicates are read back, not recomputed
-    from ingest.config import LassoConfig as Cfg
+    from saegraph.ingest.config import LassoConfig as Cfg
 
     cfg = Cfg(replicates=3, frequency_strata=1, keep="all", min_firings=10)
     work = tmp_path / "work"
@@ -183,7 +183,7 @@ def test_bundle_stage_through_runner_and_resume(tmp_path, monkeypatch):
 
 
 def test_fdr_helpers_against_brute_force(rng):
-    from ingest.edges.lasso_fdr import (
+    from saegraph.ingest.edges.lasso.fdr import (
         bh_qvalues,
         count_replicates,
         frequency_bins,

@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from ingest.config import LassoConfig
-from ingest.edges.lasso_replicate import dense_statistics, fit_blocks, to_global
-from ingest.edges.lasso_resample import choose_sequences, effective_sample_size, order_by_sequence
-from ingest.edges.lasso_screen import block_pair_keys, column_moments, gram_entries
-from ingest.edges.lasso_sufficient import (
+from saegraph.ingest.config import LassoConfig
+from saegraph.ingest.edges.lasso.replicate import dense_statistics, fit_blocks, to_global
+from saegraph.ingest.edges.lasso.resample import choose_sequences, effective_sample_size, order_by_sequence
+from saegraph.ingest.edges.lasso.screen import block_pair_keys, column_moments, gram_entries
+from saegraph.ingest.edges.lasso.sufficient import (
     _alive_candidates,
     replicate_from_dataset,
     screen_dataset,
     sequence_column_sums,
     sequence_pair_sums,
 )
-from ingest.edges.lasso_synthetic import planted_activations
+from tests.helpers.lasso_synthetic import planted_activations
 
 
 def random_sequences(rng, n_seq=40, max_len=12, F=15, density=0.3):
@@ -98,7 +98,7 @@ def test_replicate_from_statistics_equals_refit_on_the_subsample(n_eff):
 
 
 def test_null_dataset_screens_its_own_candidates():
-    from ingest.edges.lasso import matched_null, null_rng
+    from saegraph.ingest.edges.lasso.stage import matched_null, null_rng
 
     d = planted_activations(300, 16, 40, l0=4, n_trees=2, n_pairs=4, planted_rate=0.08, seed=3)
     cfg = LassoConfig(dense_density=1.0, candidates=4, min_firings=10)
@@ -111,7 +111,7 @@ def test_null_dataset_screens_its_own_candidates():
 
 
 def test_memory_cap_falls_back_to_screening_every_replicate(caplog):
-    from ingest.edges.lasso import lasso_edges
+    from saegraph.ingest.edges.lasso.stage import lasso_edges
 
     d = planted_activations(200, 16, 40, l0=4, n_trees=2, n_pairs=4, planted_rate=0.08, seed=3)
     args = (d.acts, d.sequence_ids, d.positions)

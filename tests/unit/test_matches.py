@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from ingest.edges.actcorr import max_activation_correlation, pair_correlations
-from ingest.edges.knn_kernel import blocked_topk, normalize_rows
-from ingest.edges.matches import evt_max_cosine_baseline, match_saes
-from ingest.edges.matching import dense_one_to_one, matching_cost, sparse_one_to_one
-from ingest.edges.splitting import nnls_r2, parent_child
+from saegraph.ingest.edges.matches.actcorr import max_activation_correlation, pair_correlations
+from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
+from saegraph.ingest.edges.matches.stage import evt_max_cosine_baseline, match_saes
+from saegraph.ingest.edges.matches.matching import dense_one_to_one, matching_cost, sparse_one_to_one
+from saegraph.ingest.edges.matches.splitting import nnls_r2, parent_child
 
 
 def perturbed_permutation(rng, f=300, d=48, noise=0.3):

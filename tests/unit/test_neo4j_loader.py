@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from neo4j.exceptions import ClientError, TransientError
 
-from ingest.bundle import open_bundle
-from ingest.stores.common import LoadInterrupted
-from ingest.stores.neo4j import load_bundle_neo4j
-from queries.enums import Label, RelType
-from queries.registry import get_query
-from store_fixtures import make_graph_bundle
+from saegraph.ingest.bundle import open_bundle
+from saegraph.ingest.stores.common import LoadInterrupted
+from saegraph.ingest.stores.neo4j import load_bundle_neo4j
+from saegraph.schema.graph import Label, RelType
+from saegraph.queries.registry import get_query
+from tests.helpers.store_fixtures import make_graph_bundle
 
 
 class FakeRunner:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from queries.enums import FeatureProperty, RelType
-from queries.registry import QueryError, bind, get_query, list_queries, prepare, render, strip_comments
-from queries.schema_files import DDL_FILES, ddl_statements, ddl_text
+from saegraph.schema.graph import FeatureProperty, RelType
+from saegraph.queries.registry import QueryError, bind, get_query, list_queries, prepare, render, strip_comments
+from saegraph.schema.ddl import DDL_FILES, ddl_statements, ddl_text
 
 AREAS = ("lookup", "neighbors", "paths", "communities", "components", "centrality", "compare", "universality")
 REPO = Path(__file__).resolve().parents[2]
@@ -90,12 +90,6 @@ def test_feature_property_allowlist():
     with pytest.raises(ValueError):
         FeatureProperty.of("community", RelType.MATCHES)
     assert len(FeatureProperty) == 15
-
-
-@pytest.mark.parametrize("filename", sorted({f for files in DDL_FILES.values() for f in files}))
-def test_schema_dir_is_identical_to_shipped_ddl(filename):
-    assert (REPO / "schema" / filename).read_text(encoding="utf-8") == ddl_text(filename), (
-        f"schema/{filename} and queries/_ddl/{filename} differ: edit queries/_ddl/ and copy it to schema/")
 
 
 def test_embedded_ddl_declares_every_write_back_property():

@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from ingest.sources import SourceError, dataset_info, iter_batches, load_model
-from tests.source_fixtures import tiny_config, tiny_model_dir, tiny_text_dir  # noqa: F401  (fixtures)
+from saegraph.ingest.sources import SourceError, dataset_info, iter_batches, load_model
+from tests.helpers.source_fixtures import tiny_config, tiny_model_dir, tiny_text_dir  # noqa: F401  (fixtures)
 
 CTX = 16
 

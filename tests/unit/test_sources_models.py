@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.config import config_from_mapping
-from ingest.sources import SourceError, load_model, save_local_model
-from tests.source_fixtures import D_MLP, D_MODEL, make_tiny_model, make_tokenizer, tiny_config
-from tests.source_fixtures import tiny_model_dir  # noqa: F401  (fixture)
+from saegraph.ingest.config import config_from_mapping
+from saegraph.ingest.sources import SourceError, load_model, save_local_model
+from tests.helpers.source_fixtures import D_MLP, D_MODEL, make_tiny_model, make_tokenizer, tiny_config
+from tests.helpers.source_fixtures import tiny_model_dir  # noqa: F401  (fixture)
 
 HOOKS = ["blocks.0.mlp.hook_post", "blocks.1.hook_resid_post"]
 

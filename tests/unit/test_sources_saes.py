@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ingest.sources import SourceError, load_model, load_saes
-from ingest.sources.neelnanda import convert_neelnanda
-from tests.source_fixtures import (  # noqa: F401  (fixtures)
+from saegraph.ingest.sources import SourceError, load_model, load_saes
+from saegraph.ingest.sources.neelnanda import convert_neelnanda
+from tests.helpers.source_fixtures import (  # noqa: F401  (fixtures)
     D_MLP,
     D_MODEL,
     fill_hf_cache,

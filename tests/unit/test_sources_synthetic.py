@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.config import config_from_mapping
-from ingest.sources import (
+from saegraph.ingest.config import config_from_mapping
+from saegraph.ingest.sources import (
     SYNTHETIC_HOOK,
     SourceError,
     dataset_info,

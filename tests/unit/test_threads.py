@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ingest.threads import choose_threads
+from saegraph.ingest.threads import choose_threads
 
 
 def test_explicit_count_wins():

@@ -1,0 +1,1 @@
+"""COSINE: exact top-k decoder-direction neighbours by blocked matmul."""

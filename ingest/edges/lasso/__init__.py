@@ -1,0 +1,1 @@
+"""LASSO: nodewise LASSO with resampling, matched nulls and FDR on replicate counts."""

@@ -1,0 +1,191 @@
+"""One replicate of the nodewise LASSO: from a token × feature matrix to an AND-rule graph.
+
+Algorithm (METHODS.md §2, steps 3–6; Meinshausen & Bühlmann 2006 neighbourhood selection):
+1. Moments μ, σ, firings; drop features with < ``min_firings`` firings; features with
+   density > ``dense_density`` become unpenalized covariates of every regression.
+2. n_eff (sequences, or autocorrelation-deflated tokens) for the screen and for EBIC.
+3. Fisher-z screen with BH over all pairs of node features, c_ij ≥ ``min_count``; top-k
+   candidates per node (``lasso_screen``).
+4. S at every pair inside each node block (second blocked pass), correlations
+   r = (S/n − μ_i μ_j)/(σ_i σ_j); covariate correlations from AᵀA_dense.
+5. Per node: LASSO path on the block with warm starts, λ by EBIC (``lasso_solver``).
+6. AND rule: keep (i, j) when i selects j and j selects i; weight = the mean of the two
+   signed coefficients. Keys are i·F + j (i < j) in the SAE's latent index space.
+The cost after step 3's S pass does not depend on the token count. Steps 1–3 are
+``screen_candidates`` and steps 4 (from S at the block pairs) to 6 are ``fit_blocks``, both
+shared with ``lasso_sufficient``, which screens once and feeds every replicate's S from
+per-sequence sums instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from saegraph.ingest.config import LassoConfig
+from saegraph.ingest.edges.lasso.resample import effective_sample_size
+from saegraph.ingest.edges.lasso.screen import (
+    Moments,
+    ScreenResult,
+    assemble_blocks,
+    block_pair_keys,
+    column_moments,
+    gram_entries,
+    screen_pairs,
+    split_features,
+    top_k_candidates,
+)
+from saegraph.ingest.edges.lasso.solver import solve_nodes
+
+
+@dataclass
+class ReplicateEdges:
+    keys: np.ndarray  # int64 i·F + j, i < j, AND-rule edges
+    weights: np.ndarray  # mean signed coefficient of the two regressions
+    info: dict = field(default_factory=dict)
+
+
+def _standardized(s_vals, n, mean_a, mean_b, sd_a, sd_b):
+    return (s_vals / n - mean_a * mean_b) / (sd_a * sd_b)
+
+
+def and_rule(node_of: np.ndarray, cand: np.ndarray, coef: np.ndarray, n_features: int):
+    """Undirected edges selected by both endpoints: (keys i·F + j with i < j, mean coefficient)."""
+    sel = coef != 0
+    a, b, w = node_of[sel], cand[sel], coef[sel]
+    keys = np.minimum(a, b) * n_features + np.maximum(a, b)
+    order = np.argsort(keys, kind="stable")
+    keys, w = keys[order], w[order]
+    both = np.flatnonzero(keys[1:] == keys[:-1])
+    return keys[both], 0.5 * (w[both] + w[both + 1])
+
+
+def dense_statistics(a_dense: sp.spmatrix, x: sp.csr_matrix, n: float, mean_d, sd_d, mean_x, sd_x):
+    """Correlations of the dense covariates with the nodes ([d, nodes]) and among themselves ([d, d]).
+
+    ``a_dense`` holds the covariates' columns over the same rows as ``x`` (rows outside a
+    subsample may be zero-weighted: only the sums matter)."""
+    d = a_dense.shape[1]
+    if d == 0:
+        return np.zeros((0, x.shape[1])), np.zeros((0, 0))
+    a_t = sp.csr_matrix(a_dense.T)
+    s_dx = np.asarray((a_t @ x).todense(), dtype=np.float64)
+    s_dd = np.asarray((a_t @ a_t.T).todense(), dtype=np.float64)
+    dense_corr = (s_dx / n - np.outer(mean_d, mean_x)) / np.outer(sd_d, sd_x)
+    dense_gram = (s_dd / n - np.outer(mean_d, mean_d)) / np.outer(sd_d, sd_d)
+    return dense_corr, dense_gram
+
+
+@dataclass
+class BlockFit:
+    local_keys: np.ndarray  # AND-rule edges as i·n_nodes + j (i < j) in the node index space
+    weights: np.ndarray
+    directed_selected: int
+    mean_candidates: float
+
+
+def fit_blocks(cand_ptr, cand_idx, pair_keys, pair_s, n, mean, sd, dense_corr, dense_gram, n_eff: float,
+               n_predictors: int, config: LassoConfig) -> BlockFit:
+    """Steps 4 (standardize S at the block pairs) to 6 (AND rule) for nodes 0..len(cand_ptr)−2.
+
+    ``pair_keys`` are the sorted unique block pair keys min·n_nodes + max and ``pair_s`` S at
+    them; ``mean``/``sd`` are the node columns' moments over ``n`` rows."""
+    n_nodes = cand_ptr.size - 1
+    entry_keys = block_pair_keys(cand_ptr, cand_idx, n_nodes)
+    slot = np.searchsorted(pair_keys, entry_keys)
+    ui, uj = pair_keys // max(n_nodes, 1), pair_keys % max(n_nodes, 1)
+    pair_corr = _standardized(pair_s, n, mean[ui], mean[uj], sd[ui], sd[uj])
+    g_flat, g_off, b_flat, b_off, pen = assemble_blocks(cand_ptr, cand_idx, pair_corr[slot], dense_corr,
+                                                        dense_gram)
+    beta, _ = solve_nodes(g_flat, g_off, b_flat, b_off, pen, n_lambdas=config.n_lambdas,
+                          lambda_min_ratio=config.lambda_min_ratio, n_eff=n_eff,
+                          n_predictors=max(n_predictors, 1), ebic_gamma=config.ebic_gamma,
+                          ebic_refit=config.ebic_refit)
+    # coefficients of the candidates (the first k entries of each block; covariates follow)
+    n_cand = np.diff(cand_ptr)
+    take = np.repeat(b_off[:-1], n_cand) + (np.arange(cand_idx.size) - np.repeat(cand_ptr[:-1], n_cand))
+    node_of = np.repeat(np.arange(n_nodes), n_cand)
+    local_keys, weights = and_rule(node_of, cand_idx, beta[take], n_nodes)
+    return BlockFit(local_keys, weights, int((beta[take] != 0).sum()), float(n_cand.mean()) if n_cand.size else 0.0)
+
+
+@dataclass
+class Screened:
+    """Steps 1–3 on one dataset: the node columns, their screen and top-k candidates."""
+
+    mom: Moments  # every column
+    nodes: np.ndarray  # global ids of the node columns (sorted)
+    dense: np.ndarray  # global ids of the dense covariates (sorted)
+    n_eff: float
+    n_eff_info: dict
+    x: sp.csr_matrix  # [tokens, nodes], sorted indices
+    node_mom: Moments  # the node columns' moments
+    screen: ScreenResult
+    cand_ptr: np.ndarray  # top-k candidates per node, CSR over the node index space
+    cand_idx: np.ndarray
+    seconds: dict  # "prepare" (steps 1–2), "screen" (step 3)
+
+
+def screen_candidates(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig) -> Screened:
+    """Steps 1–3: moments, firing floor and dense covariates, n_eff, Fisher-z BH screen, top-k."""
+    t0 = time.perf_counter()
+    mom = column_moments(acts)
+    nodes, dense = split_features(mom, config.min_firings, config.dense_density)
+    n_eff, n_eff_info = effective_sample_size(acts, seq_starts, config.n_eff)
+    x = acts[:, nodes].tocsr()
+    x.sort_indices()
+    node_mom = Moments(n=mom.n, mean=mom.mean[nodes], sd=mom.sd[nodes], firings=mom.firings[nodes])
+    t_prepare = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    screen = screen_pairs(x, node_mom, n_eff, min_count=config.min_count, q=config.screen_q,
+                          block_entries=config.block_entries)
+    cand_ptr, cand_idx = top_k_candidates(screen, nodes.size, config.candidates)
+    return Screened(mom, nodes, dense, n_eff, n_eff_info, x, node_mom, screen, cand_ptr, cand_idx,
+                    {"prepare": t_prepare, "screen": time.perf_counter() - t0})
+
+
+def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig) -> ReplicateEdges:
+    """Steps 1–6 on one (real or null) replicate ``acts`` [tokens, F] with sequences ``seq_starts``."""
+    n, F = acts.shape
+    sc = screen_candidates(acts, seq_starts, config)
+    mom, nodes, dense, n_eff, x, sub_mom = sc.mom, sc.nodes, sc.dense, sc.n_eff, sc.x, sc.node_mom
+    cand_ptr, cand_idx = sc.cand_ptr, sc.cand_idx
+    timings = dict(sc.seconds)
+
+    t0 = time.perf_counter()
+    pair_keys = np.unique(block_pair_keys(cand_ptr, cand_idx, nodes.size))
+    pair_s = gram_entries(x, pair_keys, block_entries=config.block_entries)
+    dense_corr, dense_gram = dense_statistics(acts[:, dense], x, n, mom.mean[dense], mom.sd[dense],
+                                              sub_mom.mean, sub_mom.sd)
+    timings["gram"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    fit = fit_blocks(cand_ptr, cand_idx, pair_keys, pair_s, n, sub_mom.mean, sub_mom.sd, dense_corr, dense_gram,
+                     n_eff, nodes.size - 1, config)
+    timings["solve"] = time.perf_counter() - t0
+    info = {
+        "nTokens": int(n),
+        "nSequences": int(seq_starts.size - 1),
+        "nEff": float(n_eff),
+        "nEffInfo": sc.n_eff_info,
+        "nodes": int(nodes.size),
+        "denseCovariates": [int(d) for d in dense],
+        "screenPrefiltered": int(sc.screen.n_prefiltered),
+        "screenPassed": int(sc.screen.i.size),
+        "meanCandidates": fit.mean_candidates,
+        "gramEntries": int(pair_keys.size),
+        "directedSelected": fit.directed_selected,
+        "seconds": {k: round(v, 4) for k, v in timings.items()},
+    }
+    return to_global(fit, nodes, F, info)
+
+
+def to_global(fit: BlockFit, nodes: np.ndarray, n_features: int, info: dict) -> ReplicateEdges:
+    """The fit's node-space edges as global keys i·F + j (``nodes`` sorted, so i < j is kept)."""
+    li, lj = fit.local_keys // max(nodes.size, 1), fit.local_keys % max(nodes.size, 1)
+    keys = nodes[li].astype(np.int64) * n_features + nodes[lj]
+    info["edges"] = int(keys.size)
+    return ReplicateEdges(keys=keys, weights=fit.weights, info=info)

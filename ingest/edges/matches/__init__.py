@@ -1,0 +1,1 @@
+"""MATCHES: corresponding features of two SAEs (one-to-one matching, splitting, activation correlation)."""

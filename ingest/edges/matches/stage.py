@@ -1,0 +1,241 @@
+"""MATCHES edges and universality statistics between every pair of SAEs with equal d_in.
+
+Algorithm (METHODS.md §4; Paulo & Belrose 2024 for shared fractions, Lan et al. 2024 for
+activation correlation, Bricken et al. 2023 for splitting):
+1. Normalise both decoders; exact blocked top-k kNN in both directions (A→B, B→A).
+2. MCS (mean max cosine) each way, against the extreme-value baseline for the max of M
+   Gaussians of σ = 1/√d: σ(√(2 ln M) − (ln ln M + ln 4π)/(2√(2 ln M))), and a
+   random-rotation null: MCS of a seeded sample of A's rows against B rotated by a random
+   orthogonal Q (Haar, from the QR of a Gaussian matrix).
+3. Mutual nearest neighbours from the two top-1 lists.
+4. One-to-one matching with an "unmatched" option (``matching``): dense Hungarian when
+   both widths <= dense_max, else sparse LAPJVsp on the union of the kNN graphs. The
+   shared fraction at each τ is the share of features whose match has cos >= τ.
+5. When both SAEs' activations are in the bundle (same tokens): max activation
+   correlation each way (``actcorr``) and the correlation of every written pair.
+6. Different widths: one-to-many parent/child edges (``splitting``).
+Rows are directed A→B (A before B in config order): ``hungarian`` matches (``mutual`` when
+also mutual nearest), ``mnn`` for mutual nearest pairs >= match_floor not already matched,
+and ``parent`` edges (the parent is the feature of the narrower SAE).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from saegraph.ingest.config import MatchesConfig
+from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
+from saegraph.ingest.edges.matches.matching import dense_one_to_one, shared_fractions, sparse_one_to_one
+from saegraph.queries.analysis.universality import evt_baseline
+from saegraph.schema.graph import RelType
+
+log = logging.getLogger(__name__)
+
+MATCHES_SCHEMA = RelType.MATCHES.arrow_schema()  # the schema's one definition (saegraph.schema.graph)
+
+
+def evt_max_cosine_baseline(n_candidates: int, d: int) -> float:
+    """Expected max cosine of a random direction against M random others (extreme-value;
+    the formula lives with the read path's universality summary)."""
+    return evt_baseline(n_candidates, d)
+
+
+def random_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
+    """A Haar-random orthogonal d x d matrix."""
+    q, r = np.linalg.qr(rng.standard_normal((d, d)))
+    return (q * np.sign(np.diag(r))).astype(np.float32)
+
+
+@dataclass
+class MatchResult:
+    """Everything computed between two decoders (indices are latent indices)."""
+
+    knn_ab: tuple[np.ndarray, np.ndarray]  # (idx [Fa, k], val [Fa, k])
+    knn_ba: tuple[np.ndarray, np.ndarray]
+    matched: tuple[np.ndarray, np.ndarray, np.ndarray]  # (a, b, cos) one-to-one
+    mutual: tuple[np.ndarray, np.ndarray, np.ndarray]  # (a, b, cos) mutual nearest neighbours
+    stats: dict = field(default_factory=dict)
+
+
+def match_saes(W_a: np.ndarray, W_b: np.ndarray, *, knn: int = 32, match_floor: float = 0.3,
+               dense_max: int = 4096, thresholds=(0.5, 0.6, 0.7, 0.8, 0.9), block_rows: int = 2048,
+               rotation_null_rows: int = 0, seed: int = 0, progress: bool = False) -> MatchResult:
+    """Decoder-based comparison of two SAEs (steps 1–4 of the module docstring)."""
+    if W_a.shape[1] != W_b.shape[1]:
+        raise ValueError(f"decoders have different d_in ({W_a.shape[1]} vs {W_b.shape[1]}): they cannot be matched")
+    t0 = time.perf_counter()
+    wa, wb = normalize_rows(W_a), normalize_rows(W_b)
+    fa, fb, d = wa.shape[0], wb.shape[0], wa.shape[1]
+    idx_ab, val_ab = blocked_topk(wa, wb, knn, block_rows=block_rows, progress=progress, desc="kNN A->B")
+    idx_ba, val_ba = blocked_topk(wb, wa, knn, block_rows=block_rows, progress=progress, desc="kNN B->A")
+    t_knn = time.perf_counter() - t0
+
+    nn_ab, nn_ba = idx_ab[:, 0].astype(np.int64), idx_ba[:, 0].astype(np.int64)
+    a_idx = np.arange(fa)
+    is_mutual = nn_ba[nn_ab] == a_idx
+    mutual = (a_idx[is_mutual], nn_ab[is_mutual], val_ab[is_mutual, 0].astype(np.float64))
+
+    t1 = time.perf_counter()
+    if max(fa, fb) <= dense_max:
+        method = "dense linear_sum_assignment"
+        matched = dense_one_to_one(wa @ wb.T, match_floor)
+    else:
+        method = "sparse min_weight_full_bipartite_matching on the kNN graph"
+        k_ab, k_ba = idx_ab.shape[1], idx_ba.shape[1]
+        rows = np.r_[np.repeat(a_idx, k_ab), idx_ba.ravel()]
+        cols = np.r_[idx_ab.ravel(), np.repeat(np.arange(fb), k_ba)]
+        sims = np.r_[val_ab.ravel(), val_ba.ravel()]
+        ok = (rows >= 0) & (cols >= 0)
+        matched = sparse_one_to_one(rows[ok], cols[ok], sims[ok], fa, fb, match_floor)
+    t_match = time.perf_counter() - t1
+
+    stats = {
+        "nFeaturesA": int(fa), "nFeaturesB": int(fb), "dIn": int(d),
+        "mcsAB": float(np.mean(val_ab[:, 0])), "mcsBA": float(np.mean(val_ba[:, 0])),
+        "mcsBaselineAB": evt_max_cosine_baseline(fb, d), "mcsBaselineBA": evt_max_cosine_baseline(fa, d),
+        "mutualNearest": int(is_mutual.sum()),
+        "mutualNearestAboveFloor": int((mutual[2] >= match_floor).sum()),
+        "matchingMethod": method, "matchFloor": match_floor, "matched": int(matched[0].size),
+        "meanMatchedCosine": float(np.mean(matched[2])) if matched[2].size else float("nan"),
+        "sharedFraction": shared_fractions(matched[2], fa, fb, thresholds),
+        "secondsKnn": round(t_knn, 3), "secondsMatching": round(t_match, 3),
+    }
+    if rotation_null_rows > 0:
+        rng = np.random.default_rng(seed)
+        rows_null = rng.choice(fa, size=min(rotation_null_rows, fa), replace=False)
+        rotated = wb @ random_rotation(d, rng)
+        _, v = blocked_topk(wa[rows_null], rotated, 1, block_rows=block_rows)
+        stats["mcsRotationNullAB"] = float(np.mean(v[:, 0]))
+        stats["rotationNullRows"] = int(rows_null.size)
+    return MatchResult((idx_ab, val_ab), (idx_ba, val_ba), matched, mutual, stats)
+
+
+def knn_rank(idx: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """1-based rank of b among a's kNN list (-1 when beyond the list)."""
+    if a.size == 0:
+        return np.zeros(0, np.int64)
+    hit = idx[a] == b[:, None]
+    return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, -1).astype(np.int64)
+
+
+def _load_acts(bundle, sid: str):
+    return bundle.activations.stack(sid)[0]
+
+
+def compare_pair(bundle, sid_a: str, sid_b: str, config: MatchesConfig, *, run_id: str, seed: int,
+                 progress: bool = False) -> tuple[pd.DataFrame, dict]:
+    """All MATCHES rows and statistics for the SAE pair (A, B)."""
+    from saegraph.ingest.edges.matches.actcorr import max_activation_correlation, pair_correlations
+    from saegraph.ingest.edges.rows import feature_ids
+    from saegraph.ingest.edges.matches.splitting import parent_child
+
+    w_a, w_b = bundle.decoder(sid_a), bundle.decoder(sid_b)
+    res = match_saes(w_a, w_b, knn=config.knn, match_floor=config.match_floor, dense_max=config.dense_max,
+                     thresholds=config.shared_thresholds, block_rows=config.block_rows,
+                     rotation_null_rows=config.rotation_null_rows, seed=seed, progress=progress)
+    stats = dict(res.stats)
+    stats["threshold"] = config.threshold
+    stats["sharedAtThreshold"] = shared_fractions(res.matched[2], w_a.shape[0], w_b.shape[0],
+                                                  [config.threshold])[f"{config.threshold:g}"]
+    have_acts = {sid_a, sid_b} <= set(bundle.activations.sae_ids) and bundle.activations.n_tokens > 0
+    acts_a = acts_b = None
+    widths_differ = w_a.shape[0] != w_b.shape[0]
+    if have_acts and (config.activation_correlation or widths_differ):
+        acts_a, acts_b = _load_acts(bundle, sid_a), _load_acts(bundle, sid_b)
+    if config.activation_correlation and have_acts:
+        t0 = time.perf_counter()
+        _, r_ab, _, r_ba = max_activation_correlation(acts_a, acts_b, block_rows=config.block_rows,
+                                                      progress=progress)
+        stats["activationCorrelation"] = {
+            "nTokens": int(acts_a.shape[0]),
+            "meanMaxAB": float(np.nanmean(r_ab)) if np.isfinite(r_ab).any() else float("nan"),
+            "meanMaxBA": float(np.nanmean(r_ba)) if np.isfinite(r_ba).any() else float("nan"),
+            "fractionAbove0.5AB": float(np.mean(np.nan_to_num(r_ab, nan=-1) >= 0.5)),
+            "fractionAbove0.5BA": float(np.mean(np.nan_to_num(r_ba, nan=-1) >= 0.5)),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+    else:
+        why = "disabled" if not config.activation_correlation else "activations of both SAEs are not in the bundle"
+        stats["activationCorrelation"] = {"skipped": why}
+
+    idx_ab = res.knn_ab[0]
+    ma, mb, mcos = res.matched
+    mutual_set = set(zip(res.mutual[0].tolist(), res.mutual[1].tolist()))
+    matched_set = set(zip(ma.tolist(), mb.tolist()))
+    mut_keep = res.mutual[2] >= config.match_floor
+    extra = [(a, b, c) for a, b, c in zip(res.mutual[0][mut_keep], res.mutual[1][mut_keep], res.mutual[2][mut_keep])
+             if (a, b) not in matched_set]
+    xa = np.array([e[0] for e in extra], np.int64)
+    xb = np.array([e[1] for e in extra], np.int64)
+    xc = np.array([e[2] for e in extra], np.float64)
+    parts = [
+        pd.DataFrame({"a": ma, "b": mb, "cosine": mcos, "method": "hungarian",
+                      "mutual": [(a, b) in mutual_set for a, b in zip(ma.tolist(), mb.tolist())],
+                      "rank": knn_rank(idx_ab, ma, mb)}),
+        pd.DataFrame({"a": xa, "b": xb, "cosine": xc, "method": "mnn", "mutual": True, "rank": np.ones(xa.size, np.int64)}),
+    ]
+    fa, fb = w_a.shape[0], w_b.shape[0]
+    if widths_differ:
+        narrow_is_a = fa < fb
+        kids, parents, split_stats = parent_child(
+            w_a if narrow_is_a else w_b, w_b if narrow_is_a else w_a, min_cosine=config.parent_min_cosine,
+            min_cooccurrence=config.parent_min_cooccurrence,
+            acts_narrow=(acts_a if narrow_is_a else acts_b) if have_acts else None,
+            acts_wide=(acts_b if narrow_is_a else acts_a) if have_acts else None,
+            block_rows=config.block_rows, progress=progress)
+        split_stats["parentSae"] = sid_a if narrow_is_a else sid_b
+        stats["splitting"] = split_stats
+        pa_ = kids["parent"].to_numpy() if narrow_is_a else kids["child"].to_numpy()
+        pb_ = kids["child"].to_numpy() if narrow_is_a else kids["parent"].to_numpy()
+        parts.append(pd.DataFrame({"a": pa_, "b": pb_, "cosine": kids["cosine"].to_numpy(), "method": "parent",
+                                   "mutual": [(a, b) in mutual_set for a, b in zip(pa_.tolist(), pb_.tolist())],
+                                   "rank": kids["rank"].to_numpy().astype(np.int64)}))
+    rows = pd.concat(parts, ignore_index=True)
+    if config.activation_correlation and acts_a is not None and len(rows):
+        _, r = pair_correlations(acts_a, acts_b, rows["a"].to_numpy(), rows["b"].to_numpy())
+        rows["actCorr"] = r
+    else:
+        rows["actCorr"] = np.nan
+    frame = pd.DataFrame({
+        "source": feature_ids(sid_a, rows["a"].to_numpy()), "target": feature_ids(sid_b, rows["b"].to_numpy()),
+        "sourceSae": sid_a, "targetSae": sid_b, "cosine": rows["cosine"].astype(np.float64).to_numpy(),
+        "actCorr": rows["actCorr"].astype(np.float64).to_numpy(), "method": rows["method"].to_numpy(),
+        "mutual": rows["mutual"].astype(bool).to_numpy(), "rank": rows["rank"].astype(np.int64).to_numpy(),
+        "runId": run_id,
+    })
+    stats["rowsByMethod"] = {str(k): int(v) for k, v in frame["method"].value_counts().items()}
+    return frame, stats
+
+
+def build_from_bundle(bundle, config: MatchesConfig, *, run_id: str, seed: int, work_dir: Path):
+    """MATCHES rows for every pair of SAEs (config order) with equal d_in."""
+    from saegraph.ingest.edges.runner import StageResult, progress_enabled
+
+    saes = bundle.frame("saes")
+    order = [str(s) for s in saes["saeId"]]
+    d_in = dict(zip(order, saes["dIn"].astype(int)))
+    frames, per_pair, skipped = [], {}, []
+    for x, sid_a in enumerate(order):
+        for sid_b in order[x + 1:]:
+            if d_in[sid_a] != d_in[sid_b]:
+                skipped.append(f"{sid_a}->{sid_b} (dIn {d_in[sid_a]} vs {d_in[sid_b]})")
+                continue
+            log.info("matches %s -> %s", sid_a, sid_b)
+            t0 = time.perf_counter()
+            frame, st = compare_pair(bundle, sid_a, sid_b, config, run_id=run_id, seed=seed,
+                                     progress=progress_enabled())
+            st["seconds"] = round(time.perf_counter() - t0, 3)
+            frames.append(frame)
+            per_pair[f"{sid_a}->{sid_b}"] = st
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=MATCHES_SCHEMA.names)
+    table = pa.Table.from_pandas(frame, schema=MATCHES_SCHEMA, preserve_index=False)
+    stats = {"method": "decoder-cosine kNN, one-to-one matching with an unmatched option, splitting",
+             "pairs": per_pair, "skippedPairs": skipped, "edges": int(table.num_rows)}
+    return StageResult("matches", table, stats)

@@ -1,0 +1,3 @@
+from saegraph.cli import main
+
+main()

@@ -1,0 +1,79 @@
+"""``saegraph edges BUNDLE``: (re)build edge tables of a finished bundle."""
+
+from __future__ import annotations
+
+import click
+
+from saegraph.schema.graph import RelType
+
+STAGE_NAMES = tuple(rel.stage for rel in RelType)
+
+
+def _summary(stage: str, stats: dict) -> str:
+    """One line per stage for the terminal."""
+    secs = stats.get("seconds")
+    head = f"{stage:<13} {stats.get('rows', stats.get('edges', 0)):>10,} rows"
+    tail = f"  ({secs:.1f} s)" if isinstance(secs, int | float) else ""
+    if stage == "coactivation":
+        per = stats.get("perSae", {})
+        tested = sum(s.get("pairsTested", 0) for s in per.values())
+        bh = sum(s.get("passedBH", 0) for s in per.values())
+        return (f"{head}; {tested:,} pairs tested, {bh:,} pass BH at q={stats.get('fdrLevel')}, "
+                f"null (circular shift) lets {stats.get('nullEdges', 0):,} through{tail}")
+    if stage == "cosine":
+        per = stats.get("perSae", {})
+        chance = ", ".join(f"{k} {v.get('chanceMaxCosine') or float('nan'):.3f}" for k, v in per.items())
+        return f"{head}; floor {stats.get('minSimilarity')}, chance max cosine: {chance}{tail}"
+    if stage == "matches":
+        bits = []
+        for pair, s in stats.get("pairs", {}).items():
+            shared = s.get("sharedAtThreshold", {}).get("fractionOfA")
+            shared_s = f"{shared:.2f}" if isinstance(shared, int | float) else "n/a"
+            bits.append(f"{pair} MCS {s.get('mcsAB', float('nan')):.3f} (baseline {s.get('mcsBaselineAB') or 0:.3f}), "
+                        f"shared@{s.get('threshold')} {shared_s}")
+        return f"{head}; " + ("; ".join(bits) if bits else "no SAE pairs with equal dIn") + tail
+    return head + tail
+
+
+@click.command()
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("--only", "only", multiple=True, type=click.Choice(STAGE_NAMES),
+              help="Run just this stage (repeatable); default: every stage enabled in the config.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Take the [edges] settings from this run TOML instead of the bundle's own config.")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@click.option("--threads", type=int, default=0, show_default=True,
+              help="CPU threads for numba and torch; 0 = the cores the load average leaves free.")
+def edges(bundle: str, only: tuple[str, ...], config_path: str | None, no_progress: bool, threads: int) -> None:
+    """(Re)build CO_ACTIVATES, LASSO, COSINE and MATCHES tables of a finished bundle.
+
+    Activations are read from the bundle, never recomputed; each stage is committed to the
+    bundle as soon as it finishes.
+
+    \b
+    Examples:
+      saegraph edges bundle/                          # every enabled stage
+      saegraph edges bundle/ --only coactivation      # re-run one stage
+      saegraph edges bundle/ --only cosine --only matches --config run.toml
+    """
+    from saegraph.ingest.activation_store import ActivationStoreError
+    from saegraph.ingest.bundle import BundleError
+    from saegraph.ingest.config import ConfigError, load_config
+    from saegraph.ingest.edges.runner import EdgeStageError, run_edges
+    from saegraph.ingest.threads import apply_threads, choose_threads
+
+    apply_threads(choose_threads(threads))
+
+    try:
+        cfg = load_config(config_path).edges if config_path else None
+        results = run_edges(bundle, cfg, list(only) or None, progress=not no_progress)
+    except (BundleError, ConfigError, EdgeStageError, ActivationStoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except MemoryError:
+        raise click.ClickException(
+            "out of memory: lower [edges.coactivation] block_memory_mb or block_rows in the config"
+        ) from None
+    if not results:
+        click.echo("no edge stage is enabled: pass --only STAGE or enable one in the config")
+    for stage, stats in results.items():
+        click.echo(_summary(stage, stats))

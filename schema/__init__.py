@@ -1,0 +1,1 @@
+"""The graph schema, in one place: labels, relationship types, properties, DDL."""

@@ -1,0 +1,1 @@
+"""Builders, fakes and seeded fixtures shared by the test suite."""
