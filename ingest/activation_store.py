@@ -156,9 +156,7 @@ class ActivationStore:
             for sid in sae_ids if sae_ids is not None else self.sae_ids:
                 width = self.d_sae(sid)
                 with np.load(d / f"{sid}.npz") as z:
-                    m = sp.csr_matrix(
-                        (z["data"], z["indices"], z["indptr"]), shape=(chunk.n_tokens, width)
-                    )
+                    m = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=(chunk.n_tokens, width))
                 chunk.acts[sid] = m
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ActivationStoreError(f"chunk {d} is unreadable ({exc}): re-run `saegraph ingest`") from exc

@@ -51,7 +51,9 @@ def sparsify(acts, threshold: float) -> sp.csr_matrix:
     return _csr_from_sorted_coo(rows, cols, a[rows, cols], *a.shape)
 
 
-def _csr_from_sorted_coo(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int, f: int) -> sp.csr_matrix:
+def _csr_from_sorted_coo(
+    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int, f: int
+) -> sp.csr_matrix:
     """Row-major COO (as nonzero() returns it) -> CSR without a sort."""
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
@@ -76,7 +78,7 @@ def check_finite(acts, sae_id: str, chunk: int) -> None:
     if n_bad:
         raise ActivationError(
             f"SAE {sae_id!r} produced {n_bad} NaN/Inf activations in chunk {chunk}: check the model "
-            "dtype (try model.dtype = \"float32\") and the SAE weights"
+            'dtype (try model.dtype = "float32") and the SAE weights'
         )
 
 
@@ -178,8 +180,12 @@ def run_activation_pass(
     seen_in_chunk = 0
     seqs_in_chunk = 0
     bar = tqdm(
-        total=cfg.dataset.n_tokens, initial=min(stats.tokens_seen, cfg.dataset.n_tokens), unit="tok",
-        unit_scale=True, desc="activations", disable=not progress,
+        total=cfg.dataset.n_tokens,
+        initial=min(stats.tokens_seen, cfg.dataset.n_tokens),
+        unit="tok",
+        unit_scale=True,
+        desc="activations",
+        disable=not progress,
     )
 
     def flush(next_sequence: int) -> None:
@@ -193,11 +199,20 @@ def run_activation_pass(
             if truth_store is None:
                 truth_store = ActivationStore(truth_dir, sae_widths={TRUTH_ID: width})
             truth_store.append(
-                ActivationChunk(chunk.index, chunk.token_ids, chunk.sequence_ids, chunk.positions,
-                                {TRUTH_ID: sp.vstack(truth_parts, format="csr")})
+                ActivationChunk(
+                    chunk.index,
+                    chunk.token_ids,
+                    chunk.sequence_ids,
+                    chunk.positions,
+                    {TRUTH_ID: sp.vstack(truth_parts, format="csr")},
+                )
             )
-        store.append(chunk, nextSequence=int(next_sequence), tokensSeen=int(seen_in_chunk),
-                     sequencesSeen=int(seqs_in_chunk))
+        store.append(
+            chunk,
+            nextSequence=int(next_sequence),
+            tokensSeen=int(seen_in_chunk),
+            sequencesSeen=int(seqs_in_chunk),
+        )
         stats.seconds_write += time.perf_counter() - t0
         stats.chunks_written += 1
         buffer = ChunkBuffer(buffer.sae_ids)
@@ -215,7 +230,11 @@ def run_activation_pass(
         keep = keep_mask(batch, acfg.exclude_bos, acfg.exclude_padding)
         flat_keep = keep.reshape(-1)
         t0 = time.perf_counter()
-        hidden = batch.hidden if batch.hidden is not None else model.run_hooks(_as_long_tensor(batch.tokens), hooks)
+        hidden = (
+            batch.hidden
+            if batch.hidden is not None
+            else model.run_hooks(_as_long_tensor(batch.tokens), hooks)
+        )
         stats.seconds_model += time.perf_counter() - t0
         acts = {}
         keep_t = _as_bool_tensor(flat_keep)
@@ -231,8 +250,12 @@ def run_activation_pass(
             stats.seconds_sparsify += time.perf_counter() - t0
         positions = np.broadcast_to(np.arange(t, dtype=np.int32), (b, t))
         seq_ids = np.broadcast_to(np.asarray(batch.sequence_ids, dtype=np.int64)[:, None], (b, t))
-        buffer.add(batch.tokens.reshape(-1)[flat_keep], seq_ids.reshape(-1)[flat_keep],
-                   positions.reshape(-1)[flat_keep], acts)
+        buffer.add(
+            batch.tokens.reshape(-1)[flat_keep],
+            seq_ids.reshape(-1)[flat_keep],
+            positions.reshape(-1)[flat_keep],
+            acts,
+        )
         if batch.true_acts is not None:
             truth_parts.append(sp.csr_matrix(batch.true_acts)[flat_keep])
         next_sequence = int(np.max(batch.sequence_ids)) + 1

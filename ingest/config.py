@@ -22,7 +22,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from saegraph.ingest.config_checks import ID_PATTERN, ConfigError  # noqa: F401 (ConfigError is part of this API)
+from saegraph.ingest.config_checks import ID_PATTERN, ConfigError
 from saegraph.ingest.config_checks import check as _check
 from saegraph.ingest.config_checks import check_choice as _check_choice
 from saegraph.ingest.config_checks import check_prob as _check_prob
@@ -70,7 +70,9 @@ class ModelConfig:
         if self.source == "local":
             _check(bool(self.path), 'model.path is required when model.source = "local"')
         if self.id:
-            _check(bool(ID_PATTERN.match(self.id)), f"model.id {self.id!r} may use only letters, digits, _ . -")
+            _check(
+                bool(ID_PATTERN.match(self.id)), f"model.id {self.id!r} may use only letters, digits, _ . -"
+            )
 
     @property
     def display_name(self) -> str:
@@ -111,7 +113,10 @@ class SyntheticConfig:
         _check(self.num_features > 1, "synthetic.num_features must be > 1")
         _check(self.hidden_dim > 1, "synthetic.hidden_dim must be > 1")
         _check_prob("synthetic.firing_probability", self.firing_probability)
-        _check(self.hierarchy_branching >= 0 and self.hierarchy_depth >= 0, "synthetic hierarchy sizes must be >= 0")
+        _check(
+            self.hierarchy_branching >= 0 and self.hierarchy_depth >= 0,
+            "synthetic hierarchy sizes must be >= 0",
+        )
         _check(
             self.hierarchy_branching != 1 and self.hierarchy_roots >= 0,
             "synthetic.hierarchy_branching must be 0 (no hierarchy) or >= 2, hierarchy_roots >= 0",
@@ -148,14 +153,24 @@ class SAEConfig:
     """For ``synthetic``: latent count (0: the synthetic model's num_features)."""
 
     def __post_init__(self) -> None:
-        _check(bool(ID_PATTERN.match(self.id)), f"saes.id {self.id!r} may use only letters, digits, _ . - (no ':')")
-        _check_choice(f"saes[{self.id}].source", self.source, ("pretrained", "local", "neelnanda", "synthetic"))
+        _check(
+            bool(ID_PATTERN.match(self.id)),
+            f"saes.id {self.id!r} may use only letters, digits, _ . - (no ':')",
+        )
+        _check_choice(
+            f"saes[{self.id}].source", self.source, ("pretrained", "local", "neelnanda", "synthetic")
+        )
         if self.source == "pretrained":
-            _check(bool(self.release and self.sae_id), f"saes[{self.id}]: pretrained needs release and sae_id")
+            _check(
+                bool(self.release and self.sae_id), f"saes[{self.id}]: pretrained needs release and sae_id"
+            )
         if self.source == "local":
             _check(bool(self.path), f'saes[{self.id}]: source = "local" needs path')
         if self.source == "neelnanda":
-            _check(bool(self.sae_id or self.path), f"saes[{self.id}]: neelnanda needs sae_id (run, e.g. '25') or path")
+            _check(
+                bool(self.sae_id or self.path),
+                f"saes[{self.id}]: neelnanda needs sae_id (run, e.g. '25') or path",
+            )
         _check_choice(f"saes[{self.id}].synthetic_mode", self.synthetic_mode, ("truth", "train"))
         _check(self.train_tokens > 0 and self.width >= 0, f"saes[{self.id}]: train_tokens > 0 and width >= 0")
 
@@ -250,7 +265,10 @@ class Config:
         ids = [s.id for s in self.saes]
         _check(len(set(ids)) == len(ids), f"saes ids must be unique, got {ids}")
         if self.dataset.source == "hf":
-            _check(bool(self.dataset.name), 'dataset.name is required when dataset.source = "hf" (e.g. "NeelNanda/c4-code-20k")')
+            _check(
+                bool(self.dataset.name),
+                'dataset.name is required when dataset.source = "hf" (e.g. "NeelNanda/c4-code-20k")',
+            )
         synthetic_model = self.model.source == "synthetic"
         for s in self.saes:
             _check(
@@ -259,12 +277,20 @@ class Config:
                 'synthetic SAEs go with model.source = "synthetic" and only there',
             )
         if synthetic_model:
-            _check(self.dataset.source == "synthetic", 'model.source = "synthetic" needs dataset.source = "synthetic"')
+            _check(
+                self.dataset.source == "synthetic",
+                'model.source = "synthetic" needs dataset.source = "synthetic"',
+            )
         else:
-            _check(self.dataset.source != "synthetic", 'dataset.source = "synthetic" needs model.source = "synthetic"')
+            _check(
+                self.dataset.source != "synthetic",
+                'dataset.source = "synthetic" needs model.source = "synthetic"',
+            )
         if self.model.source in ("transformer_lens", "bridge"):
-            _check(bool(self.model.name or self.model.path),
-                   f'model.name is required when model.source = "{self.model.source}" (e.g. "gelu-1l")')
+            _check(
+                bool(self.model.name or self.model.path),
+                f'model.name is required when model.source = "{self.model.source}" (e.g. "gelu-1l")',
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -285,7 +311,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         _check(isinstance(value, dict), f"{where} must be a table, got {type(value).__name__}")
         return from_dict(tp, value, where)
     if origin is Literal:
-        _check(value in get_args(tp), f"{where} = {value!r} is not one of {', '.join(map(repr, get_args(tp)))}")
+        _check(
+            value in get_args(tp), f"{where} = {value!r} is not one of {', '.join(map(repr, get_args(tp)))}"
+        )
         return value
     if origin is tuple:
         _check(isinstance(value, list | tuple), f"{where} must be a list, got {type(value).__name__}")
@@ -299,10 +327,16 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 continue
         raise ConfigError(f"{where} has the wrong type {type(value).__name__}")
     if tp is float:
-        _check(isinstance(value, int | float) and not isinstance(value, bool), f"{where} must be a number, got {value!r}")
+        _check(
+            isinstance(value, int | float) and not isinstance(value, bool),
+            f"{where} must be a number, got {value!r}",
+        )
         return float(value)
     if tp is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), f"{where} must be an integer, got {value!r}")
+        _check(
+            isinstance(value, int) and not isinstance(value, bool),
+            f"{where} must be an integer, got {value!r}",
+        )
         return value
     if tp is bool:
         _check(isinstance(value, bool), f"{where} must be true or false, got {value!r}")

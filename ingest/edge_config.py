@@ -42,7 +42,9 @@ class CoactivationConfig:
         _check_choice("edges.coactivation.top_k_mode", self.top_k_mode, ("either", "both"))
         _check_prob("edges.coactivation.fdr_q", self.fdr_q)
         _check(-1.0 <= self.min_npmi <= 1.0, "edges.coactivation.min_npmi must lie in [-1, 1]")
-        _check(self.top_k >= 1 and self.block_rows >= 1, "edges.coactivation.top_k and block_rows must be >= 1")
+        _check(
+            self.top_k >= 1 and self.block_rows >= 1, "edges.coactivation.top_k and block_rows must be >= 1"
+        )
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,9 @@ class LassoConfig:
         _check(self.frequency_strata >= 1, "edges.lasso.frequency_strata must be >= 1")
         _check_choice("edges.lasso.keep", self.keep, ("significant", "all"))
         _check(self.block_entries >= 1024, "edges.lasso.block_entries must be >= 1024")
-        _check(self.min_firings >= 2 and self.min_count >= 1, "edges.lasso.min_firings >= 2 and min_count >= 1")
+        _check(
+            self.min_firings >= 2 and self.min_count >= 1, "edges.lasso.min_firings >= 2 and min_count >= 1"
+        )
         _check(0.0 < self.dense_density <= 1.0, "edges.lasso.dense_density must lie in (0, 1]")
         _check(0.0 < self.stability_threshold <= 1.0, "edges.lasso.stability_threshold must lie in (0, 1]")
         _check_prob("edges.lasso.subsample_fraction", self.subsample_fraction)
@@ -163,7 +167,10 @@ class MatchesConfig:
         _check(-1.0 <= self.match_floor <= 1.0, "edges.matches.match_floor must lie in [-1, 1]")
         _check(self.rotation_null_rows >= 0, "edges.matches.rotation_null_rows must be >= 0")
         _check(self.block_rows >= 1, "edges.matches.block_rows must be >= 1")
-        _check(0.0 <= self.parent_min_cooccurrence <= 1.0, "edges.matches.parent_min_cooccurrence must lie in [0, 1]")
+        _check(
+            0.0 <= self.parent_min_cooccurrence <= 1.0,
+            "edges.matches.parent_min_cooccurrence must lie in [0, 1]",
+        )
         _check(-1.0 <= self.threshold <= 1.0, "edges.matches.threshold must lie in [-1, 1]")
         _check(self.dense_max >= 0, "edges.matches.dense_max must be >= 0")
 

@@ -133,7 +133,11 @@ def logit_effects(
 
 
 def contexts(
-    top_idx: np.ndarray, token_ids: np.ndarray, sequence_ids: np.ndarray, vocab: Callable[[int], str], window: int
+    top_idx: np.ndarray,
+    token_ids: np.ndarray,
+    sequence_ids: np.ndarray,
+    vocab: Callable[[int], str],
+    window: int,
 ) -> list[str]:
     """Decoded context around each global token index, the token itself in «»."""
     out = []
@@ -183,9 +187,11 @@ def feature_table(
     tok_ids, tok_acts = top_tokens(acc, fcfg.top_tokens)
     logit_ids, logit_vals = logit_effects(w_dec, w_u, fcfg.top_logits)
     vocab_ids = np.concatenate(
-        [np.asarray([t for row in tok_ids for t in row], dtype=np.int64),
-         np.asarray([t for row in logit_ids for t in row], dtype=np.int64),
-         token_ids.astype(np.int64)]
+        [
+            np.asarray([t for row in tok_ids for t in row], dtype=np.int64),
+            np.asarray([t for row in logit_ids for t in row], dtype=np.int64),
+            token_ids.astype(np.int64),
+        ]
     )
     vocab = build_vocab(decode, vocab_ids)
 
@@ -223,6 +229,8 @@ def feature_table(
         "dead": int((acc.n_firings == 0).sum()),
         "meanL0": float(acc.n_firings.sum() / n_tok),
         "medianDensity": float(np.median(density)) if f else 0.0,
-        "logits": "computed" if w_u is not None else "skipped: hook not in residual/MLP-out space or no unembedding",
+        "logits": "computed"
+        if w_u is not None
+        else "skipped: hook not in residual/MLP-out space or no unembedding",
     }
     return table, stats

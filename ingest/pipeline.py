@@ -78,7 +78,9 @@ def run_ingest(
     from saegraph.ingest.activations import run_activation_pass
 
     pass_stats = run_activation_pass(
-        cfg, model, saes,
+        cfg,
+        model,
+        saes,
         lambda start: sources.iter_batches(cfg, model, start_sequence=start),
         builder.activations_path,
         truth_dir=builder.ground_truth_path / "true_activations" if cfg.model.source == "synthetic" else None,
@@ -92,8 +94,13 @@ def run_ingest(
     tables, feature_stats, l0 = [], {}, {}
     for sae in saes:
         tbl, st = feature_table(
-            store, sae.sae_id, sae.w_dec, _as_numpy(model.unembed(sae.hook_name)), model.decode,
-            cfg.features, token_meta=token_meta,
+            store,
+            sae.sae_id,
+            sae.w_dec,
+            _as_numpy(model.unembed(sae.hook_name)),
+            model.decode,
+            cfg.features,
+            token_meta=token_meta,
         )
         tables.append(tbl)
         feature_stats[sae.sae_id] = st
@@ -103,8 +110,11 @@ def run_ingest(
     builder.write_table("models", models_table(model))
     builder.write_table("saes", saes_table(saes, cfg, l0, run_id))
     dataset = {
-        "datasetId": info.fingerprint[:16], "name": info.name, "nTokens": store.n_tokens,
-        "nSequences": store.n_sequences, "fingerprint": info.fingerprint,
+        "datasetId": info.fingerprint[:16],
+        "name": info.name,
+        "nTokens": store.n_tokens,
+        "nSequences": store.n_sequences,
+        "fingerprint": info.fingerprint,
     }
     builder.write_table("datasets", pa.Table.from_pylist([dataset]))
     builder.manifest.update(
@@ -139,9 +149,14 @@ def models_table(model) -> pa.Table:
     return pa.Table.from_pylist(
         [
             {
-                "modelId": model.model_id, "name": model.name, "nLayers": int(model.n_layers),
-                "dModel": int(model.d_model), "dMlp": int(model.d_mlp), "dVocab": int(model.d_vocab),
-                "nParams": int(model.n_params), "source": model.source,
+                "modelId": model.model_id,
+                "name": model.name,
+                "nLayers": int(model.n_layers),
+                "dModel": int(model.d_model),
+                "dMlp": int(model.d_mlp),
+                "dVocab": int(model.d_vocab),
+                "nParams": int(model.n_params),
+                "source": model.source,
             }
         ]
     )
@@ -151,12 +166,20 @@ def saes_table(saes, cfg: Config, l0: dict[str, float], run_id: str) -> pa.Table
     return pa.Table.from_pylist(
         [
             {
-                "saeId": s.sae_id, "modelId": cfg.model.model_id, "release": s.release, "saeName": s.sae_name,
-                "hookName": s.hook_name, "layer": int(s.layer), "dIn": int(s.d_in), "dSae": int(s.d_sae),
-                "architecture": s.architecture, "seed": int(s.seed), "l0": float(l0[s.sae_id]),
-                "source": s.source, "runId": run_id,
+                "saeId": s.sae_id,
+                "modelId": cfg.model.model_id,
+                "release": s.release,
+                "saeName": s.sae_name,
+                "hookName": s.hook_name,
+                "layer": int(s.layer),
+                "dIn": int(s.d_in),
+                "dSae": int(s.d_sae),
+                "architecture": s.architecture,
+                "seed": int(s.seed),
+                "l0": float(l0[s.sae_id]),
+                "source": s.source,
+                "runId": run_id,
             }
             for s in saes
         ]
     )
-

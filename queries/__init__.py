@@ -7,11 +7,22 @@ Never imports `ingest` (DESIGN.md §2).
     run(store, "neighbors.top_k", featureId="s0:12", relType="CO_ACTIVATES", k=10)
 """
 
-from saegraph.schema.graph import AlgoKind, FeatureProperty, Label, RelType
 from saegraph.queries.registry import QueryError, get_query, list_queries, run
 from saegraph.queries.stores import EmbeddedStore, Neo4jStore, Store, StoreError, open_store
+from saegraph.schema.graph import AlgoKind, FeatureProperty, Label, RelType
 
 __all__ = [
-    "AlgoKind", "EmbeddedStore", "FeatureProperty", "Label", "Neo4jStore", "QueryError", "RelType", "Store",
-    "StoreError", "get_query", "list_queries", "open_store", "run",
+    "AlgoKind",
+    "EmbeddedStore",
+    "FeatureProperty",
+    "Label",
+    "Neo4jStore",
+    "QueryError",
+    "RelType",
+    "Store",
+    "StoreError",
+    "get_query",
+    "list_queries",
+    "open_store",
+    "run",
 ]

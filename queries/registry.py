@@ -71,9 +71,13 @@ class Param:
             except ValueError as exc:
                 allowed = [m.value for m in self.choices()]
                 what = "relationship type" if self.enum is RelType else self.type
-                raise QueryError(f"parameter {self.name}: unknown {what} {value!r}: use one of {allowed}") from exc
+                raise QueryError(
+                    f"parameter {self.name}: unknown {what} {value!r}: use one of {allowed}"
+                ) from exc
             if self.allowed and member.value not in self.allowed:
-                raise QueryError(f"parameter {self.name}={member.value!r} not allowed here: use one of {list(self.allowed)}")
+                raise QueryError(
+                    f"parameter {self.name}={member.value!r} not allowed here: use one of {list(self.allowed)}"
+                )
             return member
         if self.type == "rows":
             return value
@@ -148,7 +152,9 @@ def parse_header(name: str, text: str) -> tuple[str, tuple[Param, ...], tuple[st
         if body.startswith("@param"):
             m = _PARAM_LINE.match(body)
             if not m:
-                raise QueryError(f"query {name}: cannot parse header line {line!r} (want '// @param NAME TYPE [= DEFAULT] doc')")
+                raise QueryError(
+                    f"query {name}: cannot parse header line {line!r} (want '// @param NAME TYPE [= DEFAULT] doc')"
+                )
             pname, ptype, raw_default, doc = m.groups()
             allowed: tuple[str, ...] = ()
             if "(" in ptype:
@@ -156,9 +162,11 @@ def parse_header(name: str, text: str) -> tuple[str, tuple[Param, ...], tuple[st
                 allowed = tuple(rest.rstrip(")").split("|"))
             if ptype not in _SCALAR_TYPES and ptype not in TEMPLATE_ENUMS:
                 raise QueryError(f"query {name}: parameter {pname} has unknown type {ptype!r}")
-            params.append(Param(pname, ptype, _parse_default(raw_default, ptype), raw_default is None, doc, allowed))
+            params.append(
+                Param(pname, ptype, _parse_default(raw_default, ptype), raw_default is None, doc, allowed)
+            )
         elif body.startswith("@returns"):
-            returns = [c.strip() for c in body[len("@returns"):].split(",") if c.strip()]
+            returns = [c.strip() for c in body[len("@returns") :].split(",") if c.strip()]
         elif not description and body:
             description = body.split(":", 1)[1].strip() if body.startswith(name + ":") else body
     return description, tuple(params), tuple(returns)
@@ -202,11 +210,18 @@ def _catalog() -> dict[str, NamedQuery]:
             text = entry.read_text(encoding="utf-8")
             override = files.get(stem + EMBEDDED_SUFFIX)
             desc, params, returns = parse_header(name, text)
-            catalog[name] = NamedQuery(name, desc, text, override.read_text(encoding="utf-8") if override else None,
-                                       params, returns)
-        orphans = [f for f in files if f.endswith(EMBEDDED_SUFFIX) and f[: -len(EMBEDDED_SUFFIX)] + ".cypher" not in files]
+            catalog[name] = NamedQuery(
+                name, desc, text, override.read_text(encoding="utf-8") if override else None, params, returns
+            )
+        orphans = [
+            f
+            for f in files
+            if f.endswith(EMBEDDED_SUFFIX) and f[: -len(EMBEDDED_SUFFIX)] + ".cypher" not in files
+        ]
         if orphans:
-            raise QueryError(f"embedded overrides without a Neo4j query in {area.name}/: {orphans}; add the Neo4j text")
+            raise QueryError(
+                f"embedded overrides without a Neo4j query in {area.name}/: {orphans}; add the Neo4j text"
+            )
     return catalog
 
 
@@ -227,7 +242,9 @@ def bind(query: NamedQuery, params: dict[str, Any]) -> tuple[dict[str, str], dic
     known = {p.name for p in query.params}
     unknown = sorted(set(params) - known)
     if unknown:
-        raise QueryError(f"query {query.name} has no parameter(s) {unknown}: its parameters are {query.usage()}")
+        raise QueryError(
+            f"query {query.name} has no parameter(s) {unknown}: its parameters are {query.usage()}"
+        )
     missing = [p.name for p in query.params if p.required and params.get(p.name) is None]
     if missing:
         raise QueryError(f"query {query.name} needs parameter(s) {missing}: {query.usage()}")
@@ -244,6 +261,7 @@ def bind(query: NamedQuery, params: dict[str, Any]) -> tuple[dict[str, str], dic
 
 def render(text: str, tokens: dict[str, str]) -> str:
     """Fill ``{{token}}`` slots; an unfilled slot is a programming error in the query file."""
+
     def fill(m: re.Match) -> str:
         if m.group(1) not in tokens:
             raise QueryError(f"template slot {{{{{m.group(1)}}}}} has no value (have {sorted(tokens)})")
@@ -275,6 +293,10 @@ def run(store, name: str, **params: Any):
     text, values = prepare(name, store.kind, params)
     frame = store.run(text, values)
     query = get_query(name)
-    if query.returns and list(frame.columns) != list(query.returns) and len(frame.columns) == len(query.returns):
+    if (
+        query.returns
+        and list(frame.columns) != list(query.returns)
+        and len(frame.columns) == len(query.returns)
+    ):
         frame.columns = list(query.returns)
     return frame

@@ -26,9 +26,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-from saegraph.schema.graph import TABLES, FeatureProperty, RelType
 from saegraph.queries.registry import prepare
 from saegraph.schema.ddl import ddl_statements
+from saegraph.schema.graph import TABLES, FeatureProperty, RelType
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ class Store(Protocol):
 
     def run(self, cypher: str, params: dict | None = None) -> pd.DataFrame: ...
 
-    def edges(self, rel_type: RelType, sae_id: str | None = None, run_id: str | None = None) -> pd.DataFrame: ...
+    def edges(
+        self, rel_type: RelType, sae_id: str | None = None, run_id: str | None = None
+    ) -> pd.DataFrame: ...
 
     def features(self, sae_id: str | None = None) -> pd.DataFrame: ...
 
@@ -83,7 +85,9 @@ class _NamedMixin:
         prop = FeatureProperty(prop)
         missing = {"featureId", "value"} - set(values.columns)
         if missing:
-            raise ValueError(f"write_feature_property needs columns featureId, value (missing {sorted(missing)})")
+            raise ValueError(
+                f"write_feature_property needs columns featureId, value (missing {sorted(missing)})"
+            )
         out = values[["featureId", "value"]].copy()
         out["featureId"] = out["featureId"].astype(str)
         out["value"] = out["value"].astype("int64" if prop.is_integer else "float64")
@@ -101,22 +105,36 @@ class EmbeddedStore(_NamedMixin):
 
     kind = "embedded"
 
-    def __init__(self, path: str | os.PathLike, *, read_only: bool = False,
-                 buffer_pool_size: int | None = None, max_threads: int = 0):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        read_only: bool = False,
+        buffer_pool_size: int | None = None,
+        max_threads: int = 0,
+    ):
         import ladybug
 
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
-            raise StoreError(f"no embedded store at {self.path}: load a bundle first with `saegraph load BUNDLE --store {self.path}`")
+            raise StoreError(
+                f"no embedded store at {self.path}: load a bundle first with `saegraph load BUNDLE --store {self.path}`"
+            )
         try:
-            self.db = ladybug.Database(str(self.path), buffer_pool_size=buffer_pool_size or DEFAULT_BUFFER_POOL,
-                                       read_only=read_only, max_num_threads=max_threads,
-                                       enable_multi_writes=not read_only)
+            self.db = ladybug.Database(
+                str(self.path),
+                buffer_pool_size=buffer_pool_size or DEFAULT_BUFFER_POOL,
+                read_only=read_only,
+                max_num_threads=max_threads,
+                enable_multi_writes=not read_only,
+            )
         except RuntimeError as exc:
             if "lock" in str(exc).lower():
-                raise StoreError(f"the embedded store {self.path} is open for writing in another process: "
-                                 f"close it (one writer at a time) or open it read-only") from exc
+                raise StoreError(
+                    f"the embedded store {self.path} is open for writing in another process: "
+                    f"close it (one writer at a time) or open it read-only"
+                ) from exc
             raise StoreError(f"cannot open the embedded store {self.path}: {exc}") from exc
         self.conn = ladybug.Connection(self.db)
         self._thread = threading.local()  # .conn: the calling thread's own connection, if any
@@ -143,7 +161,9 @@ class EmbeddedStore(_NamedMixin):
         (or use it as a context manager) before closing the store.
         """
         if getattr(self, "conn", None) is None:
-            raise StoreError(f"the embedded store {self.path} is closed: open it again before asking for a reader")
+            raise StoreError(
+                f"the embedded store {self.path} is closed: open it again before asking for a reader"
+            )
         return EmbeddedReader(self)
 
     def run_arrow(self, cypher: str, params: dict | None = None):
@@ -272,7 +292,11 @@ def _rel_table_ddl(table: str) -> str:
 # Table names in COPY, DROP and table_info cannot be $params; these templates are filled only
 # with names that passed the allowlist in _checked_table (the schema's own tables).
 _COPY_FROM = "COPY {table} FROM $data"
-_AUTO_CHECKPOINT_OFF, _AUTO_CHECKPOINT_ON, _CHECKPOINT = "CALL auto_checkpoint=false", "CALL auto_checkpoint=true", "CHECKPOINT"
+_AUTO_CHECKPOINT_OFF, _AUTO_CHECKPOINT_ON, _CHECKPOINT = (
+    "CALL auto_checkpoint=false",
+    "CALL auto_checkpoint=true",
+    "CHECKPOINT",
+)
 _DROP_TABLE = "DROP TABLE {table}"
 _TABLE_INFO = "CALL table_info('{table}') RETURN *"
 
@@ -296,10 +320,14 @@ class Neo4jStore(_NamedMixin):
         self.uri = uri
         self.database = database
         try:
-            self.driver = neo4j.GraphDatabase.driver(uri, auth=(user, password) if password is not None else None)
+            self.driver = neo4j.GraphDatabase.driver(
+                uri, auth=(user, password) if password is not None else None
+            )
         except (DriverError, ValueError) as exc:
-            raise StoreError(f"cannot use the Neo4j URI {uri!r} ({type(exc).__name__}): give a bolt:// or "
-                             f"neo4j:// URI such as bolt://localhost:7687") from exc
+            raise StoreError(
+                f"cannot use the Neo4j URI {uri!r} ({type(exc).__name__}): give a bolt:// or "
+                f"neo4j:// URI such as bolt://localhost:7687"
+            ) from exc
         try:
             self.driver.verify_connectivity()
         except Exception as exc:
@@ -312,8 +340,9 @@ class Neo4jStore(_NamedMixin):
     def run(self, cypher: str, params: dict | None = None) -> pd.DataFrame:
         import neo4j
 
-        return self.driver.execute_query(cypher, params or {}, database_=self.database,
-                                         result_transformer_=neo4j.Result.to_df)
+        return self.driver.execute_query(
+            cypher, params or {}, database_=self.database, result_transformer_=neo4j.Result.to_df
+        )
 
     def apply_schema(self) -> int:
         statements = ddl_statements("neo4j")
@@ -321,12 +350,14 @@ class Neo4jStore(_NamedMixin):
             self.run(stmt)
         return len(statements)
 
-    def write_feature_property(self, prop: FeatureProperty, values: pd.DataFrame, batch_size: int = 10_000) -> int:
+    def write_feature_property(
+        self, prop: FeatureProperty, values: pd.DataFrame, batch_size: int = 10_000
+    ) -> int:
         prop = FeatureProperty(prop)
         frame = self._check_values(prop, values)
         total = 0
         for start in range(0, len(frame), batch_size):
-            rows = frame.iloc[start:start + batch_size].to_dict("records")
+            rows = frame.iloc[start : start + batch_size].to_dict("records")
             out = self.run_named("_store.write_feature_property", prop=prop, rows=rows)
             total += int(out["n"].iloc[0]) if len(out) else 0
         return total
@@ -344,21 +375,30 @@ def connection_error(uri: str, exc: BaseException) -> StoreError | None:
     from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
     if isinstance(exc, AuthError):
-        return StoreError(f"Neo4j at {uri} refused the credentials: check NEO4J_USER / NEO4J_PASSWORD "
-                          f"(environment or --env-file)")
+        return StoreError(
+            f"Neo4j at {uri} refused the credentials: check NEO4J_USER / NEO4J_PASSWORD "
+            f"(environment or --env-file)"
+        )
     if isinstance(exc, (ServiceUnavailable, OSError)):
-        return StoreError(f"cannot reach Neo4j at {uri}: start it (docker compose -f docker/compose.yml up -d) "
-                          f"or omit --neo4j to use the embedded store")
+        return StoreError(
+            f"cannot reach Neo4j at {uri}: start it (docker compose -f docker/compose.yml up -d) "
+            f"or omit --neo4j to use the embedded store"
+        )
     if isinstance(exc, SessionExpired):
-        return StoreError(f"Neo4j at {uri} hung up while connecting (SessionExpired): check that the URI is the "
-                          f"Bolt port of a running Neo4j 5 server and retry")
+        return StoreError(
+            f"Neo4j at {uri} hung up while connecting (SessionExpired): check that the URI is the "
+            f"Bolt port of a running Neo4j 5 server and retry"
+        )
     if isinstance(exc, DriverError):
-        return StoreError(f"cannot connect to Neo4j at {uri} ({type(exc).__name__}): check the URI and that "
-                          f"the server is running, then retry")
+        return StoreError(
+            f"cannot connect to Neo4j at {uri} ({type(exc).__name__}): check the URI and that "
+            f"the server is running, then retry"
+        )
     if isinstance(exc, Neo4jError):
         code = getattr(exc, "code", None) or type(exc).__name__
-        return StoreError(f"Neo4j at {uri} rejected the connection ({code}): check NEO4J_DATABASE and the "
-                          f"server log")
+        return StoreError(
+            f"Neo4j at {uri} rejected the connection ({code}): check NEO4J_DATABASE and the server log"
+        )
     return None
 
 
@@ -379,20 +419,35 @@ def neo4j_credentials(env_file: str | os.PathLike | None = None) -> dict[str, st
     env = dict(os.environ)
     if env_file is not None:
         env.update(read_env_file(env_file))
-    return {"user": env.get("NEO4J_USER", env.get("NEO4J_USERNAME", "neo4j")),
-            "password": env.get("NEO4J_PASSWORD"),
-            "database": env.get("NEO4J_DATABASE") or None,
-            "uri": env.get("NEO4J_URI") or None}
+    return {
+        "user": env.get("NEO4J_USER", env.get("NEO4J_USERNAME", "neo4j")),
+        "password": env.get("NEO4J_PASSWORD"),
+        "database": env.get("NEO4J_DATABASE") or None,
+        "uri": env.get("NEO4J_URI") or None,
+    }
 
 
-def open_store(neo4j_uri: str | None = None, store_dir: str | os.PathLike | None = None, *,
-               read_only: bool = False, env_file: str | os.PathLike | None = None,
-               user: str | None = None, password: str | None = None, database: str | None = None,
-               buffer_pool_size: int | None = None) -> Store:
+def open_store(
+    neo4j_uri: str | None = None,
+    store_dir: str | os.PathLike | None = None,
+    *,
+    read_only: bool = False,
+    env_file: str | os.PathLike | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    database: str | None = None,
+    buffer_pool_size: int | None = None,
+) -> Store:
     """Neo4j when a URI is given (or ``NEO4J_URI`` is set and no ``store_dir``), else embedded."""
     creds = neo4j_credentials(env_file)
     uri = neo4j_uri or (creds["uri"] if store_dir is None else None)
     if uri:
-        return Neo4jStore(uri, user or creds["user"] or "neo4j", password if password is not None else creds["password"],
-                          database or creds["database"])
-    return EmbeddedStore(store_dir or DEFAULT_STORE_DIR, read_only=read_only, buffer_pool_size=buffer_pool_size)
+        return Neo4jStore(
+            uri,
+            user or creds["user"] or "neo4j",
+            password if password is not None else creds["password"],
+            database or creds["database"],
+        )
+    return EmbeddedStore(
+        store_dir or DEFAULT_STORE_DIR, read_only=read_only, buffer_pool_size=buffer_pool_size
+    )

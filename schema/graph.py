@@ -24,6 +24,7 @@ import pyarrow as pa
 
 _STR, _F64, _I64, _BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 
+
 class RelType(str, Enum):
     """Feature-to-feature relationship types (``schema/model.md``)."""
 
@@ -76,7 +77,7 @@ class RelType(str, Enum):
         return {"relType": self.value, "relWeight": self.weight, "relSuffix": self.suffix}
 
     @classmethod
-    def parse(cls, value: "str | RelType") -> "RelType":
+    def parse(cls, value: str | RelType) -> RelType:
         """Accept a member, its value (``CO_ACTIVATES``), name, table (``co_activates``) or suffix."""
         if isinstance(value, RelType):
             return value
@@ -87,7 +88,7 @@ class RelType(str, Enum):
         raise ValueError(f"unknown relationship type {value!r}: use one of {[m.value for m in cls]}")
 
     @classmethod
-    def graph_types(cls) -> tuple["RelType", ...]:
+    def graph_types(cls) -> tuple[RelType, ...]:
         """The within-SAE types that algorithms run on and write back for."""
         return (cls.CO_ACTIVATES, cls.LASSO, cls.COSINE)
 
@@ -115,18 +116,38 @@ _STAGE = {
 
 _REL_FIELDS: dict[RelType, tuple[tuple[str, pa.DataType], ...]] = {
     RelType.CO_ACTIVATES: (
-        ("saeId", _STR), ("count", _I64), ("jaccard", _F64), ("npmi", _F64), ("phi", _F64),
-        ("pTargetGivenSource", _F64), ("pSourceGivenTarget", _F64), ("pearson", _F64),
-        ("pValue", _F64), ("qValue", _F64), ("runId", _STR),
+        ("saeId", _STR),
+        ("count", _I64),
+        ("jaccard", _F64),
+        ("npmi", _F64),
+        ("phi", _F64),
+        ("pTargetGivenSource", _F64),
+        ("pSourceGivenTarget", _F64),
+        ("pearson", _F64),
+        ("pValue", _F64),
+        ("qValue", _F64),
+        ("runId", _STR),
     ),
     RelType.LASSO: (
-        ("saeId", _STR), ("weight", _F64), ("stability", _F64), ("nReplicates", _I64),
-        ("nullReplicates", _I64), ("pValue", _F64), ("qValue", _F64), ("runId", _STR),
+        ("saeId", _STR),
+        ("weight", _F64),
+        ("stability", _F64),
+        ("nReplicates", _I64),
+        ("nullReplicates", _I64),
+        ("pValue", _F64),
+        ("qValue", _F64),
+        ("runId", _STR),
     ),
     RelType.COSINE: (("saeId", _STR), ("similarity", _F64), ("rank", _I64), ("runId", _STR)),
     RelType.MATCHES: (
-        ("sourceSae", _STR), ("targetSae", _STR), ("cosine", _F64), ("actCorr", _F64),
-        ("method", _STR), ("mutual", _BOOL), ("rank", _I64), ("runId", _STR),
+        ("sourceSae", _STR),
+        ("targetSae", _STR),
+        ("cosine", _F64),
+        ("actCorr", _F64),
+        ("method", _STR),
+        ("mutual", _BOOL),
+        ("rank", _I64),
+        ("runId", _STR),
     ),
 }
 _REL_PROPERTIES = {rel: tuple(name for name, _ in fields) for rel, fields in _REL_FIELDS.items()}
@@ -198,12 +219,14 @@ class FeatureProperty(str, Enum):
     STRENGTH_COSINE = "strengthCosine"
 
     @classmethod
-    def of(cls, kind: "AlgoKind | str", rel_type: "RelType | str") -> "FeatureProperty":
+    def of(cls, kind: AlgoKind | str, rel_type: RelType | str) -> FeatureProperty:
         """``FeatureProperty.of("community", RelType.LASSO) -> COMMUNITY_LASSO``."""
         kind = AlgoKind(kind)
         rel = RelType.parse(rel_type)
         if not rel.within_sae:
-            raise ValueError(f"no write-back property for {rel.value}: use one of {[t.value for t in RelType.graph_types()]}")
+            raise ValueError(
+                f"no write-back property for {rel.value}: use one of {[t.value for t in RelType.graph_types()]}"
+            )
         return cls(kind.value + rel.suffix)
 
     @property
@@ -215,7 +238,7 @@ class FeatureProperty(str, Enum):
 
     @property
     def rel_type(self) -> RelType:
-        return RelType.parse(self.value[len(self.kind.value):])
+        return RelType.parse(self.value[len(self.kind.value) :])
 
     @property
     def is_integer(self) -> bool:
@@ -229,4 +252,8 @@ WRITE_BACK_PROPERTIES = frozenset(p.value for p in FeatureProperty)
 TABLES = frozenset({*(label.value for label in Label), *LINK_TYPES, *(rel.value for rel in RelType)})
 """Every node and relationship table of the embedded store."""
 
-TEMPLATE_ENUMS: dict[str, type[Enum]] = {"RelType": RelType, "FeatureProperty": FeatureProperty, "Label": Label}
+TEMPLATE_ENUMS: dict[str, type[Enum]] = {
+    "RelType": RelType,
+    "FeatureProperty": FeatureProperty,
+    "Label": Label,
+}

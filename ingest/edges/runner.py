@@ -96,7 +96,9 @@ def select_stages(edges_config: EdgesConfig, only: Sequence[str] | None) -> list
     if only:
         unknown = sorted(set(only) - set(STAGES))
         if unknown:
-            raise EdgeStageError(f"unknown edge stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+            raise EdgeStageError(
+                f"unknown edge stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}"
+            )
         return [s for s in STAGES if s in set(only)]
     return [s for s in STAGES if getattr(edges_config, s).enabled]
 

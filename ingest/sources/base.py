@@ -27,7 +27,15 @@ from saegraph.ingest.sources.errors import SourceError, close_matches
 
 SYNTHETIC_HOOK = "synthetic"
 _BLOCK_HOOK = re.compile(r"^blocks\.(\d+)\.")
-_EMBED_HOOKS = ("hook_embed", "hook_pos_embed", "hook_tokens", "embed.", "pos_embed.", "token_type_embed.", "embed_ln.")
+_EMBED_HOOKS = (
+    "hook_embed",
+    "hook_pos_embed",
+    "hook_tokens",
+    "embed.",
+    "pos_embed.",
+    "token_type_embed.",
+    "embed_ln.",
+)
 _RESIDUAL_BASIS = re.compile(
     r"(hook_resid_(pre|mid|post)|hook_mlp_out|hook_attn_out|^blocks\.\d+\.(hook_in|hook_out|mlp\.hook_out|attn\.hook_out))$"
 )

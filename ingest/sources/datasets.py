@@ -74,11 +74,13 @@ def _hf_documents(cfg: Config) -> Iterator[Any]:
     except Exception as exc:  # datasets raises many types for a missing/unreachable dataset
         raise SourceError(
             f"cannot open HF dataset {d.name!r} split {d.split!r} ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:160] if str(exc) else ''}): check the name, or use dataset.source = \"text\""
+            f'{str(exc).splitlines()[0][:160] if str(exc) else ""}): check the name, or use dataset.source = "text"'
         ) from exc
     for row in ds:
         if d.column not in row:
-            raise SourceError(f"HF dataset {d.name!r} has no column {d.column!r} (columns: {', '.join(row)}): set dataset.column")
+            raise SourceError(
+                f"HF dataset {d.name!r} has no column {d.column!r} (columns: {', '.join(row)}): set dataset.column"
+            )
         yield row[d.column]
 
 
@@ -91,11 +93,13 @@ def _token_arrays(cfg: Config) -> Iterator[np.ndarray]:
                 elif len(z.files) == 1:
                     arr = z[z.files[0]]
                 else:
-                    raise SourceError(f"{path} holds arrays {', '.join(z.files)}: set dataset.column to the token array")
+                    raise SourceError(
+                        f"{path} holds arrays {', '.join(z.files)}: set dataset.column to the token array"
+                    )
         elif path.suffix == ".npy":
             arr = np.load(path, mmap_mode="r")
         else:
-            raise SourceError(f"{path}: dataset.source = \"tokens\" reads .npy or .npz files")
+            raise SourceError(f'{path}: dataset.source = "tokens" reads .npy or .npz files')
         if not np.issubdtype(arr.dtype, np.integer):
             raise SourceError(f"{path} holds {arr.dtype} values, not token ids: save an integer array")
         yield arr
@@ -137,7 +141,9 @@ def iter_sequences(cfg: Config, model: LoadedModel) -> Iterator[tuple[np.ndarray
     size = d.context_size
     bos = model.bos_token_id
     if d.prepend_bos and bos is None:
-        raise SourceError(f"dataset.prepend_bos = true but model {model.name!r} has no BOS token: set it to false")
+        raise SourceError(
+            f"dataset.prepend_bos = true but model {model.name!r} has no BOS token: set it to false"
+        )
     pad = model.pad_token_id if model.pad_token_id is not None else 0
     body = size - 1 if d.prepend_bos else size
     head = [bos] if d.prepend_bos else []
@@ -198,8 +204,12 @@ def _batch(rows: list[np.ndarray], ids: list[int], reals: list[int], model: Load
     tokens = np.stack(rows).astype(np.int64)
     positions = np.arange(tokens.shape[1])[None, :]
     is_pad = positions >= np.asarray(reals)[:, None]
-    is_bos = (tokens == model.bos_token_id) & ~is_pad if model.bos_token_id is not None else np.zeros_like(is_pad)
-    return TokenBatch(tokens=tokens, sequence_ids=np.asarray(ids, dtype=np.int64), is_bos=is_bos, is_pad=is_pad)
+    is_bos = (
+        (tokens == model.bos_token_id) & ~is_pad if model.bos_token_id is not None else np.zeros_like(is_pad)
+    )
+    return TokenBatch(
+        tokens=tokens, sequence_ids=np.asarray(ids, dtype=np.int64), is_bos=is_bos, is_pad=is_pad
+    )
 
 
 def _file_digest(path: Path) -> str:

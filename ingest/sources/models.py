@@ -119,7 +119,7 @@ def load_transformer_lens(cfg: Config) -> LoadedModel:
     except OSError as exc:
         raise SourceError(
             f"model {cfg.model.name!r} is neither in the local Hugging Face cache nor downloadable "
-            f"({str(exc).splitlines()[0][:160]}); connect to the Hub once or use model.source = \"local\""
+            f'({str(exc).splitlines()[0][:160]}); connect to the Hub once or use model.source = "local"'
         ) from exc
     backend.eval()
     return _wrap(cfg, backend, backend.tokenizer, cfg.run.device)
@@ -163,7 +163,9 @@ def load_bridge(cfg: Config) -> LoadedModel:
         ) from exc
     target = cfg.model.path or cfg.model.name
     if cfg.model.path and not Path(cfg.model.path).is_dir():
-        raise SourceError(f"model.path {cfg.model.path} is not a directory: point it at a Hugging Face snapshot")
+        raise SourceError(
+            f"model.path {cfg.model.path} is not a directory: point it at a Hugging Face snapshot"
+        )
     try:
         backend = TransformerBridge.boot_transformers(
             target, device=cfg.run.device, dtype=_torch_dtype(cfg.model.dtype)

@@ -38,11 +38,15 @@ def neelnanda_files(run: str, path: str = "", repo: str = "") -> tuple[Path, Pat
         if not run:
             cfgs = sorted(root.glob("*_cfg.json"))
             if len(cfgs) != 1:
-                raise SourceError(f"{root} holds {len(cfgs)} *_cfg.json files: set saes.sae_id to the run (e.g. '25')")
+                raise SourceError(
+                    f"{root} holds {len(cfgs)} *_cfg.json files: set saes.sae_id to the run (e.g. '25')"
+                )
             run = cfgs[0].name.removesuffix("_cfg.json")
         cfg_file, weights = root / f"{run}_cfg.json", root / f"{run}.pt"
         if not cfg_file.is_file() or not weights.is_file():
-            raise SourceError(f"{root} lacks {run}_cfg.json and {run}.pt: point saes.path at a NeelNanda/sparse_autoencoder copy")
+            raise SourceError(
+                f"{root} lacks {run}_cfg.json and {run}.pt: point saes.path at a NeelNanda/sparse_autoencoder copy"
+            )
         return cfg_file, weights
     from huggingface_hub import hf_hub_download
 
@@ -66,7 +70,9 @@ def convert_neelnanda(cfg: dict[str, Any], state: dict[str, Any], device: str = 
 
     missing = [k for k in STATE_KEYS if k not in state]
     if missing:
-        raise SourceError(f"NeelNanda state dict lacks {', '.join(missing)}: is it a 1L-Sparse-Autoencoder checkpoint?")
+        raise SourceError(
+            f"NeelNanda state dict lacks {', '.join(missing)}: is it a 1L-Sparse-Autoencoder checkpoint?"
+        )
     w_enc, w_dec, b_enc, b_dec = (state[k].float() for k in STATE_KEYS)
     d_in, d_sae = w_enc.shape
     if tuple(w_dec.shape) != (d_sae, d_in) or b_enc.shape[0] != d_sae or b_dec.shape[0] != d_in:
@@ -76,7 +82,9 @@ def convert_neelnanda(cfg: dict[str, Any], state: dict[str, Any], device: str = 
         )
     declared = cfg.get("dict_size")
     if declared is not None and int(declared) != d_sae:
-        raise SourceError(f"NeelNanda cfg says dict_size {declared} but W_enc has {d_sae} latents: files of two runs?")
+        raise SourceError(
+            f"NeelNanda cfg says dict_size {declared} but W_enc has {d_sae} latents: files of two runs?"
+        )
     metadata = SAEMetadata(
         model_name=cfg.get("model_name", DEFAULT_MODEL),
         hook_name=cfg.get("act_name", DEFAULT_HOOK),
@@ -87,7 +95,12 @@ def convert_neelnanda(cfg: dict[str, Any], state: dict[str, Any], device: str = 
         source_format="NeelNanda/sparse_autoencoder",
     )
     sae_cfg = StandardSAEConfig(
-        d_in=int(d_in), d_sae=int(d_sae), dtype="float32", device=device, apply_b_dec_to_input=True, metadata=metadata
+        d_in=int(d_in),
+        d_sae=int(d_sae),
+        dtype="float32",
+        device=device,
+        apply_b_dec_to_input=True,
+        metadata=metadata,
     )
     sae = StandardSAE(sae_cfg)
     sae.load_state_dict({"W_enc": w_enc, "W_dec": w_dec, "b_enc": b_enc, "b_dec": b_dec})

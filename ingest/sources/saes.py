@@ -49,7 +49,7 @@ def _load_pretrained(s: SAEConfig, device: str) -> Any:
     except OSError as exc:  # offline and not cached, or missing file
         raise SourceError(
             f"saes[{s.id}]: {s.release}/{s.sae_id} is not in the local Hugging Face cache and the Hub is "
-            f"unreachable ({type(exc).__name__}): go online once or use source = \"local\" with SAE.save_model"
+            f'unreachable ({type(exc).__name__}): go online once or use source = "local" with SAE.save_model'
         ) from exc
 
 
@@ -90,7 +90,9 @@ def _wrap(cfg: Config, s: SAEConfig, sae: Any, model: LoadedModel, index: int) -
     meta = sae.cfg.metadata
     hook = s.hook or (SYNTHETIC_HOOK if model.is_synthetic else meta.hook_name) or ""
     if not hook:
-        raise SourceError(f"saes[{s.id}] names no hook in its metadata: set saes.hook to the hook it was trained on")
+        raise SourceError(
+            f"saes[{s.id}] names no hook in its metadata: set saes.hook to the hook it was trained on"
+        )
     model.check_hook(hook)
     width = model.hook_width(hook)
     d_in = int(sae.cfg.d_in)
@@ -108,7 +110,11 @@ def _wrap(cfg: Config, s: SAEConfig, sae: Any, model: LoadedModel, index: int) -
         sae.turn_off_forward_pass_hook_z_reshaping()  # run_hooks already flattens heads
     layer = hook_layer(hook)
     if layer is None or model.is_synthetic:
-        layer = int(meta.hook_layer) if isinstance(meta.get("hook_layer"), int) else (0 if model.is_synthetic else -1)
+        layer = (
+            int(meta.hook_layer)
+            if isinstance(meta.get("hook_layer"), int)
+            else (0 if model.is_synthetic else -1)
+        )
     release = s.release or (s.path if s.source in ("local", "neelnanda") else "") or s.source
     if s.source == "neelnanda" and not s.release and not s.path:
         from saegraph.ingest.sources.neelnanda import DEFAULT_REPO
@@ -155,6 +161,12 @@ def load_saes(cfg: Config, model: LoadedModel) -> list[LoadedSAE]:
             model.check_hook(s.hook)  # fail before a slow download or training
         sae = _load_one(cfg, s, model, index)
         loaded.append(_wrap(cfg, s, sae, model, index))
-        log.info("loaded SAE %s: %s d_in=%d d_sae=%d", s.id, loaded[-1].hook_name, loaded[-1].d_in, loaded[-1].d_sae)
+        log.info(
+            "loaded SAE %s: %s d_in=%d d_sae=%d",
+            s.id,
+            loaded[-1].hook_name,
+            loaded[-1].d_in,
+            loaded[-1].d_sae,
+        )
     check_compatible(loaded)
     return loaded

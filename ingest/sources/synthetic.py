@@ -116,7 +116,9 @@ def build_source(cfg: Config) -> SyntheticSource:
     hierarchy = None
     if s.hierarchy_branching >= 2 and s.hierarchy_depth >= 1 and s.hierarchy_roots > 0:
         hier_cfg = HierarchyConfig(
-            total_root_nodes=s.hierarchy_roots, branching_factor=s.hierarchy_branching, max_depth=s.hierarchy_depth
+            total_root_nodes=s.hierarchy_roots,
+            branching_factor=s.hierarchy_branching,
+            max_depth=s.hierarchy_depth,
         )
         hierarchy = generate_hierarchy(n, hier_cfg, seed=seed + 3)
         roots = hierarchy.roots
@@ -139,7 +141,9 @@ def build_source(cfg: Config) -> SyntheticSource:
             f"only {free.size} left: lower synthetic.n_correlated_pairs or raise synthetic.num_features"
         )
     rng = np.random.default_rng([seed, 4])
-    chosen = rng.choice(free, size=2 * n_pairs, replace=False).reshape(-1, 2) if n_pairs else np.empty((0, 2), int)
+    chosen = (
+        rng.choice(free, size=2 * n_pairs, replace=False).reshape(-1, 2) if n_pairs else np.empty((0, 2), int)
+    )
     pairs = np.sort(chosen, axis=1).astype(np.int64)
     pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
 
@@ -246,7 +250,12 @@ def iter_synthetic_batches(cfg: Config, model: LoadedModel, start_sequence: int 
 
 
 def synthetic_dataset_info(cfg: Config) -> DatasetInfo:
-    desc = {"source": "synthetic", "synthetic": cfg.synthetic.__dict__, "seed": cfg.run.seed, "n_tokens": cfg.dataset.n_tokens}
+    desc = {
+        "source": "synthetic",
+        "synthetic": cfg.synthetic.__dict__,
+        "seed": cfg.run.seed,
+        "n_tokens": cfg.dataset.n_tokens,
+    }
     digest = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
     return DatasetInfo(name=cfg.dataset.name or "synthetic", fingerprint=digest, source="synthetic")
 

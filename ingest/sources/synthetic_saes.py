@@ -32,7 +32,9 @@ TRAIN_LR = 1e-2
 def _metadata(cfg: Config, seed: int) -> Any:
     from sae_lens.saes.sae import SAEMetadata
 
-    return SAEMetadata(model_name=cfg.model.display_name, hook_name=SYNTHETIC_HOOK, seed=seed, prepend_bos=False)
+    return SAEMetadata(
+        model_name=cfg.model.display_name, hook_name=SYNTHETIC_HOOK, seed=seed, prepend_bos=False
+    )
 
 
 def truth_sae(cfg: Config, sae_cfg: SAEConfig, source: SyntheticSource, seed: int) -> Any:
@@ -51,7 +53,9 @@ def truth_sae(cfg: Config, sae_cfg: SAEConfig, source: SyntheticSource, seed: in
     w_dec[:k] = directions[:k]
     w_enc[:, :k] = directions[:k].T
     sae = JumpReLUSAE(
-        JumpReLUSAEConfig(d_in=d_in, d_sae=width, dtype="float32", device="cpu", metadata=_metadata(cfg, seed))
+        JumpReLUSAEConfig(
+            d_in=d_in, d_sae=width, dtype="float32", device="cpu", metadata=_metadata(cfg, seed)
+        )
     )
     sae.load_state_dict(
         {

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from saegraph.ingest.bundle import FORMAT_VERSION, Bundle
-from saegraph.schema.graph import Label, RelType
 from saegraph.queries.stores import StoreError
+from saegraph.schema.graph import Label, RelType
 
 NODE_ORDER = (Label.MODEL, Label.DATASET, Label.SAE, Label.RUN, Label.FEATURE)
 
@@ -27,8 +27,9 @@ class LoadInterrupted(StoreError):
     load continues from the store's resume record (see :mod:`saegraph.ingest.stores.neo4j`).
     """
 
-    def __init__(self, message: str, *, run_id: str, step: str, rows_committed: int,
-                 last_committed: str | None):
+    def __init__(
+        self, message: str, *, run_id: str, step: str, rows_committed: int, last_committed: str | None
+    ):
         super().__init__(message)
         self.run_id = run_id
         self.step = step  # the step (node label, link or relationship type) that failed
@@ -67,21 +68,25 @@ class LoadReport:
         nodes = ", ".join(f"{k} {v}" for k, v in self.nodes.items())
         rels = ", ".join(f"{k} {v}" for k, v in self.relationships.items())
         resumed = f"; resumed at {self.resumed_from}" if self.resumed_from else ""
-        return (f"run {self.run_id} -> {self.store}: nodes [{nodes}]; relationships [{rels}]; "
-                f"{self.seconds:.1f} s ({self.rels_per_second:,.0f} relationships/s){resumed}")
+        return (
+            f"run {self.run_id} -> {self.store}: nodes [{nodes}]; relationships [{rels}]; "
+            f"{self.seconds:.1f} s ({self.rels_per_second:,.0f} relationships/s){resumed}"
+        )
 
 
 def run_table(bundle: Bundle, complete: bool = False) -> pa.Table:
     """The single ``:Run`` row of a bundle."""
     m = bundle.manifest
-    return pa.table({
-        "runId": [bundle.run_id],
-        "createdAt": [str(m.get("createdAt", ""))],
-        "config": [json.dumps(m.get("config", {}), sort_keys=True, default=str)],
-        "codeVersion": [str(m.get("codeVersion", ""))],
-        "bundleFormat": pa.array([int(m.get("formatVersion", FORMAT_VERSION))], pa.int64()),
-        "complete": [complete],
-    })
+    return pa.table(
+        {
+            "runId": [bundle.run_id],
+            "createdAt": [str(m.get("createdAt", ""))],
+            "config": [json.dumps(m.get("config", {}), sort_keys=True, default=str)],
+            "codeVersion": [str(m.get("codeVersion", ""))],
+            "bundleFormat": pa.array([int(m.get("formatVersion", FORMAT_VERSION))], pa.int64()),
+            "complete": [complete],
+        }
+    )
 
 
 def dataset_id(bundle: Bundle) -> str | None:
@@ -106,6 +111,8 @@ def rel_table(bundle: Bundle, rel: RelType) -> pa.Table | None:
     tbl = bundle.table(rel.table)
     missing = [c for c in ("source", "target", *rel.properties) if c not in tbl.column_names]
     if missing:
-        raise ValueError(f"bundle table {rel.table} lacks columns {missing}: rebuild it with "
-                         f"`saegraph edges {bundle.path} --only ...`")
+        raise ValueError(
+            f"bundle table {rel.table} lacks columns {missing}: rebuild it with "
+            f"`saegraph edges {bundle.path} --only ...`"
+        )
     return tbl.select(["source", "target", *rel.properties])

@@ -60,14 +60,20 @@ from tqdm.auto import tqdm
 from saegraph.ingest.bundle import open_bundle
 from saegraph.ingest.stores.common import NODE_ORDER, LoadReport, dataset_id, node_table, rel_table, run_table
 from saegraph.ingest.threads import usable_cores
-from saegraph.schema.graph import WRITE_BACK_PROPERTIES, Label, RelType
 from saegraph.queries.stores import EmbeddedStore
+from saegraph.schema.graph import WRITE_BACK_PROPERTIES, Label, RelType
 
 log = logging.getLogger(__name__)
 
 _ARROW_TYPES = {
-    "STRING": pa.string(), "INT64": pa.int64(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "BOOL": pa.bool_(),
-    "STRING[]": pa.list_(pa.string()), "DOUBLE[]": pa.list_(pa.float64()), "INT64[]": pa.list_(pa.int64()),
+    "STRING": pa.string(),
+    "INT64": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "BOOL": pa.bool_(),
+    "STRING[]": pa.list_(pa.string()),
+    "DOUBLE[]": pa.list_(pa.float64()),
+    "INT64[]": pa.list_(pa.int64()),
 }
 
 
@@ -192,20 +198,24 @@ def _copy_relationships(store: EmbeddedStore, bundle, report: LoadReport, max_wo
         report.relationships[rel.value], report.steps[rel.value] = done.get(rel, (0, 0.0))
 
 
-def _copy_concurrently(store: EmbeddedStore, bundle, rels: list[RelType], columns, workers: int, steps) -> dict:
+def _copy_concurrently(
+    store: EmbeddedStore, bundle, rels: list[RelType], columns, workers: int, steps
+) -> dict:
     """COPY ``rels`` in this order from ``workers`` threads, one connection and table each; see step 5."""
     log.info("COPY of %d relationship types by %d threads", len(rels), workers)
     done: dict[RelType, tuple[int, float]] = {}
     errors: list[tuple[RelType, Exception]] = []
     with store.checkpoint_deferred(), ThreadPoolExecutor(workers, thread_name_prefix="saegraph-copy") as pool:
-        futures = {pool.submit(_copy_rel_own_connection, store, bundle, rel, columns[rel]): rel for rel in rels}
+        futures = {
+            pool.submit(_copy_rel_own_connection, store, bundle, rel, columns[rel]): rel for rel in rels
+        }
         try:
             for future in as_completed(futures):
                 try:
                     done[futures[future]] = future.result()
                 except CancelledError:
                     continue
-                except Exception as exc:  # noqa: BLE001 - re-raised below once every started COPY has ended
+                except Exception as exc:
                     errors.append((futures[future], exc))
                     for other in futures:
                         other.cancel()  # COPYs not started yet never start
@@ -221,8 +231,9 @@ def _copy_concurrently(store: EmbeddedStore, bundle, rels: list[RelType], column
     return done
 
 
-def load_bundle_embedded(bundle_path, store: EmbeddedStore, *, progress: bool = True,
-                         max_workers: int = 0) -> LoadReport:
+def load_bundle_embedded(
+    bundle_path, store: EmbeddedStore, *, progress: bool = True, max_workers: int = 0
+) -> LoadReport:
     """Load (or re-load) one bundle into an open embedded store; see the module docstring.
 
     ``max_workers``: threads COPYing relationship types at once (step 5); 0 = the usable
@@ -232,7 +243,9 @@ def load_bundle_embedded(bundle_path, store: EmbeddedStore, *, progress: bool = 
     bundle = open_bundle(bundle_path)
     run_id = bundle.run_id
     report = LoadReport(run_id=run_id, store=f"embedded {store.path}")
-    steps = tqdm(total=len(RelType) + len(NODE_ORDER) + 3, desc=f"load {run_id}", disable=not progress, unit="step")
+    steps = tqdm(
+        total=len(RelType) + len(NODE_ORDER) + 3, desc=f"load {run_id}", disable=not progress, unit="step"
+    )
 
     t_step = time.perf_counter()
     _remove_run_relationships(store, run_id)

@@ -101,8 +101,14 @@ def export_admin(bundle_path, out_dir, *, database: str = "neo4j") -> dict[str, 
         links.append(("IN_SAE", "Feature", "SAE", features.select(["featureId", "saeId"])))
     if saes is not None:
         links.append(("OF_MODEL", "SAE", "Model", saes.select(["saeId", "modelId"])))
-        links.append(("PRODUCED", "Run", "SAE", pa.table({"runId": [bundle.run_id] * saes.num_rows,
-                                                          "saeId": saes.column("saeId")})))
+        links.append(
+            (
+                "PRODUCED",
+                "Run",
+                "SAE",
+                pa.table({"runId": [bundle.run_id] * saes.num_rows, "saeId": saes.column("saeId")}),
+            )
+        )
     ds = dataset_id(bundle)
     if ds is not None and bundle.has_table("datasets"):
         links.append(("USED", "Run", "Dataset", pa.table({"runId": [bundle.run_id], "datasetId": [ds]})))
@@ -114,10 +120,20 @@ def export_admin(bundle_path, out_dir, *, database: str = "neo4j") -> dict[str, 
         head, data = write_csv_pair(out, rel_type.lower(), rel_header(table.schema, start, end), table)
         args["relationships"].append(f"{rel_type}={head.name},{data.name}")
 
-    command = ["neo4j-admin database import full", database, "--overwrite-destination=false",
-               "--array-delimiter=$'\\x1f'", "--multiline-fields=true"]
-    command += [f"--nodes={a}" for a in args["nodes"]] + [f"--relationships={a}" for a in args["relationships"]]
+    command = [
+        "neo4j-admin database import full",
+        database,
+        "--overwrite-destination=false",
+        "--array-delimiter=$'\\x1f'",
+        "--multiline-fields=true",
+    ]
+    command += [f"--nodes={a}" for a in args["nodes"]] + [
+        f"--relationships={a}" for a in args["relationships"]
+    ]
     (out / "import-command.txt").write_text(
         "# run in this directory on the Neo4j host (database stopped); then apply schema/constraints.cypher\n"
-        + " \\\n  ".join(command) + "\n", encoding="utf-8")
+        + " \\\n  ".join(command)
+        + "\n",
+        encoding="utf-8",
+    )
     return args

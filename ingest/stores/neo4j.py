@@ -49,7 +49,14 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from saegraph.ingest.bundle import open_bundle
-from saegraph.ingest.stores.common import NODE_ORDER, LoadInterrupted, LoadReport, dataset_id, node_table, rel_table
+from saegraph.ingest.stores.common import (
+    NODE_ORDER,
+    LoadInterrupted,
+    LoadReport,
+    dataset_id,
+    node_table,
+    rel_table,
+)
 from saegraph.schema.graph import Label, RelType
 
 log = logging.getLogger(__name__)
@@ -75,21 +82,36 @@ def is_transient(exc: BaseException) -> bool:
         from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
     except ImportError:  # pragma: no cover - neo4j is a dependency
         return isinstance(exc, (ConnectionError, TimeoutError))
-    return isinstance(exc, (TransientError, ServiceUnavailable, SessionExpired, ConnectionError, TimeoutError))
+    return isinstance(
+        exc, (TransientError, ServiceUnavailable, SessionExpired, ConnectionError, TimeoutError)
+    )
 
 
-def run_with_retry(runner: Runner, name: str, params: dict[str, Any], *, retries: int = 5,
-                   backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> Any:
+def run_with_retry(
+    runner: Runner,
+    name: str,
+    params: dict[str, Any],
+    *,
+    retries: int = 5,
+    backoff: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
     """Call ``runner`` and retry transient failures with exponential backoff (0.5, 1, 2 ... s)."""
     for attempt in range(retries + 1):
         try:
             return runner(name, params)
-        except Exception as exc:  # noqa: BLE001 - classified below
+        except Exception as exc:
             if not is_transient(exc) or attempt == retries:
                 raise
-            delay = backoff * 2 ** attempt
-            log.warning("transient error in %s (attempt %d/%d), retrying in %.1f s: %s",
-                        name, attempt + 1, retries, delay, exc)
+            delay = backoff * 2**attempt
+            log.warning(
+                "transient error in %s (attempt %d/%d), retrying in %.1f s: %s",
+                name,
+                attempt + 1,
+                retries,
+                delay,
+                exc,
+            )
             sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -110,7 +132,9 @@ def batches(table: pa.Table, batch_size: int) -> Iterator[list[dict[str, Any]]]:
 
 def rel_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``{source, target, runId, props}`` maps for ``_load.merge_rels``."""
-    return [{"source": r.pop("source"), "target": r.pop("target"), "runId": r["runId"], "props": r} for r in rows]
+    return [
+        {"source": r.pop("source"), "target": r.pop("target"), "runId": r["runId"], "props": r} for r in rows
+    ]
 
 
 @dataclass
@@ -141,7 +165,9 @@ def _steps(bundle) -> list[_Step]:
     saes = node_table(bundle, Label.SAE)
     if saes is not None:
         steps.append(_Step("OF_MODEL", "_load.merge_of_model", saes.select(["saeId", "modelId"])))
-    steps.append(_Step("PRODUCED", "_load.merge_produced", None, {"runId": bundle.run_id, "saeIds": bundle.sae_ids}))
+    steps.append(
+        _Step("PRODUCED", "_load.merge_produced", None, {"runId": bundle.run_id, "saeIds": bundle.sae_ids})
+    )
     ds = dataset_id(bundle)
     if ds is not None and bundle.has_table("datasets"):
         steps.append(_Step("USED", "_load.merge_used", None, {"runId": bundle.run_id, "datasetId": ds}))
@@ -193,10 +219,18 @@ def _batch_label(step: str, index: int, start: int, stop: int) -> str:
     return f"{step} batch {index + 1} (rows {start + 1}-{stop})"
 
 
-def load_bundle_neo4j(bundle_path, runner: Runner, *, batch_size: int = DEFAULT_BATCH_SIZE,
-                      apply_schema: Callable[[], Any] | None = None, progress: bool = True,
-                      retries: int = 5, backoff: float = 0.5,
-                      sleep: Callable[[float], None] = time.sleep, resume: bool = True) -> LoadReport:
+def load_bundle_neo4j(
+    bundle_path,
+    runner: Runner,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    apply_schema: Callable[[], Any] | None = None,
+    progress: bool = True,
+    retries: int = 5,
+    backoff: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+    resume: bool = True,
+) -> LoadReport:
     """Load one bundle through ``runner``; see the module docstring.
 
     Raises :class:`LoadInterrupted` when a batch still fails after ``retries`` transient
@@ -218,21 +252,30 @@ def load_bundle_neo4j(bundle_path, runner: Runner, *, batch_size: int = DEFAULT_
         try:
             return run_with_retry(runner, name, params, retries=retries, backoff=backoff, sleep=sleep)
         except Exception as exc:
-            done = f"the last committed batch was {last_committed}" if last_committed else "no batch was committed"
+            done = (
+                f"the last committed batch was {last_committed}"
+                if last_committed
+                else "no batch was committed"
+            )
             if is_transient(exc):
                 first = (str(exc).strip().splitlines() or [""])[0][:200]
                 raise LoadInterrupted(
                     f"load of run {run_id} gave up after {retries} retries at {where} ({name}: "
                     f"{type(exc).__name__}: {first}); {done}: check the server, then re-run the same "
                     f"load to continue after it",
-                    run_id=run_id, step=step, rows_committed=rows_done, last_committed=last_committed) from exc
+                    run_id=run_id,
+                    step=step,
+                    rows_committed=rows_done,
+                    last_committed=last_committed,
+                ) from exc
             exc.add_note(f"saegraph: load of run {run_id} stopped at {where} ({name}); {done}")
             raise
 
     start_step, start_rows = None, 0
     if resume:
-        point = resume_point(call("start", "reading the resume record", 0, "_load.load_progress", runId=run_id),
-                             fingerprint)
+        point = resume_point(
+            call("start", "reading the resume record", 0, "_load.load_progress", runId=run_id), fingerprint
+        )
         names = [s.name for s in steps]
         if point is not None and point[0] in names:
             start_step, start_rows = point
@@ -245,7 +288,9 @@ def load_bundle_neo4j(bundle_path, runner: Runner, *, batch_size: int = DEFAULT_
             report.nodes[step.name] = step.n_rows
         elif step.as_rel:
             report.relationships[step.name] = step.n_rows
-    bar = tqdm(total=sum(s.n_rows for s in steps), desc=f"load {run_id} -> neo4j", unit="row", disable=not progress)
+    bar = tqdm(
+        total=sum(s.n_rows for s in steps), desc=f"load {run_id} -> neo4j", unit="row", disable=not progress
+    )
     skipping = start_step is not None
     run_exists = skipping  # a resume record lives on the :Run node, so it exists
     t_rel = None
@@ -266,12 +311,24 @@ def load_bundle_neo4j(bundle_path, runner: Runner, *, batch_size: int = DEFAULT_
             bar.update(hi - lo)
             run_exists = run_exists or step.name == Label.RUN.value
             if run_exists:
-                call(step.name, f"recording progress after {where}", hi, "_load.set_load_progress", runId=run_id,
-                     progress={"loadStep": step.name, "loadRowsDone": hi, "loadBundle": fingerprint})
+                call(
+                    step.name,
+                    f"recording progress after {where}",
+                    hi,
+                    "_load.set_load_progress",
+                    runId=run_id,
+                    progress={"loadStep": step.name, "loadRowsDone": hi, "loadBundle": fingerprint},
+                )
     report.rel_seconds = time.perf_counter() - t_rel if t_rel is not None else 0.0
 
-    call("complete", "clearing the resume record", 0, "_load.set_load_progress", runId=run_id,
-         progress=dict.fromkeys(PROGRESS_KEYS))
+    call(
+        "complete",
+        "clearing the resume record",
+        0,
+        "_load.set_load_progress",
+        runId=run_id,
+        progress=dict.fromkeys(PROGRESS_KEYS),
+    )
     call("complete", "marking the run complete", 0, "_load.set_run_complete", runId=run_id, complete=True)
     bar.close()
     report.seconds = time.perf_counter() - t0
@@ -289,7 +346,9 @@ def _step_batches(step: _Step, batch_size: int, offset: int) -> Iterator[tuple[i
         yield lo, lo + len(rows), {**step.params, "rows": rel_rows(rows) if step.as_rel else rows}
 
 
-def _offset_batches(table: pa.Table, batch_size: int, offset: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+def _offset_batches(
+    table: pa.Table, batch_size: int, offset: int
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """(first row, row dicts) per batch of ``table`` from row ``offset`` on."""
     lo = offset
     for rows in batches(table.slice(offset), batch_size):

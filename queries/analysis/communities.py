@@ -46,19 +46,34 @@ def _weights(g, weighted: bool):
     return g.es["weight"] if (weighted and g.ecount()) else None
 
 
-def leiden_partition(graph, *, objective: str = "modularity", resolution: float = 1.0, seed: int = 0,
-                     weighted: bool = True):
+def leiden_partition(
+    graph, *, objective: str = "modularity", resolution: float = 1.0, seed: int = 0, weighted: bool = True
+):
     """Run Leiden on an igraph Graph; returns the leidenalg partition object."""
     import leidenalg as la
 
-    return la.find_partition(graph, _partition_type(objective), weights=_weights(graph, weighted),
-                             resolution_parameter=resolution, n_iterations=-1, seed=int(seed))
+    return la.find_partition(
+        graph,
+        _partition_type(objective),
+        weights=_weights(graph, weighted),
+        resolution_parameter=resolution,
+        n_iterations=-1,
+        seed=int(seed),
+    )
 
 
-def leiden(fg: FeatureGraph, *, objective: str = "modularity", resolution: float = 1.0, seed: int = 0,
-           weighted: bool = True) -> np.ndarray:
+def leiden(
+    fg: FeatureGraph,
+    *,
+    objective: str = "modularity",
+    resolution: float = 1.0,
+    seed: int = 0,
+    weighted: bool = True,
+) -> np.ndarray:
     """Community label per node (0 = largest community)."""
-    part = leiden_partition(fg.graph, objective=objective, resolution=resolution, seed=seed, weighted=weighted)
+    part = leiden_partition(
+        fg.graph, objective=objective, resolution=resolution, seed=seed, weighted=weighted
+    )
     return canonical_labels(part.membership)
 
 
@@ -75,16 +90,25 @@ def modularity(fg: FeatureGraph, labels, weighted: bool = True) -> float:
     return float(fg.graph.modularity(list(labels), weights=_weights(fg.graph, weighted)))
 
 
-def resolution_profile(fg: FeatureGraph, resolutions, *, objective: str = "modularity", seed: int = 0,
-                       weighted: bool = True) -> pd.DataFrame:
+def resolution_profile(
+    fg: FeatureGraph, resolutions, *, objective: str = "modularity", seed: int = 0, weighted: bool = True
+) -> pd.DataFrame:
     """resolution, nCommunities, largest, quality (objective), modularity (Newman, gamma=1)."""
     rows = []
     for r in resolutions:
-        part = leiden_partition(fg.graph, objective=objective, resolution=float(r), seed=seed, weighted=weighted)
+        part = leiden_partition(
+            fg.graph, objective=objective, resolution=float(r), seed=seed, weighted=weighted
+        )
         labels = np.asarray(part.membership)
-        rows.append({"resolution": float(r), "nCommunities": int(labels.max() + 1) if len(labels) else 0,
-                     "largest": int(np.bincount(labels).max()) if len(labels) else 0,
-                     "quality": float(part.quality()), "modularity": modularity(fg, labels, weighted)})
+        rows.append(
+            {
+                "resolution": float(r),
+                "nCommunities": int(labels.max() + 1) if len(labels) else 0,
+                "largest": int(np.bincount(labels).max()) if len(labels) else 0,
+                "quality": float(part.quality()),
+                "modularity": modularity(fg, labels, weighted),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -96,30 +120,52 @@ class Consensus:
     agreed: bool
 
 
-def consensus(fg: FeatureGraph, *, objective: str = "modularity", resolution: float = 1.0, n_seeds: int = 10,
-              seed: int = 0, threshold: float = 0.5, max_rounds: int = 10, weighted: bool = True) -> Consensus:
+def consensus(
+    fg: FeatureGraph,
+    *,
+    objective: str = "modularity",
+    resolution: float = 1.0,
+    n_seeds: int = 10,
+    seed: int = 0,
+    threshold: float = 0.5,
+    max_rounds: int = 10,
+    weighted: bool = True,
+) -> Consensus:
     """Consensus clustering over ``n_seeds`` Leiden runs (module docstring, step 3)."""
     import igraph as ig
     from sklearn.metrics import adjusted_rand_score
 
     g = fg.graph
     seeds = [seed + k for k in range(n_seeds)]
-    runs = [np.asarray(leiden_partition(g, objective=objective, resolution=resolution, seed=s,
-                                        weighted=weighted).membership) for s in seeds]
+    runs = [
+        np.asarray(
+            leiden_partition(
+                g, objective=objective, resolution=resolution, seed=s, weighted=weighted
+            ).membership
+        )
+        for s in seeds
+    ]
     pairs = list(itertools.combinations(range(len(runs)), 2))
     stability = float(np.mean([adjusted_rand_score(runs[a], runs[b]) for a, b in pairs])) if pairs else 1.0
     rounds = 1
     current_weighted = weighted
-    while rounds < max_rounds and not all(np.array_equal(canonical_labels(runs[0]), canonical_labels(r))
-                                          for r in runs[1:]):
+    while rounds < max_rounds and not all(
+        np.array_equal(canonical_labels(runs[0]), canonical_labels(r)) for r in runs[1:]
+    ):
         el = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
         together = np.mean([r[el[:, 0]] == r[el[:, 1]] for r in runs], axis=0) if len(el) else np.zeros(0)
         keep = together >= threshold
         g = ig.Graph(n=fg.n_nodes, edges=el[keep].tolist(), directed=False)
         g.es["weight"] = together[keep].tolist()
         current_weighted = True
-        runs = [np.asarray(leiden_partition(g, objective=objective, resolution=resolution, seed=s,
-                                            weighted=current_weighted).membership) for s in seeds]
+        runs = [
+            np.asarray(
+                leiden_partition(
+                    g, objective=objective, resolution=resolution, seed=s, weighted=current_weighted
+                ).membership
+            )
+            for s in seeds
+        ]
         rounds += 1
     agreed = all(np.array_equal(canonical_labels(runs[0]), canonical_labels(r)) for r in runs[1:])
     return Consensus(canonical_labels(runs[0]), rounds, stability, agreed)

@@ -25,17 +25,36 @@ from saegraph.queries.analysis.universality import universality_summary
 DEFAULT_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
-def compare(source, sae_a: str, sae_b: str, rel_type="CO_ACTIVATES", *, n_draws: int = 20, n_perm: int = 1000,
-            seed: int = 0, thresholds=DEFAULT_THRESHOLDS, progress: bool = True) -> dict:
+def compare(
+    source,
+    sae_a: str,
+    sae_b: str,
+    rel_type="CO_ACTIVATES",
+    *,
+    n_draws: int = 20,
+    n_perm: int = 1000,
+    seed: int = 0,
+    thresholds=DEFAULT_THRESHOLDS,
+    progress: bool = True,
+) -> dict:
     """Every comparison table for SAE pair (A, B); see the module docstring."""
     if sae_a == sae_b:
         raise ValueError("compare needs two different SAEs")
     rel = rel_name(rel_type)
     fg_a, feats_a = load_graph(source, sae_a, rel)
     fg_b, feats_b = load_graph(source, sae_b, rel)
-    out: dict = {"info": {"saeA": sae_a, "saeB": sae_b, "relType": rel, "weight": fg_a.weight_column,
-                          "nDraws": n_draws, "nPerm": n_perm, "seed": seed,
-                          "jsd": "Jensen-Shannon divergence in bits (log base 2, in [0, 1]); not the JS distance"}}
+    out: dict = {
+        "info": {
+            "saeA": sae_a,
+            "saeB": sae_b,
+            "relType": rel,
+            "weight": fg_a.weight_column,
+            "nDraws": n_draws,
+            "nPerm": n_perm,
+            "seed": seed,
+            "jsd": "Jensen-Shannon divergence in bits (log base 2, in [0, 1]); not the JS distance",
+        }
+    }
     structure = compare_structure(fg_a, fg_b, n_draws=n_draws, seed=seed, progress=progress)
     out.update(graphs=structure["graphs"], jsd=structure["jsd"], scalars=structure["scalars"])
     out["_observed"] = structure["observed"]
@@ -46,19 +65,35 @@ def compare(source, sae_a: str, sae_b: str, rel_type="CO_ACTIVATES", *, n_draws:
         out["info"]["matching"] = "no MATCHES between these SAEs: agreement and signature matching skipped"
         return out
     matching = node_matching(matches)
-    out["info"]["matching"] = f"{len(matching)} one-to-one matches ({matches['method'].iloc[0] if 'method' in matches else '?'}...)"
+    out["info"]["matching"] = (
+        f"{len(matching)} one-to-one matches ({matches['method'].iloc[0] if 'method' in matches else '?'}...)"
+    )
     la = matched_labels(source, sae_a, rel, fg_a, seed)
     lb = matched_labels(source, sae_b, rel, fg_b, seed)
     out["_communities"] = {"A": la, "B": lb}
     agreement = community_agreement(la, lb, matching, n_perm=n_perm, seed=seed)
-    overlap = edge_overlap(source.edges(rel, sae_a), source.edges(rel, sae_b), matching, n_perm=n_perm, seed=seed)
+    overlap = edge_overlap(
+        source.edges(rel, sae_a), source.edges(rel, sae_b), matching, n_perm=n_perm, seed=seed
+    )
     out["agreement"] = pd.concat([agreement, overlap], ignore_index=True)
-    out["signatures"] = signature_matching(fg_a, fg_b, matching, communities_a=la.loc[fg_a.ids].to_numpy(),
-                                           communities_b=lb.loc[fg_b.ids].to_numpy())
+    out["signatures"] = signature_matching(
+        fg_a,
+        fg_b,
+        matching,
+        communities_a=la.loc[fg_a.ids].to_numpy(),
+        communities_b=lb.loc[fg_b.ids].to_numpy(),
+    )
     dec_a, dec_b = source.decoder(sae_a), source.decoder(sae_b)
     d_in = dec_a.shape[1] if dec_a is not None else source.d_in(sae_a)
-    uni = universality_summary(matches, n_a=len(feats_a), n_b=len(feats_b), d_in=d_in, thresholds=thresholds,
-                               dec_a=dec_a, dec_b=dec_b)
+    uni = universality_summary(
+        matches,
+        n_a=len(feats_a),
+        n_b=len(feats_b),
+        d_in=d_in,
+        thresholds=thresholds,
+        dec_a=dec_a,
+        dec_b=dec_b,
+    )
     for key, table in uni.items():
         out[f"universality_{key}"] = table
     out["info"]["matchesStageStats"] = source.stats("matches")

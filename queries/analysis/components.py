@@ -17,7 +17,9 @@ from saegraph.queries.analysis.graph import FeatureGraph
 def canonical_labels(labels) -> np.ndarray:
     """Relabel a partition 0..k-1 by decreasing size, ties broken by first occurrence."""
     labels = np.asarray(labels)
-    uniq, first, inverse, counts = np.unique(labels, return_index=True, return_inverse=True, return_counts=True)
+    uniq, first, inverse, counts = np.unique(
+        labels, return_index=True, return_inverse=True, return_counts=True
+    )
     order = np.lexsort((first, -counts))
     rank = np.empty(len(uniq), dtype=np.int64)
     rank[order] = np.arange(len(uniq))

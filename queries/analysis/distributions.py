@@ -20,7 +20,9 @@ import numpy as np
 LINEAR_MAX = 50
 
 
-def shared_bins(*samples: np.ndarray, linear_max: int = LINEAR_MAX, log_bins_per_decade: int = 10) -> np.ndarray:
+def shared_bins(
+    *samples: np.ndarray, linear_max: int = LINEAR_MAX, log_bins_per_decade: int = 10
+) -> np.ndarray:
     """Bin edges: [0,1), [1,2), ..., [linear_max, linear_max+1), then log-spaced to the max."""
     top = max((float(np.max(s)) for s in samples if len(s)), default=0.0)
     edges = list(np.arange(0, linear_max + 2, dtype=float))

@@ -24,7 +24,7 @@ import pandas as pd
 from saegraph.queries.analysis import centrality as centrality_core
 from saegraph.queries.analysis import communities as comm
 from saegraph.queries.analysis.components import connected_components
-from saegraph.queries.analysis.graph import FeatureGraph, PROPERTY_SUFFIX, build_graph, rel_name
+from saegraph.queries.analysis.graph import PROPERTY_SUFFIX, FeatureGraph, build_graph, rel_name
 from saegraph.queries.analysis.summaries import partition_summary
 
 log = logging.getLogger(__name__)
@@ -68,22 +68,46 @@ def _read_back(source, sae_id: str, kind: str, rel: str) -> pd.DataFrame:
     return f[["featureId", prop]].rename(columns={prop: kind})
 
 
-def communities(source, sae_id: str, rel_type, *, algorithm: str = "leiden", objective: str = "modularity",
-                resolution: float = 1.0, n_seeds: int = 1, seed: int = 0, profile=None,
-                write: bool = True) -> dict:
+def communities(
+    source,
+    sae_id: str,
+    rel_type,
+    *,
+    algorithm: str = "leiden",
+    objective: str = "modularity",
+    resolution: float = 1.0,
+    n_seeds: int = 1,
+    seed: int = 0,
+    profile=None,
+    write: bool = True,
+) -> dict:
     """labels (featureId, community), summary, profile (optional), info."""
     rel = rel_name(rel_type)
     fg, features = load_graph(source, sae_id, rel)
-    info = {"saeId": sae_id, "relType": rel, "algorithm": algorithm, "objective": objective,
-            "resolution": resolution, "weight": fg.weight_column, "nodes": fg.n_nodes, "edges": fg.n_edges}
-    gds_ok = _is_neo4j(source) and write and n_seeds == 1 and (
-        algorithm == "louvain" or (algorithm == "leiden" and objective == "modularity"))
+    info = {
+        "saeId": sae_id,
+        "relType": rel,
+        "algorithm": algorithm,
+        "objective": objective,
+        "resolution": resolution,
+        "weight": fg.weight_column,
+        "nodes": fg.n_nodes,
+        "edges": fg.n_edges,
+    }
+    gds_ok = (
+        _is_neo4j(source)
+        and write
+        and n_seeds == 1
+        and (algorithm == "louvain" or (algorithm == "leiden" and objective == "modularity"))
+    )
     if gds_ok:
         from saegraph.queries.analysis import gds
         from saegraph.schema.graph import FeatureProperty
 
         params = {"gamma": resolution, "seed": seed} if algorithm == "leiden" else {}
-        gds.write_algorithm(_store_of(source), sae_id, rel, algorithm, FeatureProperty.of("community", rel), **params)
+        gds.write_algorithm(
+            _store_of(source), sae_id, rel, algorithm, FeatureProperty.of("community", rel), **params
+        )
         labels = _read_back(source, sae_id, "community", rel)
         labels["community"] = comm.canonical_labels(labels["community"].to_numpy())
         info["engine"] = "gds"
@@ -93,7 +117,9 @@ def communities(source, sae_id: str, rel_type, *, algorithm: str = "leiden", obj
         elif algorithm == "leiden" and n_seeds > 1:
             res = comm.consensus(fg, objective=objective, resolution=resolution, n_seeds=n_seeds, seed=seed)
             membership = res.labels
-            info.update(consensusRounds=res.rounds, stabilityARI=res.stability_ari, consensusAgreed=res.agreed)
+            info.update(
+                consensusRounds=res.rounds, stabilityARI=res.stability_ari, consensusAgreed=res.agreed
+            )
         elif algorithm == "leiden":
             membership = comm.leiden(fg, objective=objective, resolution=resolution, seed=seed)
         else:
@@ -102,11 +128,18 @@ def communities(source, sae_id: str, rel_type, *, algorithm: str = "leiden", obj
         info["engine"] = "python (leidenalg/igraph)"
         if write:
             info["written"] = _write(source, "community", rel, labels, "community")
-    info["modularity"] = comm.modularity(fg, labels.set_index("featureId").loc[fg.ids, "community"].to_numpy())
+    info["modularity"] = comm.modularity(
+        fg, labels.set_index("featureId").loc[fg.ids, "community"].to_numpy()
+    )
     info["nCommunities"] = int(labels["community"].nunique())
     if write and _store_of(source) is not None:
         info["property"] = f"community{PROPERTY_SUFFIX[rel]}"
-    out = {"labels": labels, "summary": partition_summary(labels, "community", features), "info": info, "graph": fg}
+    out = {
+        "labels": labels,
+        "summary": partition_summary(labels, "community", features),
+        "info": info,
+        "graph": fg,
+    }
     if profile is not None:
         out["profile"] = comm.resolution_profile(fg, profile, objective=objective, seed=seed)
     return out
@@ -146,7 +179,9 @@ def centrality(source, sae_id: str, rel_type, *, write: bool = True) -> dict:
             from saegraph.queries.analysis import gds
             from saegraph.schema.graph import FeatureProperty
 
-            gds.write_algorithm(_store_of(source), sae_id, rel, "pagerank", FeatureProperty.of("pagerank", rel))
+            gds.write_algorithm(
+                _store_of(source), sae_id, rel, "pagerank", FeatureProperty.of("pagerank", rel)
+            )
             pr = _read_back(source, sae_id, "pagerank", rel).set_index("featureId")["pagerank"]
             table["pagerank"] = (pr / pr.sum()).loc[table["featureId"]].to_numpy()
             info["engine"] = "python degree/strength, gds pageRank (normalised to sum 1)"
@@ -155,15 +190,25 @@ def centrality(source, sae_id: str, rel_type, *, write: bool = True) -> dict:
     return {"table": table.sort_values("pagerank", ascending=False).reset_index(drop=True), "info": info}
 
 
-def path(source, feature_a: str, feature_b: str, rel_type, *, k: int = 1, weighted: bool = False,
-         sae_id: str | None = None) -> dict:
+def path(
+    source,
+    feature_a: str,
+    feature_b: str,
+    rel_type,
+    *,
+    k: int = 1,
+    weighted: bool = False,
+    sae_id: str | None = None,
+) -> dict:
     """Shortest (k = 1) or k shortest paths between two features of one SAE."""
     from saegraph.queries.analysis import paths
 
     rel = rel_name(rel_type)
     sae_id = sae_id or feature_a.rsplit(":", 1)[0]
     if feature_b.rsplit(":", 1)[0] != sae_id:
-        raise ValueError(f"{feature_a} and {feature_b} are in different SAEs: within-SAE edge types link one SAE")
+        raise ValueError(
+            f"{feature_a} and {feature_b} are in different SAEs: within-SAE edge types link one SAE"
+        )
     info = {"saeId": sae_id, "relType": rel, "weighted": weighted, "k": k}
     if _is_neo4j(source):
         from saegraph.queries.analysis import gds
@@ -174,8 +219,11 @@ def path(source, feature_a: str, feature_b: str, rel_type, *, k: int = 1, weight
         info["cost"] = COST_RULES[DEFAULT_COST[rel]][2] if weighted else "unweighted: cost = number of hops"
     else:
         fg, _ = load_graph(source, sae_id, rel)
-        table = (paths.shortest_path(fg, feature_a, feature_b, weighted=weighted) if k == 1
-                 else paths.k_shortest_paths(fg, feature_a, feature_b, k, weighted=weighted))
+        table = (
+            paths.shortest_path(fg, feature_a, feature_b, weighted=weighted)
+            if k == 1
+            else paths.k_shortest_paths(fg, feature_a, feature_b, k, weighted=weighted)
+        )
         info["engine"] = "python (igraph)"
         info["cost"] = paths.cost_rule_text(fg, weighted)
     return {"paths": table, "info": info}

@@ -28,8 +28,15 @@ def projection(store, sae_id: str, rel_type, *, cost_rule: str | None = None):
     rel = rel_name(rel_type)
     column, transform, _ = COST_RULES[cost_rule or DEFAULT_COST[rel]]
     name = f"saegraph-{rel.lower()}-{uuid.uuid4().hex[:12]}"
-    store.run_named("gds.project_sae", graphName=name, saeId=sae_id, relType=RelType.parse(rel),
-                    weightProperty=WEIGHT_COLUMN[rel], costProperty=column, costTransform=transform)
+    store.run_named(
+        "gds.project_sae",
+        graphName=name,
+        saeId=sae_id,
+        relType=RelType.parse(rel),
+        weightProperty=WEIGHT_COLUMN[rel],
+        costProperty=column,
+        costTransform=transform,
+    )
     try:
         yield name
     finally:
@@ -38,26 +45,33 @@ def projection(store, sae_id: str, rel_type, *, cost_rule: str | None = None):
 
 def write_algorithm(store, sae_id: str, rel_type, algorithm: str, prop, **params) -> pd.DataFrame:
     """Run leiden | louvain | wcc | pagerank in GDS and write ``prop``; returns GDS's summary row."""
-    names = {"leiden": "gds.leiden_write", "louvain": "gds.louvain_write", "wcc": "gds.wcc_write",
-             "pagerank": "gds.pagerank_write"}
+    names = {
+        "leiden": "gds.leiden_write",
+        "louvain": "gds.louvain_write",
+        "wcc": "gds.wcc_write",
+        "pagerank": "gds.pagerank_write",
+    }
     if algorithm not in names:
         raise ValueError(f"unknown GDS algorithm {algorithm!r}: use one of {', '.join(names)}")
     with projection(store, sae_id, rel_type) as name:
         return store.run_named(names[algorithm], graphName=name, writeProperty=prop, **params)
 
 
-def paths(store, sae_id: str, rel_type, source: str, target: str, *, k: int = 1,
-          weighted: bool = False) -> pd.DataFrame:
+def paths(
+    store, sae_id: str, rel_type, source: str, target: str, *, k: int = 1, weighted: bool = False
+) -> pd.DataFrame:
     """rank, hops, cost, nodes, costs: Dijkstra (k = 1) or Yen (k > 1) in GDS."""
     with projection(store, sae_id, rel_type) as name:
         cost = "cost" if weighted else "hop"
         if k == 1:
-            out = store.run_named("gds.dijkstra_stream", graphName=name, source=source, target=target,
-                                  costProperty=cost)
+            out = store.run_named(
+                "gds.dijkstra_stream", graphName=name, source=source, target=target, costProperty=cost
+            )
             out.insert(0, "rank", range(1, len(out) + 1))
         else:
-            out = store.run_named("gds.yen_stream", graphName=name, source=source, target=target, k=k,
-                                  costProperty=cost)
+            out = store.run_named(
+                "gds.yen_stream", graphName=name, source=source, target=target, k=k, costProperty=cost
+            )
     if out.empty:
         return pd.DataFrame(columns=["rank", "hops", "cost", "nodes", "costs"])
     out["hops"] = out["nodes"].map(len) - 1

@@ -21,7 +21,6 @@ Reference: Csardi & Nepusz, "The igraph software package" (2006).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 import pandas as pd
@@ -67,7 +66,7 @@ class FeatureGraph:
     """An undirected feature graph: ``graph`` has vertex attribute ``name`` = featureId and
     edge attributes ``weight`` and ``cost``."""
 
-    graph: "igraph.Graph"  # noqa: F821
+    graph: igraph.Graph  # noqa: F821
     rel_type: str
     sae_id: str | None = None
     weight_column: str = ""
@@ -139,8 +138,10 @@ def build_graph(
         ids = [str(x) for x in node_ids]
         unknown = (set(src) | set(dst)) - set(ids)
         if unknown:
-            raise ValueError(f"{len(unknown)} edge endpoints are not among the given features, e.g. "
-                             f"{sorted(unknown)[:3]}: pass the features of the same SAE")
+            raise ValueError(
+                f"{len(unknown)} edge endpoints are not among the given features, e.g. "
+                f"{sorted(unknown)[:3]}: pass the features of the same SAE"
+            )
     position = pd.Index(ids)
     if position.has_duplicates:
         raise ValueError("duplicate feature ids given as nodes")
@@ -151,8 +152,14 @@ def build_graph(
         w = np.abs(w)
     c = cost_values(edges, cost_rule) if len(edges) else np.zeros(0)
     keep = s != t
-    frame = pd.DataFrame({"u": np.minimum(s, t)[keep], "v": np.maximum(s, t)[keep],
-                          "weight": np.nan_to_num(w[keep]), "cost": c[keep]})
+    frame = pd.DataFrame(
+        {
+            "u": np.minimum(s, t)[keep],
+            "v": np.maximum(s, t)[keep],
+            "weight": np.nan_to_num(w[keep]),
+            "cost": c[keep],
+        }
+    )
     frame = frame.groupby(["u", "v"], as_index=False).agg(weight=("weight", "max"), cost=("cost", "min"))
     g = ig.Graph(n=len(ids), edges=list(zip(frame["u"].tolist(), frame["v"].tolist())), directed=False)
     g.vs["name"] = ids
@@ -165,7 +172,11 @@ def from_edge_list(n: int, edge_list, weights=None, prefix: str = "g") -> Featur
     """A FeatureGraph over nodes ``{prefix}:{i}`` from integer pairs (tests, nulls, notebooks)."""
     el = np.asarray(edge_list, dtype=np.int64).reshape(-1, 2)
     w = np.ones(len(el)) if weights is None else np.asarray(weights, dtype=float)
-    edges = pd.DataFrame({"source": [f"{prefix}:{i}" for i in el[:, 0]],
-                          "target": [f"{prefix}:{j}" for j in el[:, 1]],
-                          "similarity": w})
+    edges = pd.DataFrame(
+        {
+            "source": [f"{prefix}:{i}" for i in el[:, 0]],
+            "target": [f"{prefix}:{j}" for j in el[:, 1]],
+            "similarity": w,
+        }
+    )
     return build_graph(edges, "COSINE", node_ids=[f"{prefix}:{i}" for i in range(n)], sae_id=prefix)

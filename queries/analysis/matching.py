@@ -21,8 +21,14 @@ import numpy as np
 import pandas as pd
 
 
-def node_matching(matches: pd.DataFrame, *, method: str | None = None, min_cosine: float | None = None,
-                  source_sae: str | None = None, target_sae: str | None = None) -> pd.DataFrame:
+def node_matching(
+    matches: pd.DataFrame,
+    *,
+    method: str | None = None,
+    min_cosine: float | None = None,
+    source_sae: str | None = None,
+    target_sae: str | None = None,
+) -> pd.DataFrame:
     """One-to-one matching as a frame: source, target, cosine (sorted by source)."""
     m = matches
     if source_sae is not None and "sourceSae" in m.columns:
@@ -58,26 +64,32 @@ def _contingency_scores(a: np.ndarray, b: np.ndarray, ka: int, kb: int, n: int):
 
 def _null_summary(observed: float, null: np.ndarray) -> dict[str, float]:
     sd = float(null.std(ddof=1)) if len(null) > 1 else 0.0
-    return {"observed": observed, "nullMean": float(null.mean()), "nullSd": sd,
-            "z": (observed - float(null.mean())) / sd if sd > 0 else float("nan"),
-            "p": float((1 + (null >= observed - 1e-12).sum()) / (1 + len(null)))}
+    return {
+        "observed": observed,
+        "nullMean": float(null.mean()),
+        "nullSd": sd,
+        "z": (observed - float(null.mean())) / sd if sd > 0 else float("nan"),
+        "p": float((1 + (null >= observed - 1e-12).sum()) / (1 + len(null))),
+    }
 
 
-def community_agreement(labels_a: pd.Series, labels_b: pd.Series, matching: pd.DataFrame, *,
-                        n_perm: int = 1000, seed: int = 0) -> pd.DataFrame:
+def community_agreement(
+    labels_a: pd.Series, labels_b: pd.Series, matching: pd.DataFrame, *, n_perm: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     """AMI and ARI of communities on matched nodes vs permutations of the matching.
 
     ``labels_a``/``labels_b``: Series featureId -> label. Rows: metric, observed, nullMean,
     nullSd, z, p, nMatched, nPerm."""
-    from sklearn.metrics.cluster import expected_mutual_information
-    from sklearn.metrics.cluster import contingency_matrix
+    from sklearn.metrics.cluster import contingency_matrix, expected_mutual_information
 
     pairs = matching[matching["source"].isin(labels_a.index) & matching["target"].isin(labels_b.index)]
     a_raw = labels_a.loc[pairs["source"]].to_numpy()
     b_raw = labels_b.loc[pairs["target"]].to_numpy()
     n = len(pairs)
     if n < 2:
-        raise ValueError("fewer than 2 matched nodes carry community labels: check the MATCHES table and SAE ids")
+        raise ValueError(
+            "fewer than 2 matched nodes carry community labels: check the MATCHES table and SAE ids"
+        )
     _, a = np.unique(a_raw, return_inverse=True)
     _, b = np.unique(b_raw, return_inverse=True)
     ka, kb = int(a.max()) + 1, int(b.max()) + 1
@@ -113,8 +125,9 @@ def _edge_keys(edges: np.ndarray, n: int) -> np.ndarray:
     return np.unique(e[:, 0] * n + e[:, 1])
 
 
-def edge_overlap(edges_a: pd.DataFrame, edges_b: pd.DataFrame, matching: pd.DataFrame, *,
-                 n_perm: int = 1000, seed: int = 0) -> pd.DataFrame:
+def edge_overlap(
+    edges_a: pd.DataFrame, edges_b: pd.DataFrame, matching: pd.DataFrame, *, n_perm: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     """Fraction of A's edges among matched nodes whose image is a B edge, vs permutations.
 
     ``edges_a``/``edges_b``: frames with source, target (featureIds). One row: metric,
@@ -143,7 +156,26 @@ def edge_overlap(edges_a: pd.DataFrame, edges_b: pd.DataFrame, matching: pd.Data
     observed = overlap(np.arange(n))
     rng = np.random.default_rng(seed)
     null = np.array([overlap(rng.permutation(n)) for _ in range(n_perm)])
-    summary = _null_summary(observed, null) if m else {"observed": float("nan"), "nullMean": float("nan"),
-                                                       "nullSd": float("nan"), "z": float("nan"), "p": float("nan")}
-    return pd.DataFrame([{"metric": "edgeOverlap", **summary, "nMatched": n, "nEdgesA": m,
-                          "nEdgesB": len(eb_keys), "nPerm": n_perm}])
+    summary = (
+        _null_summary(observed, null)
+        if m
+        else {
+            "observed": float("nan"),
+            "nullMean": float("nan"),
+            "nullSd": float("nan"),
+            "z": float("nan"),
+            "p": float("nan"),
+        }
+    )
+    return pd.DataFrame(
+        [
+            {
+                "metric": "edgeOverlap",
+                **summary,
+                "nMatched": n,
+                "nEdgesA": m,
+                "nEdgesB": len(eb_keys),
+                "nPerm": n_perm,
+            }
+        ]
+    )

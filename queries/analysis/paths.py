@@ -38,8 +38,7 @@ def _as_frame(fg: FeatureGraph, paths: list[list[int]], weighted: bool) -> pd.Da
     for rank, vpath in enumerate(paths, start=1):
         total, cumulative = _path_cost(fg, vpath, weighted)
         ids = [fg.ids[v] for v in vpath]
-        rows.append({"rank": rank, "hops": len(vpath) - 1, "cost": total, "nodes": ids,
-                     "costs": cumulative})
+        rows.append({"rank": rank, "hops": len(vpath) - 1, "cost": total, "nodes": ids, "costs": cumulative})
     return pd.DataFrame(rows, columns=["rank", "hops", "cost", "nodes", "costs"])
 
 
@@ -59,16 +58,18 @@ def shortest_path(fg: FeatureGraph, source: str, target: str, *, weighted: bool 
     return _as_frame(fg, [vpath], weighted)
 
 
-def k_shortest_paths(fg: FeatureGraph, source: str, target: str, k: int = 3, *,
-                     weighted: bool = False) -> pd.DataFrame:
+def k_shortest_paths(
+    fg: FeatureGraph, source: str, target: str, k: int = 3, *, weighted: bool = False
+) -> pd.DataFrame:
     """Up to k loopless shortest paths (Yen), best first; same columns as ``shortest_path``."""
     if k < 1:
         raise ValueError("k must be >= 1")
     s, t = fg.index_of(source), fg.index_of(target)
     if s == t:
         return _as_frame(fg, [[s]], weighted)
-    paths = fg.graph.get_k_shortest_paths(s, to=t, k=k, weights="cost" if weighted else None,
-                                          mode="all", output="vpath")
+    paths = fg.graph.get_k_shortest_paths(
+        s, to=t, k=k, weights="cost" if weighted else None, mode="all", output="vpath"
+    )
     frame = _as_frame(fg, [p for p in paths if p], weighted)
     if len(frame):
         frame = frame.sort_values(["cost", "hops"], kind="stable").reset_index(drop=True)
@@ -78,5 +79,10 @@ def k_shortest_paths(fg: FeatureGraph, source: str, target: str, k: int = 3, *,
 
 def path_steps(path_row: pd.Series) -> pd.DataFrame:
     """One path as a table: step, featureId, cumulativeCost."""
-    return pd.DataFrame({"step": range(len(path_row["nodes"])), "featureId": path_row["nodes"],
-                         "cumulativeCost": path_row["costs"]})
+    return pd.DataFrame(
+        {
+            "step": range(len(path_row["nodes"])),
+            "featureId": path_row["nodes"],
+            "cumulativeCost": path_row["costs"],
+        }
+    )

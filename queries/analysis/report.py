@@ -40,8 +40,15 @@ def distribution_figure(title: str, samples: dict[str, np.ndarray], xlabel: str,
     lo, hi = bins[:-1], bins[1:]
     centres = np.where(hi - lo <= 1.0, lo, np.sqrt(np.maximum(lo, 1e-12) * hi)) * unit  # integer bins at k
     series = [{"label": k, "x": centres, "y": histogram(v, bins)} for k, v in scaled.items()]
-    return {"kind": "line", "title": title, "xlabel": xlabel, "ylabel": "fraction of nodes", "logx": True,
-            "logy": True, "series": series}
+    return {
+        "kind": "line",
+        "title": title,
+        "xlabel": xlabel,
+        "ylabel": "fraction of nodes",
+        "logx": True,
+        "logy": True,
+        "series": series,
+    }
 
 
 def size_figure(title: str, sizes: dict[str, np.ndarray]) -> dict:
@@ -49,17 +56,37 @@ def size_figure(title: str, sizes: dict[str, np.ndarray]) -> dict:
     for label, s in sizes.items():
         s = np.sort(np.asarray(s))[::-1]
         series.append({"label": label, "x": np.arange(1, len(s) + 1), "y": s})
-    return {"kind": "line", "title": title, "xlabel": "rank", "ylabel": "size (features)", "logx": True,
-            "logy": True, "series": series}
+    return {
+        "kind": "line",
+        "title": title,
+        "xlabel": "rank",
+        "ylabel": "size (features)",
+        "logx": True,
+        "logy": True,
+        "series": series,
+    }
 
 
 def histogram_figure(title: str, values: np.ndarray, xlabel: str, bins: int = 40) -> dict:
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     counts, edges = np.histogram(values, bins=bins)
-    return {"kind": "bar", "title": title, "xlabel": xlabel, "ylabel": "count", "logx": False, "logy": False,
-            "series": [{"label": "", "x": (edges[:-1] + edges[1:]) / 2, "y": counts, "width": float(np.diff(edges)[0])
-                        if len(edges) > 1 else 1.0}]}
+    return {
+        "kind": "bar",
+        "title": title,
+        "xlabel": xlabel,
+        "ylabel": "count",
+        "logx": False,
+        "logy": False,
+        "series": [
+            {
+                "label": "",
+                "x": (edges[:-1] + edges[1:]) / 2,
+                "y": counts,
+                "width": float(np.diff(edges)[0]) if len(edges) > 1 else 1.0,
+            }
+        ],
+    }
 
 
 def draw(fig: dict, path: Path) -> None:
@@ -75,8 +102,14 @@ def draw(fig: dict, path: Path) -> None:
             ax.bar(x, y, width=s.get("width", 1.0), label=s["label"] or None)
         else:
             keep = y > 0 if fig["logy"] else np.ones(len(y), bool)
-            ax.plot(x[keep], y[keep], marker="o", markersize=3, linestyle="--" if "null" in s["label"] else "-",
-                    label=s["label"])
+            ax.plot(
+                x[keep],
+                y[keep],
+                marker="o",
+                markersize=3,
+                linestyle="--" if "null" in s["label"] else "-",
+                label=s["label"],
+            )
     if fig["logx"]:
         ax.set_xscale("symlog", linthresh=1.0)
     if fig["logy"]:
@@ -100,8 +133,11 @@ def write_report(directory, figures: dict[str, dict], tables: dict[str, pd.DataF
         draw(fig, out / f"{name}.png")
     for name, table in tables.items():
         table.to_csv(out / f"{name}.csv", index=False)
-    index = {"info": _jsonable(info), "figures": {n: [f"{n}.png", f"{n}.json"] for n in figures},
-             "tables": {n: f"{n}.csv" for n in tables}}
+    index = {
+        "info": _jsonable(info),
+        "figures": {n: [f"{n}.png", f"{n}.json"] for n in figures},
+        "tables": {n: f"{n}.csv" for n in tables},
+    }
     (out / "report.json").write_text(json.dumps(index, indent=1, default=str))
     return out
 
@@ -123,18 +159,26 @@ def compare_figures(result: dict) -> dict[str, dict]:
         jsd = result["jsd"]
         obs_jsd = float(jsd[(jsd.statistic == stat) & (jsd.null == "observed")]["jsdBits"].iloc[0])
         figs[f"{stat}_distribution"] = distribution_figure(
-            f"{stat} distribution, {info['relType']} (JSD {a} vs {b} = {obs_jsd:.3f} bits)", samples, stat,
-            unit=1.0 if stat == "degree" else unit)
+            f"{stat} distribution, {info['relType']} (JSD {a} vs {b} = {obs_jsd:.3f} bits)",
+            samples,
+            stat,
+            unit=1.0 if stat == "degree" else unit,
+        )
     if "_communities" in result:
         figs["community_sizes"] = size_figure(
             f"Leiden community sizes, {info['relType']}",
-            {lab: np.bincount(pd.factorize(s)[0]) for lab, s in zip((a, b), result["_communities"].values())})
+            {lab: np.bincount(pd.factorize(s)[0]) for lab, s in zip((a, b), result["_communities"].values())},
+        )
     if not result["matches"].empty:
-        figs["match_similarity"] = histogram_figure(f"decoder cosine of the MATCHES {a} -> {b}",
-                                                    result["matches"]["cosine"].to_numpy(), "cosine")
+        figs["match_similarity"] = histogram_figure(
+            f"decoder cosine of the MATCHES {a} -> {b}", result["matches"]["cosine"].to_numpy(), "cosine"
+        )
     return figs
 
 
 def compare_tables(result: dict) -> dict[str, pd.DataFrame]:
-    return {k: v for k, v in result.items() if isinstance(v, pd.DataFrame) and not k.startswith("_")
-            and k != "matches"}
+    return {
+        k: v
+        for k, v in result.items()
+        if isinstance(v, pd.DataFrame) and not k.startswith("_") and k != "matches"
+    }

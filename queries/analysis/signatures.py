@@ -42,8 +42,11 @@ def raw_signatures(fg: FeatureGraph, *, hist_bins: int = 6, communities=None) ->
     n = g.vcount()
     deg = np.asarray(g.degree(), dtype=float)
     strength = np.asarray(g.strength(weights="weight"), dtype=float) if g.ecount() else np.zeros(n)
-    labels = np.asarray(communities) if communities is not None else (
-        leiden(fg, objective="modularity", seed=0) if g.ecount() else np.arange(n))
+    labels = (
+        np.asarray(communities)
+        if communities is not None
+        else (leiden(fg, objective="modularity", seed=0) if g.ecount() else np.arange(n))
+    )
     comm_size = np.bincount(labels)[labels].astype(float)
     frame = {
         "logDegree": np.log1p(deg),
@@ -54,8 +57,9 @@ def raw_signatures(fg: FeatureGraph, *, hist_bins: int = 6, communities=None) ->
         "communitySize": comm_size,
     }
     el = fg.edge_array()
-    adj = sp.coo_matrix((np.ones(2 * len(el)), (np.r_[el[:, 0], el[:, 1]], np.r_[el[:, 1], el[:, 0]])),
-                        shape=(n, n)).tocsr()
+    adj = sp.coo_matrix(
+        (np.ones(2 * len(el)), (np.r_[el[:, 0], el[:, 1]], np.r_[el[:, 1], el[:, 0]])), shape=(n, n)
+    ).tocsr()
     ld = np.log2(1 + deg)
     top = max(float(ld.max()) if n else 1.0, 1e-9)
     bin_of = np.minimum((ld / top * hist_bins).astype(int), hist_bins - 1)
@@ -80,8 +84,9 @@ def node_signatures(fg: FeatureGraph, **kwargs) -> pd.DataFrame:
     return rank_normalise(raw_signatures(fg, **kwargs))
 
 
-def truth_ranks(sig_a: pd.DataFrame, sig_b: pd.DataFrame, truth: pd.DataFrame, *, columns=None,
-                block: int = 1024) -> pd.DataFrame:
+def truth_ranks(
+    sig_a: pd.DataFrame, sig_b: pd.DataFrame, truth: pd.DataFrame, *, columns=None, block: int = 1024
+) -> pd.DataFrame:
     """Per truth pair: source, target, less (B nodes strictly closer), ties (incl. the target)."""
     cols = list(columns) if columns is not None else list(sig_a.columns)
     pairs = truth[truth["source"].isin(sig_a.index) & truth["target"].isin(sig_b.index)]
@@ -90,16 +95,22 @@ def truth_ranks(sig_a: pd.DataFrame, sig_b: pd.DataFrame, truth: pd.DataFrame, *
     t_pos = sig_b.index.get_indexer(pairs["target"])
     less = np.zeros(len(pairs), dtype=np.int64)
     ties = np.zeros(len(pairs), dtype=np.int64)
-    nb2 = (xb ** 2).sum(axis=1)
+    nb2 = (xb**2).sum(axis=1)
     for lo in range(0, len(pairs), block):
-        xa_blk = xa[lo:lo + block]
-        d = (xa_blk ** 2).sum(axis=1)[:, None] + nb2[None, :] - 2.0 * xa_blk @ xb.T
+        xa_blk = xa[lo : lo + block]
+        d = (xa_blk**2).sum(axis=1)[:, None] + nb2[None, :] - 2.0 * xa_blk @ xb.T
         d = np.round(np.maximum(d, 0.0), 12)
-        dt = d[np.arange(len(xa_blk)), t_pos[lo:lo + block]][:, None]
-        less[lo:lo + block] = (d < dt).sum(axis=1)
-        ties[lo:lo + block] = (d == dt).sum(axis=1)
-    return pd.DataFrame({"source": pairs["source"].to_numpy(), "target": pairs["target"].to_numpy(),
-                         "less": less, "ties": ties})
+        dt = d[np.arange(len(xa_blk)), t_pos[lo : lo + block]][:, None]
+        less[lo : lo + block] = (d < dt).sum(axis=1)
+        ties[lo : lo + block] = (d == dt).sum(axis=1)
+    return pd.DataFrame(
+        {
+            "source": pairs["source"].to_numpy(),
+            "target": pairs["target"].to_numpy(),
+            "less": less,
+            "ties": ties,
+        }
+    )
 
 
 def retrieval_scores(ranks: pd.DataFrame, n_b: int, ks=(1, 10)) -> dict[str, float]:
@@ -109,12 +120,21 @@ def retrieval_scores(ranks: pd.DataFrame, n_b: int, ks=(1, 10)) -> dict[str, flo
     out = {}
     for k in ks:
         out[f"hits@{k}"] = float(np.clip((k - less) / ties, 0.0, 1.0).mean()) if len(less) else float("nan")
-    out["MRR"] = float(((_harmonic(less + ties) - _harmonic(less)) / ties).mean()) if len(less) else float("nan")
+    out["MRR"] = (
+        float(((_harmonic(less + ties) - _harmonic(less)) / ties).mean()) if len(less) else float("nan")
+    )
     return out
 
 
-def signature_matching(fg_a: FeatureGraph, fg_b: FeatureGraph, truth: pd.DataFrame, *,
-                       communities_a=None, communities_b=None, hist_bins: int = 6) -> pd.DataFrame:
+def signature_matching(
+    fg_a: FeatureGraph,
+    fg_b: FeatureGraph,
+    truth: pd.DataFrame,
+    *,
+    communities_a=None,
+    communities_b=None,
+    hist_bins: int = 6,
+) -> pd.DataFrame:
     """hits@1, hits@10, MRR of the full and degree-only signatures and chance; one row each."""
     sig_a = node_signatures(fg_a, hist_bins=hist_bins, communities=communities_a)
     sig_b = node_signatures(fg_b, hist_bins=hist_bins, communities=communities_b)
@@ -122,8 +142,18 @@ def signature_matching(fg_a: FeatureGraph, fg_b: FeatureGraph, truth: pd.DataFra
     rows = []
     for name, cols in (("signature", None), ("degreeOnly", DEGREE_ONLY)):
         ranks = truth_ranks(sig_a, sig_b, truth, columns=cols)
-        rows.append({"method": name, **retrieval_scores(ranks, n_b), "nQueries": len(ranks), "nCandidates": n_b})
+        rows.append(
+            {"method": name, **retrieval_scores(ranks, n_b), "nQueries": len(ranks), "nCandidates": n_b}
+        )
     harmonic = float(_harmonic(np.array([n_b]))[0])
-    rows.append({"method": "chance", "hits@1": 1.0 / n_b, "hits@10": min(1.0, 10.0 / n_b), "MRR": harmonic / n_b,
-                 "nQueries": rows[0]["nQueries"], "nCandidates": n_b})
+    rows.append(
+        {
+            "method": "chance",
+            "hits@1": 1.0 / n_b,
+            "hits@10": min(1.0, 10.0 / n_b),
+            "MRR": harmonic / n_b,
+            "nQueries": rows[0]["nQueries"],
+            "nCandidates": n_b,
+        }
+    )
     return pd.DataFrame(rows)

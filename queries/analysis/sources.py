@@ -31,8 +31,10 @@ class BundleSource:
         self.path = Path(path)
         manifest = self.path / "manifest.json"
         if not manifest.exists():
-            raise FileNotFoundError(f"{self.path} is not a finished bundle (no manifest.json): "
-                                    f"run `saegraph ingest` or pass a finished bundle directory")
+            raise FileNotFoundError(
+                f"{self.path} is not a finished bundle (no manifest.json): "
+                f"run `saegraph ingest` or pass a finished bundle directory"
+            )
         self.manifest = json.loads(manifest.read_text())
         self._cache: dict[str, pd.DataFrame] = {}
 
@@ -42,8 +44,9 @@ class BundleSource:
 
             file = self.path / f"{name}.parquet"
             if not file.exists():
-                raise FileNotFoundError(f"bundle {self.path} has no {name} table: build it with "
-                                        f"`saegraph edges {self.path}`")
+                raise FileNotFoundError(
+                    f"bundle {self.path} has no {name} table: build it with `saegraph edges {self.path}`"
+                )
             self._cache[name] = pq.read_table(file).to_pandas()
         return self._cache[name]
 
@@ -118,7 +121,8 @@ def oriented_matches(matches: pd.DataFrame, sae_a: str, sae_b: str) -> pd.DataFr
         return matches
     fwd = matches[(matches["sourceSae"] == sae_a) & (matches["targetSae"] == sae_b)]
     rev = matches[(matches["sourceSae"] == sae_b) & (matches["targetSae"] == sae_a)].rename(
-        columns={"source": "target", "target": "source", "sourceSae": "targetSae", "targetSae": "sourceSae"})
+        columns={"source": "target", "target": "source", "sourceSae": "targetSae", "targetSae": "sourceSae"}
+    )
     return pd.concat([fwd, rev], ignore_index=True)
 
 

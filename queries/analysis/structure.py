@@ -60,19 +60,36 @@ def _mean_sd(values) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
 
 
-def compare_structure(fg_a: FeatureGraph, fg_b: FeatureGraph, *, n_draws: int = 20, seed: int = 0,
-                      nulls=NULL_KINDS, progress: bool = True) -> dict[str, pd.DataFrame]:
+def compare_structure(
+    fg_a: FeatureGraph,
+    fg_b: FeatureGraph,
+    *,
+    n_draws: int = 20,
+    seed: int = 0,
+    nulls=NULL_KINDS,
+    progress: bool = True,
+) -> dict[str, pd.DataFrame]:
     """Returns {'jsd': long table, 'scalars': z-score table, 'graphs': size table,
     'null_degrees': per-draw degree arrays kept for plots (one draw per graph and null)}."""
     if n_draws < 2:
-        raise ValueError("n_draws must be >= 2 (the null-vs-null floor needs pairs); METHODS.md asks for >= 20")
+        raise ValueError(
+            "n_draws must be >= 2 (the null-vs-null floor needs pairs); METHODS.md asks for >= 20"
+        )
     unit = strength_unit(fg_a.weights(), fg_b.weights())
     observed = {"A": degree_strength(fg_a), "B": degree_strength(fg_b)}
     jsd_rows = []
     for stat, k in (("degree", 0), ("strength", 1)):
         u = 1.0 if stat == "degree" else unit
-        jsd_rows.append({"statistic": stat, "comparison": "A vs B", "null": "observed",
-                         "jsdBits": distribution_jsd(observed["A"][k], observed["B"][k], u), "sd": 0.0, "nDraws": 1})
+        jsd_rows.append(
+            {
+                "statistic": stat,
+                "comparison": "A vs B",
+                "null": "observed",
+                "jsdBits": distribution_jsd(observed["A"][k], observed["B"][k], u),
+                "sd": 0.0,
+                "nDraws": 1,
+            }
+        )
     scalar_rows = []
     examples: dict[str, dict[str, np.ndarray]] = {}
     total = len(nulls) * 2 * n_draws
@@ -97,25 +114,65 @@ def compare_structure(fg_a: FeatureGraph, fg_b: FeatureGraph, *, n_draws: int = 
                 bar.update(1)
             for stat in ("degree", "strength"):
                 m, s = _mean_sd(base[stat])
-                jsd_rows.append({"statistic": stat, "comparison": f"{label} vs null({label})", "null": kind,
-                                 "jsdBits": m, "sd": s, "nDraws": n_draws})
+                jsd_rows.append(
+                    {
+                        "statistic": stat,
+                        "comparison": f"{label} vs null({label})",
+                        "null": kind,
+                        "jsdBits": m,
+                        "sd": s,
+                        "nDraws": n_draws,
+                    }
+                )
                 m, s = _mean_sd(floor[stat])
-                jsd_rows.append({"statistic": stat, "comparison": f"null({label}) vs null({label})", "null": kind,
-                                 "jsdBits": m, "sd": s, "nDraws": n_draws - 1})
+                jsd_rows.append(
+                    {
+                        "statistic": stat,
+                        "comparison": f"null({label}) vs null({label})",
+                        "null": kind,
+                        "jsdBits": m,
+                        "sd": s,
+                        "nDraws": n_draws - 1,
+                    }
+                )
             obs = scalar_stats(fg)
             for name in SCALAR_STATS:
                 m, s = _mean_sd([d[name] for d in stats_draws])
                 z = (obs[name] - m) / s if s and s > 0 and not math.isnan(obs[name]) else float("nan")
-                scalar_rows.append({"statistic": name, "graph": label, "null": kind, "observed": obs[name],
-                                    "nullMean": m, "nullSd": s, "z": z})
+                scalar_rows.append(
+                    {
+                        "statistic": name,
+                        "graph": label,
+                        "null": kind,
+                        "observed": obs[name],
+                        "nullMean": m,
+                        "nullSd": s,
+                        "z": z,
+                    }
+                )
     bar.close()
-    graphs = pd.DataFrame([
-        {"graph": label, "saeId": fg.sae_id, "relType": fg.rel_type, "nodes": fg.n_nodes, "edges": fg.n_edges,
-         "isolated": int((observed[label][0] == 0).sum()), "meanDegree": float(observed[label][0].mean())
-         if fg.n_nodes else 0.0, "strengthUnit": unit}
-        for label, fg in (("A", fg_a), ("B", fg_b))])
-    return {"jsd": pd.DataFrame(jsd_rows), "scalars": pd.DataFrame(scalar_rows), "graphs": graphs,
-            "null_examples": examples, "observed": observed}
+    graphs = pd.DataFrame(
+        [
+            {
+                "graph": label,
+                "saeId": fg.sae_id,
+                "relType": fg.rel_type,
+                "nodes": fg.n_nodes,
+                "edges": fg.n_edges,
+                "isolated": int((observed[label][0] == 0).sum()),
+                "meanDegree": float(observed[label][0].mean()) if fg.n_nodes else 0.0,
+                "strengthUnit": unit,
+            }
+            for label, fg in (("A", fg_a), ("B", fg_b))
+        ]
+    )
+    return {
+        "jsd": pd.DataFrame(jsd_rows),
+        "scalars": pd.DataFrame(scalar_rows),
+        "graphs": graphs,
+        "null_examples": examples,
+        "observed": observed,
+    }
 
 
 def floor_verdict(jsd: pd.DataFrame, statistic: str = "degree", null: str = "gnm") -> dict[str, float]:
@@ -124,5 +181,10 @@ def floor_verdict(jsd: pd.DataFrame, statistic: str = "degree", null: str = "gnm
     sel = jsd[(jsd.statistic == statistic) & (jsd.null == null)]
     floor = sel[sel.comparison == "null(A) vs null(A)"].iloc[0]
     base = sel[sel.comparison == "A vs null(A)"].iloc[0]
-    return {"observed": float(obs), "floorMean": float(floor.jsdBits), "floorSd": float(floor.sd),
-            "baselineMean": float(base.jsdBits), "baselineSd": float(base.sd)}
+    return {
+        "observed": float(obs),
+        "floorMean": float(floor.jsdBits),
+        "floorSd": float(floor.sd),
+        "baselineMean": float(base.jsdBits),
+        "baselineSd": float(base.sd),
+    }

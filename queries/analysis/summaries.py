@@ -13,8 +13,15 @@ from collections import Counter
 import pandas as pd
 
 
-def partition_summary(labels: pd.DataFrame, column: str, features: pd.DataFrame | None = None, *,
-                      top_n: int = 8, per_member: int = 3, example_members: int = 5) -> pd.DataFrame:
+def partition_summary(
+    labels: pd.DataFrame,
+    column: str,
+    features: pd.DataFrame | None = None,
+    *,
+    top_n: int = 8,
+    per_member: int = 3,
+    example_members: int = 5,
+) -> pd.DataFrame:
     """<column>, size, topTokens (list[str]), members (first few featureIds)."""
     frame = labels[["featureId", column]]
     has_tokens = features is not None and "topTokens" in features.columns and len(features)
@@ -30,7 +37,13 @@ def partition_summary(labels: pd.DataFrame, column: str, features: pd.DataFrame 
                     continue
                 counter.update(list(toks)[:per_member])
             tokens = [t for t, _ in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]]
-        rows.append({column: group, "size": len(sub), "topTokens": tokens,
-                     "members": sub["featureId"].head(example_members).tolist()})
+        rows.append(
+            {
+                column: group,
+                "size": len(sub),
+                "topTokens": tokens,
+                "members": sub["featureId"].head(example_members).tolist(),
+            }
+        )
     out = pd.DataFrame(rows, columns=[column, "size", "topTokens", "members"])
     return out.sort_values(["size", column], ascending=[False, True]).reset_index(drop=True)

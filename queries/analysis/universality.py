@@ -45,18 +45,27 @@ def max_cosines(dec_a: np.ndarray, dec_b: np.ndarray, block: int = 2048) -> tupl
     """Max cosine of each A row over B rows and of each B row over A rows (blocked)."""
     a, b = _unit_rows(dec_a), _unit_rows(dec_b)
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"decoders have different widths d_in ({a.shape[1]} vs {b.shape[1]}): MCS needs one space")
+        raise ValueError(
+            f"decoders have different widths d_in ({a.shape[1]} vs {b.shape[1]}): MCS needs one space"
+        )
     best_a = np.full(len(a), -np.inf, dtype=np.float32)
     best_b = np.full(len(b), -np.inf, dtype=np.float32)
     for lo in range(0, len(a), block):
-        sims = a[lo:lo + block] @ b.T
-        best_a[lo:lo + block] = sims.max(axis=1)
+        sims = a[lo : lo + block] @ b.T
+        best_a[lo : lo + block] = sims.max(axis=1)
         np.maximum(best_b, sims.max(axis=0), out=best_b)
     return best_a, best_b
 
 
-def mcs_summary(matches: pd.DataFrame, *, n_a: int, n_b: int, d_in: int | None,
-                dec_a: np.ndarray | None = None, dec_b: np.ndarray | None = None) -> pd.DataFrame:
+def mcs_summary(
+    matches: pd.DataFrame,
+    *,
+    n_a: int,
+    n_b: int,
+    d_in: int | None,
+    dec_a: np.ndarray | None = None,
+    dec_b: np.ndarray | None = None,
+) -> pd.DataFrame:
     """direction, mcs, baseline, source ('decoders' | 'stored matches')."""
     if dec_a is not None and dec_b is not None:
         best_a, best_b = max_cosines(dec_a, dec_b)
@@ -64,13 +73,27 @@ def mcs_summary(matches: pd.DataFrame, *, n_a: int, n_b: int, d_in: int | None,
         source = "decoders"
         d_in = dec_a.shape[1]
     else:
-        values = {"A->B": float(matches.groupby("source")["cosine"].max().sum() / max(1, n_a)),
-                  "B->A": float(matches.groupby("target")["cosine"].max().sum() / max(1, n_b))}
+        values = {
+            "A->B": float(matches.groupby("source")["cosine"].max().sum() / max(1, n_a)),
+            "B->A": float(matches.groupby("target")["cosine"].max().sum() / max(1, n_b)),
+        }
         source = "stored matches (features without a stored match count as 0)"
-    return pd.DataFrame([
-        {"direction": "A->B", "mcs": values["A->B"], "baseline": evt_baseline(n_b, d_in or 0), "source": source},
-        {"direction": "B->A", "mcs": values["B->A"], "baseline": evt_baseline(n_a, d_in or 0), "source": source},
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "direction": "A->B",
+                "mcs": values["A->B"],
+                "baseline": evt_baseline(n_b, d_in or 0),
+                "source": source,
+            },
+            {
+                "direction": "B->A",
+                "mcs": values["B->A"],
+                "baseline": evt_baseline(n_a, d_in or 0),
+                "source": source,
+            },
+        ]
+    )
 
 
 def one_to_one(matches: pd.DataFrame) -> pd.DataFrame:
@@ -87,8 +110,14 @@ def shared_fraction(matches: pd.DataFrame, thresholds, *, n_a: int, n_b: int) ->
     rows = []
     for tau in thresholds:
         k = int((pairs["cosine"] >= tau).sum())
-        rows.append({"threshold": float(tau), "nShared": k, "fractionOfA": k / max(1, n_a),
-                     "fractionOfB": k / max(1, n_b)})
+        rows.append(
+            {
+                "threshold": float(tau),
+                "nShared": k,
+                "fractionOfA": k / max(1, n_a),
+                "fractionOfB": k / max(1, n_b),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -96,14 +125,28 @@ def act_corr_summary(matches: pd.DataFrame) -> pd.DataFrame:
     pairs = one_to_one(matches)
     x = pairs["actCorr"].to_numpy(dtype=float) if "actCorr" in pairs.columns else np.zeros(0)
     ok = x[~np.isnan(x)]
-    stat = (lambda f: float(f(ok)) if len(ok) else float("nan"))
-    return pd.DataFrame([{"n": len(x), "nNaN": int(np.isnan(x).sum()), "mean": stat(np.mean),
-                          "median": stat(np.median), "q10": stat(lambda v: np.quantile(v, 0.1)),
-                          "q90": stat(lambda v: np.quantile(v, 0.9))}])
+    stat = lambda f: float(f(ok)) if len(ok) else float("nan")
+    return pd.DataFrame(
+        [
+            {
+                "n": len(x),
+                "nNaN": int(np.isnan(x).sum()),
+                "mean": stat(np.mean),
+                "median": stat(np.median),
+                "q10": stat(lambda v: np.quantile(v, 0.1)),
+                "q90": stat(lambda v: np.quantile(v, 0.9)),
+            }
+        ]
+    )
 
 
-def splitting_table(matches: pd.DataFrame, *, parent_side: str, dec_parent: np.ndarray | None = None,
-                    dec_child: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def splitting_table(
+    matches: pd.DataFrame,
+    *,
+    parent_side: str,
+    dec_parent: np.ndarray | None = None,
+    dec_child: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-parent table, children-count distribution). ``parent_side``: 'source' or 'target'."""
     from scipy.optimize import nnls
 
@@ -116,25 +159,38 @@ def splitting_table(matches: pd.DataFrame, *, parent_side: str, dec_parent: np.n
             p = _unit_rows(dec_parent[[int(str(parent).rsplit(":", 1)[1])]])[0]
             kids = _unit_rows(dec_child[[int(str(c).rsplit(":", 1)[1]) for c in sub[child_side]]])
             coef, resid = nnls(kids.T.astype(float), p.astype(float))
-            r2 = 1.0 - float(resid) ** 2 / float((p ** 2).sum())
-        out.append({"parent": parent, "nChildren": len(sub), "meanCosine": float(sub["cosine"].mean()),
-                    "maxCosine": float(sub["cosine"].max()), "nnlsR2": r2,
-                    "children": sub[child_side].tolist()})
-    table = pd.DataFrame(out, columns=["parent", "nChildren", "meanCosine", "maxCosine", "nnlsR2", "children"])
+            r2 = 1.0 - float(resid) ** 2 / float((p**2).sum())
+        out.append(
+            {
+                "parent": parent,
+                "nChildren": len(sub),
+                "meanCosine": float(sub["cosine"].mean()),
+                "maxCosine": float(sub["cosine"].max()),
+                "nnlsR2": r2,
+                "children": sub[child_side].tolist(),
+            }
+        )
+    table = pd.DataFrame(
+        out, columns=["parent", "nChildren", "meanCosine", "maxCosine", "nnlsR2", "children"]
+    )
     table = table.sort_values(["nChildren", "parent"], ascending=[False, True]).reset_index(drop=True)
     counts = table.groupby("nChildren").size().rename("nParents").reset_index()
     return table, counts
 
 
-def universality_summary(matches: pd.DataFrame, *, n_a: int, n_b: int, d_in: int | None, thresholds,
-                         dec_a=None, dec_b=None) -> dict[str, pd.DataFrame]:
+def universality_summary(
+    matches: pd.DataFrame, *, n_a: int, n_b: int, d_in: int | None, thresholds, dec_a=None, dec_b=None
+) -> dict[str, pd.DataFrame]:
     """All universality tables for the pair A -> B (module docstring)."""
-    out = {"mcs": mcs_summary(matches, n_a=n_a, n_b=n_b, d_in=d_in, dec_a=dec_a, dec_b=dec_b),
-           "shared": shared_fraction(matches, thresholds, n_a=n_a, n_b=n_b),
-           "actCorr": act_corr_summary(matches)}
+    out = {
+        "mcs": mcs_summary(matches, n_a=n_a, n_b=n_b, d_in=d_in, dec_a=dec_a, dec_b=dec_b),
+        "shared": shared_fraction(matches, thresholds, n_a=n_a, n_b=n_b),
+        "actCorr": act_corr_summary(matches),
+    }
     if n_a != n_b:
         parent_side = "source" if n_a < n_b else "target"
         dec_p, dec_c = (dec_a, dec_b) if parent_side == "source" else (dec_b, dec_a)
-        out["splitting"], out["splittingCounts"] = splitting_table(matches, parent_side=parent_side,
-                                                                    dec_parent=dec_p, dec_child=dec_c)
+        out["splitting"], out["splittingCounts"] = splitting_table(
+            matches, parent_side=parent_side, dec_parent=dec_p, dec_child=dec_c
+        )
     return out

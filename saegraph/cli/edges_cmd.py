@@ -18,8 +18,10 @@ def _summary(stage: str, stats: dict) -> str:
         per = stats.get("perSae", {})
         tested = sum(s.get("pairsTested", 0) for s in per.values())
         bh = sum(s.get("passedBH", 0) for s in per.values())
-        return (f"{head}; {tested:,} pairs tested, {bh:,} pass BH at q={stats.get('fdrLevel')}, "
-                f"null (circular shift) lets {stats.get('nullEdges', 0):,} through{tail}")
+        return (
+            f"{head}; {tested:,} pairs tested, {bh:,} pass BH at q={stats.get('fdrLevel')}, "
+            f"null (circular shift) lets {stats.get('nullEdges', 0):,} through{tail}"
+        )
     if stage == "cosine":
         per = stats.get("perSae", {})
         chance = ", ".join(f"{k} {v.get('chanceMaxCosine') or float('nan'):.3f}" for k, v in per.items())
@@ -29,22 +31,40 @@ def _summary(stage: str, stats: dict) -> str:
         for pair, s in stats.get("pairs", {}).items():
             shared = s.get("sharedAtThreshold", {}).get("fractionOfA")
             shared_s = f"{shared:.2f}" if isinstance(shared, int | float) else "n/a"
-            bits.append(f"{pair} MCS {s.get('mcsAB', float('nan')):.3f} (baseline {s.get('mcsBaselineAB') or 0:.3f}), "
-                        f"shared@{s.get('threshold')} {shared_s}")
+            bits.append(
+                f"{pair} MCS {s.get('mcsAB', float('nan')):.3f} (baseline {s.get('mcsBaselineAB') or 0:.3f}), "
+                f"shared@{s.get('threshold')} {shared_s}"
+            )
         return f"{head}; " + ("; ".join(bits) if bits else "no SAE pairs with equal dIn") + tail
     return head + tail
 
 
 @click.command()
 @click.argument("bundle", type=click.Path(file_okay=False))
-@click.option("--only", "only", multiple=True, type=click.Choice(STAGE_NAMES),
-              help="Run just this stage (repeatable); default: every stage enabled in the config.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Take the [edges] settings from this run TOML instead of the bundle's own config.")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    type=click.Choice(STAGE_NAMES),
+    help="Run just this stage (repeatable); default: every stage enabled in the config.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Take the [edges] settings from this run TOML instead of the bundle's own config.",
+)
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-@click.option("--threads", type=int, default=0, show_default=True,
-              help="CPU threads for numba and torch; 0 = the cores the load average leaves free.")
-def edges(bundle: str, only: tuple[str, ...], config_path: str | None, no_progress: bool, threads: int) -> None:
+@click.option(
+    "--threads",
+    type=int,
+    default=0,
+    show_default=True,
+    help="CPU threads for numba and torch; 0 = the cores the load average leaves free.",
+)
+def edges(
+    bundle: str, only: tuple[str, ...], config_path: str | None, no_progress: bool, threads: int
+) -> None:
     """(Re)build CO_ACTIVATES, LASSO, COSINE and MATCHES tables of a finished bundle.
 
     Activations are read from the bundle, never recomputed; each stage is committed to the

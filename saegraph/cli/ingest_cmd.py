@@ -7,12 +7,25 @@ import click
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Bundle directory to create.")
-@click.option("--restart", is_flag=True, help="Discard an unfinished run in OUT.partial instead of resuming it.")
-@click.option("--no-edges", is_flag=True, help="Stop after activations and features (build edges later with `saegraph edges`).")
+@click.option(
+    "-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Bundle directory to create."
+)
+@click.option(
+    "--restart", is_flag=True, help="Discard an unfinished run in OUT.partial instead of resuming it."
+)
+@click.option(
+    "--no-edges",
+    is_flag=True,
+    help="Stop after activations and features (build edges later with `saegraph edges`).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-@click.option("--threads", type=int, default=0, show_default=True,
-              help="CPU threads for torch and numba; 0 = the cores the load average leaves free.")
+@click.option(
+    "--threads",
+    type=int,
+    default=0,
+    show_default=True,
+    help="CPU threads for torch and numba; 0 = the cores the load average leaves free.",
+)
 def ingest(config: str, out: str, restart: bool, no_edges: bool, quiet: bool, threads: int) -> None:
     """Run a model and its SAEs over a dataset and write a graph bundle.
 

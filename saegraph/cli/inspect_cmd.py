@@ -32,7 +32,9 @@ def inspect(bundle: str, as_json: bool, no_verify: bool) -> None:
     click.echo(f"bundle    {b.path}  (format {m['formatVersion']}, {m.get('codeVersion', '?')})")
     click.echo(f"run       {b.run_id}  created {m.get('createdAt', '?')}")
     ds = m.get("dataset", {})
-    click.echo(f"dataset   {ds.get('name', '?')}: {ds.get('nTokens', 0):,} tokens in {ds.get('nSequences', 0):,} sequences")
+    click.echo(
+        f"dataset   {ds.get('name', '?')}: {ds.get('nTokens', 0):,} tokens in {ds.get('nSequences', 0):,} sequences"
+    )
     click.echo("tables")
     for name, entry in sorted(b.tables.items()):
         click.echo(f"  {name:<14} {entry['rows']:>12,} rows")

@@ -15,12 +15,27 @@ import click
 def store_options(func):
     """--neo4j / --store / --env-file, passed as ``store_args`` (a dict) to the command."""
 
-    @click.option("--neo4j", "neo4j_uri", envvar="NEO4J_URI", default=None, metavar="URI",
-                  help="Neo4j bolt URI (env NEO4J_URI); omit for the embedded store.")
-    @click.option("--store", "store_dir", default=None, metavar="DIR",
-                  help="Embedded store directory (default ./saegraph.db).")
-    @click.option("--env-file", type=click.Path(exists=True, dir_okay=False), default=None,
-                  help="File with NEO4J_USER / NEO4J_PASSWORD / NEO4J_DATABASE lines.")
+    @click.option(
+        "--neo4j",
+        "neo4j_uri",
+        envvar="NEO4J_URI",
+        default=None,
+        metavar="URI",
+        help="Neo4j bolt URI (env NEO4J_URI); omit for the embedded store.",
+    )
+    @click.option(
+        "--store",
+        "store_dir",
+        default=None,
+        metavar="DIR",
+        help="Embedded store directory (default ./saegraph.db).",
+    )
+    @click.option(
+        "--env-file",
+        type=click.Path(exists=True, dir_okay=False),
+        default=None,
+        help="File with NEO4J_USER / NEO4J_PASSWORD / NEO4J_DATABASE lines.",
+    )
     @functools.wraps(func)
     def wrapper(*args, neo4j_uri, store_dir, env_file, **kwargs):
         if neo4j_uri and store_dir:
@@ -75,11 +90,21 @@ def schema_apply(store_args: dict) -> None:
 @store_options
 @click.option("--batch-size", default=10_000, show_default=True, help="Rows per UNWIND batch (Neo4j).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-@click.option("--no-resume", is_flag=True,
-              help="Neo4j: ignore the resume record of an interrupted load and send every batch again.")
-@click.option("--threads", type=int, default=0, show_default=True,
-              help="Embedded: relationship types COPYed at once; 0 = every usable core.")
-def load(bundle: str, store_args: dict, batch_size: int, no_progress: bool, no_resume: bool, threads: int) -> None:
+@click.option(
+    "--no-resume",
+    is_flag=True,
+    help="Neo4j: ignore the resume record of an interrupted load and send every batch again.",
+)
+@click.option(
+    "--threads",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Embedded: relationship types COPYed at once; 0 = every usable core.",
+)
+def load(
+    bundle: str, store_args: dict, batch_size: int, no_progress: bool, no_resume: bool, threads: int
+) -> None:
     """Load a graph bundle into a store; re-loading the same run is idempotent.
 
     An interrupted Neo4j load gives up with the last committed batch named; running the
@@ -99,9 +124,14 @@ def load(bundle: str, store_args: dict, batch_size: int, no_progress: bool, no_r
         if store.kind == "neo4j":
             from saegraph.ingest.stores.neo4j import StoreRunner, load_bundle_neo4j
 
-            report = load_bundle_neo4j(bundle, StoreRunner(store), batch_size=batch_size,
-                                       apply_schema=store.apply_schema, progress=not no_progress,
-                                       resume=not no_resume)
+            report = load_bundle_neo4j(
+                bundle,
+                StoreRunner(store),
+                batch_size=batch_size,
+                apply_schema=store.apply_schema,
+                progress=not no_progress,
+                resume=not no_resume,
+            )
         else:
             from saegraph.ingest.stores.embedded import load_bundle_embedded
 
@@ -125,8 +155,12 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("query")
 @click.argument("name", required=False)
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Query parameter (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Query parameter (repeatable)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
 @click.option("--list", "list_names", is_flag=True, help="List the named queries and their parameters.")
 @store_options
 def query(name: str | None, params: tuple[str, ...], fmt: str, list_names: bool, store_args: dict) -> None:
@@ -183,5 +217,7 @@ def export_admin(bundle: str, out_dir: str, database: str) -> None:
         args = do_export(bundle, out_dir, database=database)
     except BundleError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"wrote {len(args['nodes'])} node and {len(args['relationships'])} relationship file pairs to "
-               f"{out_dir}; command in {out_dir}/import-command.txt")
+    click.echo(
+        f"wrote {len(args['nodes'])} node and {len(args['relationships'])} relationship file pairs to "
+        f"{out_dir}; command in {out_dir}/import-command.txt"
+    )

@@ -139,10 +139,10 @@ def model_config(model_path: str, corpus_file: str, n_tokens: int, s: DemoSettin
 
 def prepare_saes(s: DemoSettings, out: Path, cache_dir: Path, timings: dict, progress: bool) -> dict:
     """Steps 1-3 (full demo): corpus, model, two cached SAEs; returns the ingest config mapping."""
-    from saegraph.ingest import sources
-    from saegraph.ingest.config import config_from_mapping
     from saegraph.demo import train_saes
     from saegraph.demo.corpus import write_corpus
+    from saegraph.ingest import sources
+    from saegraph.ingest.config import config_from_mapping
 
     t = time.perf_counter()
     chars_per_token = 4  # BERT word pieces on Python code and prose: ~3.5-4.5 characters per token

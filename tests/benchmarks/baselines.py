@@ -32,11 +32,22 @@ MERGE_COACTIVATES_ROW = (
     "r.pTargetGivenSource = $pTargetGivenSource, r.pSourceGivenTarget = $pSourceGivenTarget, "
     "r.pearson = $pearson, r.pValue = $pValue, r.qValue = $qValue"
 )
-FEATURE_ROW_COLUMNS = ("featureId", "saeId", "index", "density", "nFirings", "meanAct", "maxAct", "decoderNorm", "dead")
+FEATURE_ROW_COLUMNS = (
+    "featureId",
+    "saeId",
+    "index",
+    "density",
+    "nFirings",
+    "meanAct",
+    "maxAct",
+    "decoderNorm",
+    "dead",
+)
 
 
-def _threshold_pairs(counts_upper: tuple, n_fires: np.ndarray, n_tokens: int,
-                     min_count: int, min_npmi: float) -> int:
+def _threshold_pairs(
+    counts_upper: tuple, n_fires: np.ndarray, n_tokens: int, min_count: int, min_npmi: float
+) -> int:
     i, j, c = counts_upper
     keep = c >= min_count
     i, j, c = i[keep], j[keep], c[keep].astype(np.float64)
@@ -78,9 +89,14 @@ def networkx_graph_stats(edges: pd.DataFrame, seed: int = 0) -> dict:
     degree = dict(g.degree())
     clustering = nx.clustering(g)
     communities = nx.community.louvain_communities(g, weight="weight", seed=seed)
-    return {"nodes": g.number_of_nodes(), "edges": g.number_of_edges(), "maxDegree": max(degree.values()),
-            "meanClustering": float(np.mean(list(clustering.values()))), "communities": len(communities),
-            "modularity": float(nx.community.modularity(g, communities, weight="weight"))}
+    return {
+        "nodes": g.number_of_nodes(),
+        "edges": g.number_of_edges(),
+        "maxDegree": max(degree.values()),
+        "meanClustering": float(np.mean(list(clustering.values()))),
+        "communities": len(communities),
+        "modularity": float(nx.community.modularity(g, communities, weight="weight")),
+    }
 
 
 def rowwise_load_embedded(store, features: pd.DataFrame, edges: pd.DataFrame, run_id: str) -> int:
@@ -124,7 +140,7 @@ def sklearn_lasso_path_per_node(acts, starts, cfg, n_nodes: int, seed: int) -> t
     t0 = time.perf_counter()
     xc = x.tocsc()  # column slicing per node is what a careful notebook makes cheap
     for v in sample:
-        y, Xc = standardized_block(xc, np.concatenate([[v], cand_idx[cand_ptr[v]:cand_ptr[v + 1]]]))
+        y, Xc = standardized_block(xc, np.concatenate([[v], cand_idx[cand_ptr[v] : cand_ptr[v + 1]]]))
         lam_max = np.abs(Xc.T @ y).max() / y.size
         alphas = lam_max * cfg.lambda_min_ratio ** (np.arange(cfg.n_lambdas) / (cfg.n_lambdas - 1))
         lasso_path(Xc, y, alphas=alphas, precompute=True)

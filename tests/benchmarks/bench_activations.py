@@ -30,14 +30,33 @@ def build(d_model: int, d_sae: int, n_layers: int, vocab: int, ctx: int, l0: int
     from saegraph.ingest.sources.base import LoadedModel, LoadedSAE
 
     torch.manual_seed(seed)
-    tl = HookedTransformer(HookedTransformerConfig(
-        n_layers=n_layers, d_model=d_model, d_head=64, n_heads=d_model // 64, d_mlp=4 * d_model,
-        d_vocab=vocab, n_ctx=ctx, act_fn="gelu", normalization_type="LN", seed=seed,
-    )).eval()
+    tl = HookedTransformer(
+        HookedTransformerConfig(
+            n_layers=n_layers,
+            d_model=d_model,
+            d_head=64,
+            n_heads=d_model // 64,
+            d_mlp=4 * d_model,
+            d_vocab=vocab,
+            n_ctx=ctx,
+            act_fn="gelu",
+            normalization_type="LN",
+            seed=seed,
+        )
+    ).eval()
     model = LoadedModel(
-        model_id="bench", name="bench", source="local", n_layers=n_layers, d_model=d_model, d_mlp=4 * d_model,
-        d_vocab=vocab, n_params=sum(p.numel() for p in tl.parameters()), tokenizer=None, bos_token_id=0,
-        pad_token_id=None, backend=tl,
+        model_id="bench",
+        name="bench",
+        source="local",
+        n_layers=n_layers,
+        d_model=d_model,
+        d_mlp=4 * d_model,
+        d_vocab=vocab,
+        n_params=sum(p.numel() for p in tl.parameters()),
+        tokenizer=None,
+        bos_token_id=0,
+        pad_token_id=None,
+        backend=tl,
     )
     sae_core = StandardSAE(StandardSAEConfig(d_in=d_model, d_sae=d_sae))
     hook = f"blocks.{n_layers - 1}.hook_resid_post"
@@ -48,8 +67,19 @@ def build(d_model: int, d_sae: int, n_layers: int, vocab: int, ctx: int, l0: int
         x = cache[hook].reshape(-1, d_model) - sae_core.b_dec
         pre = x @ sae_core.W_enc
         sae_core.b_enc.copy_(-torch.quantile(pre, 1 - l0 / d_sae, dim=0))
-    sae = LoadedSAE(sae_id="s0", source="local", release="", sae_name="bench", hook_name=hook, layer=n_layers - 1,
-                    d_in=d_model, d_sae=d_sae, architecture="standard", seed=0, sae=sae_core)
+    sae = LoadedSAE(
+        sae_id="s0",
+        source="local",
+        release="",
+        sae_name="bench",
+        hook_name=hook,
+        layer=n_layers - 1,
+        d_in=d_model,
+        d_sae=d_sae,
+        architecture="standard",
+        seed=0,
+        sae=sae_core,
+    )
     return model, sae
 
 

@@ -101,8 +101,9 @@ def our_pass(acts, block_memory_mb):
 
     indptr, indices = binary_pattern(acts)
     n_fires, _, _ = column_moments(acts)
-    cand, stats = significant_candidates(indptr, indices, n_fires, min_count=5, q=0.01, block_rows=4096,
-                                         block_memory_mb=block_memory_mb)
+    cand, stats = significant_candidates(
+        indptr, indices, n_fires, min_count=5, q=0.01, block_rows=4096, block_memory_mb=block_memory_mb
+    )
     return stats
 
 
@@ -139,13 +140,17 @@ def dense_matching(w_a, w_b, floor):
 
 
 def sparse_matching(w_a, w_b, floor, knn):
-    from saegraph.ingest.edges.matches.stage import match_saes
     from saegraph.ingest.edges.matches.matching import matching_cost
+    from saegraph.ingest.edges.matches.stage import match_saes
 
     res = match_saes(w_a, w_b, knn=knn, match_floor=floor, dense_max=0)
     cos = res.matched[2]
-    return {"matched": int(cos.size), "cost": matching_cost(cos, w_a.shape[0], floor),
-            "secondsKnn": res.stats["secondsKnn"], "secondsMatching": res.stats["secondsMatching"]}
+    return {
+        "matched": int(cos.size),
+        "cost": matching_cost(cos, w_a.shape[0], floor),
+        "secondsKnn": res.stats["secondsKnn"],
+        "secondsMatching": res.stats["secondsMatching"],
+    }
 
 
 def main(argv=None) -> None:
@@ -161,51 +166,79 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="tiny sizes for a smoke run")
     args = ap.parse_args(argv)
     if args.quick:
-        args.features, args.tokens, args.wide_features, args.match_features, args.d = 2048, 50_000, 8192, 1024, 64
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared machine: other "
-          f"processes compete for the cores), NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'default')}")
+        args.features, args.tokens, args.wide_features, args.match_features, args.d = (
+            2048,
+            50_000,
+            8192,
+            1024,
+            64,
+        )
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared machine: other "
+        f"processes compete for the cores), NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'default')}"
+    )
     warm_kernels()
 
     if "gram" not in args.skip:
         acts = synthetic_acts(args.tokens, args.features, args.l0, 1)
         base = rss_mb()
-        print(f"\n[1] co-activation, {args.features:,} features x {args.tokens:,} tokens, "
-              f"L0 {acts.nnz / args.tokens:.1f}; input CSR {(acts.data.nbytes + acts.indices.nbytes + acts.indptr.nbytes) / 2**20:.0f} MiB, "
-              f"parent RSS {base:.0f} MiB")
+        print(
+            f"\n[1] co-activation, {args.features:,} features x {args.tokens:,} tokens, "
+            f"L0 {acts.nnz / args.tokens:.1f}; input CSR {(acts.data.nbytes + acts.indices.nbytes + acts.indptr.nbytes) / 2**20:.0f} MiB, "
+            f"parent RSS {base:.0f} MiB"
+        )
         nnz, t_sp, (m_sp, x_sp) = in_child(scipy_gram, acts)
-        print(f"    scipy B.T @ B          {t_sp:8.1f} s  peak RSS {m_sp:7.0f} MiB (+{x_sp:.0f} allocated)  nnz(C)={nnz:,}")
+        print(
+            f"    scipy B.T @ B          {t_sp:8.1f} s  peak RSS {m_sp:7.0f} MiB (+{x_sp:.0f} allocated)  nnz(C)={nnz:,}"
+        )
         st, t_ours, (m_ours, x_ours) = in_child(our_pass, acts, args.block_memory_mb)
-        print(f"    blocked counts + exact p {t_ours:6.1f} s  peak RSS {m_ours:7.0f} MiB (+{x_ours:.0f} allocated)  "
-              f"(counting {st['secondsCounting']:.1f} s, scan+prescreen {st['secondsScanning']:.1f} s, "
-              f"exact p {st['secondsExactP']:.1f} s for {st['pairsExactTested']:,} pairs)")
-        print(f"    ratio: {t_sp / t_ours:.2f}x faster; peak RSS {m_ours / m_sp:.2f}x of scipy's "
-              f"(extra over input {x_ours / max(x_sp, 1):.2f}x); counting alone {t_sp / st['secondsCounting']:.1f}x faster")
+        print(
+            f"    blocked counts + exact p {t_ours:6.1f} s  peak RSS {m_ours:7.0f} MiB (+{x_ours:.0f} allocated)  "
+            f"(counting {st['secondsCounting']:.1f} s, scan+prescreen {st['secondsScanning']:.1f} s, "
+            f"exact p {st['secondsExactP']:.1f} s for {st['pairsExactTested']:,} pairs)"
+        )
+        print(
+            f"    ratio: {t_sp / t_ours:.2f}x faster; peak RSS {m_ours / m_sp:.2f}x of scipy's "
+            f"(extra over input {x_ours / max(x_sp, 1):.2f}x); counting alone {t_sp / st['secondsCounting']:.1f}x faster"
+        )
         del acts
 
     if "wide" not in args.skip:
         acts = synthetic_acts(args.tokens, args.wide_features, args.l0, 2)
         base = rss_mb()
-        print(f"\n[2] wide pass, {args.wide_features:,} features x {args.tokens:,} tokens; dense F x F int32 "
-              f"would be {args.wide_features**2 * 4 / 2**30:.0f} GiB; parent RSS {base:.0f} MiB")
+        print(
+            f"\n[2] wide pass, {args.wide_features:,} features x {args.tokens:,} tokens; dense F x F int32 "
+            f"would be {args.wide_features**2 * 4 / 2**30:.0f} GiB; parent RSS {base:.0f} MiB"
+        )
         st, t_w, (m_w, x_w) = in_child(our_pass, acts, args.block_memory_mb)
-        print(f"    blocked counts + exact p {t_w:6.1f} s  peak RSS {m_w:7.0f} MiB ({m_w / 1024:.2f} GiB; "
-              f"+{x_w:.0f} allocated); block rows {st['blockRows']}; counting {st['secondsCounting']:.1f} s, "
-              f"scan+prescreen {st['secondsScanning']:.1f} s, exact p {st['secondsExactP']:.1f} s "
-              f"for {st['pairsExactTested']:,} pairs")
+        print(
+            f"    blocked counts + exact p {t_w:6.1f} s  peak RSS {m_w:7.0f} MiB ({m_w / 1024:.2f} GiB; "
+            f"+{x_w:.0f} allocated); block rows {st['blockRows']}; counting {st['secondsCounting']:.1f} s, "
+            f"scan+prescreen {st['secondsScanning']:.1f} s, exact p {st['secondsExactP']:.1f} s "
+            f"for {st['pairsExactTested']:,} pairs"
+        )
         del acts
 
     if "matching" not in args.skip:
         w_a, w_b = decoders_for_matching(args.match_features, args.d, 3)
-        print(f"\n[3] one-to-one matching, {args.match_features:,} x {args.match_features:,} features, d={args.d}")
+        print(
+            f"\n[3] one-to-one matching, {args.match_features:,} x {args.match_features:,} features, d={args.d}"
+        )
         dn, t_d, (m_d, _) = in_child(dense_matching, w_a, w_b, 0.3)
-        print(f"    dense linear_sum_assignment {t_d:7.1f} s (matmul {dn['secondsMatmul']:.1f} s) "
-              f"peak RSS {m_d:6.0f} MiB  matched {dn['matched']:,} cost {dn['cost']:.3f}")
+        print(
+            f"    dense linear_sum_assignment {t_d:7.1f} s (matmul {dn['secondsMatmul']:.1f} s) "
+            f"peak RSS {m_d:6.0f} MiB  matched {dn['matched']:,} cost {dn['cost']:.3f}"
+        )
         sn, t_s, (m_s, _) = in_child(sparse_matching, w_a, w_b, 0.3, 32)
-        print(f"    sparse kNN + LAPJVsp        {t_s:7.1f} s (kNN {sn['secondsKnn']:.1f} s, matching "
-              f"{sn['secondsMatching']:.2f} s) peak RSS {m_s:6.0f} MiB  matched {sn['matched']:,} cost {sn['cost']:.3f}")
-        print(f"    ratio: {t_d / t_s:.1f}x faster overall; assignment step alone "
-              f"{(t_d - dn['secondsMatmul']) / max(sn['secondsMatching'], 1e-9):.0f}x; same optimum: "
-              f"{abs(dn['cost'] - sn['cost']) < 1e-3 * max(dn['cost'], 1)}")
+        print(
+            f"    sparse kNN + LAPJVsp        {t_s:7.1f} s (kNN {sn['secondsKnn']:.1f} s, matching "
+            f"{sn['secondsMatching']:.2f} s) peak RSS {m_s:6.0f} MiB  matched {sn['matched']:,} cost {sn['cost']:.3f}"
+        )
+        print(
+            f"    ratio: {t_d / t_s:.1f}x faster overall; assignment step alone "
+            f"{(t_d - dn['secondsMatmul']) / max(sn['secondsMatching'], 1e-9):.0f}x; same optimum: "
+            f"{abs(dn['cost'] - sn['cost']) < 1e-3 * max(dn['cost'], 1)}"
+        )
 
 
 if __name__ == "__main__":

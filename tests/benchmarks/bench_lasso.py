@@ -32,17 +32,27 @@ from sklearn.linear_model import Lasso
 
 from saegraph.ingest.config import CoactivationConfig, LassoConfig
 from saegraph.ingest.edges.coactivation.stage import coactivation_edges
-from saegraph.ingest.edges.lasso.stage import lasso_edges, run_replicates
 from saegraph.ingest.edges.lasso.resample import order_by_sequence, subsample_sequences
 from saegraph.ingest.edges.lasso.screen import column_moments, screen_pairs, split_features, top_k_candidates
+from saegraph.ingest.edges.lasso.stage import lasso_edges, run_replicates
 from tests.helpers.lasso_synthetic import planted_activations
 
 
 def make_data(features: int, sequences: int, seq_len: int, l0: float, seed: int):
     """Planted trees (6 true edges each) on ~15% of the latents and correlated pairs on ~5%."""
-    return planted_activations(sequences, seq_len, features, l0=l0, n_trees=max(1, features // 50),
-                               branching=2, depth=2, n_pairs=max(1, features // 40),
-                               planted_rate=(0.005, 0.05), child_prob=0.7, seed=seed)
+    return planted_activations(
+        sequences,
+        seq_len,
+        features,
+        l0=l0,
+        n_trees=max(1, features // 50),
+        branching=2,
+        depth=2,
+        n_pairs=max(1, features // 40),
+        planted_rate=(0.005, 0.05),
+        child_prob=0.7,
+        seed=seed,
+    )
 
 
 def sampled_candidate_nodes(acts, starts, cfg: LassoConfig, n_nodes: int, seed: int):
@@ -56,8 +66,14 @@ def sampled_candidate_nodes(acts, starts, cfg: LassoConfig, n_nodes: int, seed: 
     x = sub[:, nodes].tocsr()
     x.sort_indices()
     sub_mom = type(mom)(n=mom.n, mean=mom.mean[nodes], sd=mom.sd[nodes], firings=mom.firings[nodes])
-    screen = screen_pairs(x, sub_mom, float(sub_starts.size - 1), min_count=cfg.min_count, q=cfg.screen_q,
-                          block_entries=cfg.block_entries)
+    screen = screen_pairs(
+        x,
+        sub_mom,
+        float(sub_starts.size - 1),
+        min_count=cfg.min_count,
+        q=cfg.screen_q,
+        block_entries=cfg.block_entries,
+    )
     cand_ptr, cand_idx = top_k_candidates(screen, nodes.size, cfg.candidates)
     with_cands = np.flatnonzero(np.diff(cand_ptr) > 0)
     if with_cands.size == 0:
@@ -81,7 +97,7 @@ def sklearn_per_node(acts, starts, cfg: LassoConfig, n_nodes: int, seed: int) ->
     x, cand_ptr, cand_idx, sample, n_with = prepared
     t0 = time.perf_counter()
     for v in sample:
-        y, Xc = standardized_block(x, np.concatenate([[v], cand_idx[cand_ptr[v]:cand_ptr[v + 1]]]))
+        y, Xc = standardized_block(x, np.concatenate([[v], cand_idx[cand_ptr[v] : cand_ptr[v + 1]]]))
         lam_max = np.abs(Xc.T @ y).max() / y.size
         model = Lasso(fit_intercept=False, warm_start=True, tol=1e-6, max_iter=10_000)
         for k in range(cfg.n_lambdas):
@@ -94,8 +110,13 @@ def timing(args) -> dict:
     d = make_data(args.features, args.sequences, args.seq_len, args.l0, args.seed)
     acts = d.acts
     n, F = acts.shape
-    out = {"tokens": n, "latents": F, "sequences": args.sequences, "L0": round(acts.nnz / n, 2),
-           "nnz": int(acts.nnz)}
+    out = {
+        "tokens": n,
+        "latents": F,
+        "sequences": args.sequences,
+        "L0": round(acts.nnz / n, 2),
+        "nnz": int(acts.nnz),
+    }
     t0 = time.perf_counter()
     _, co_stats = coactivation_edges(acts, CoactivationConfig(), sequence_ids=d.sequence_ids, seed=0)
     co_s = time.perf_counter() - t0
@@ -104,8 +125,12 @@ def timing(args) -> dict:
 
     sorted_acts, starts = order_by_sequence(acts, d.sequence_ids, d.positions)
     for screen in ("once", "per_replicate"):  # compile the numba kernels on a small slice first
-        run_replicates(sorted_acts[: min(n, 20 * args.seq_len)], starts[:21],
-                       LassoConfig(replicates=2, screen=screen), seed=0)
+        run_replicates(
+            sorted_acts[: min(n, 20 * args.seq_len)],
+            starts[:21],
+            LassoConfig(replicates=2, screen=screen),
+            seed=0,
+        )
 
     # default: screen once (real + null), then every replicate refits from sufficient statistics
     cfg = LassoConfig(replicates=args.timed_replicates)
@@ -135,8 +160,9 @@ def timing(args) -> dict:
 
     # the literal METHODS.md replicate: subsample, fresh null, screen and fit both
     t0 = time.perf_counter()
-    real_l, null_l = run_replicates(sorted_acts, starts, LassoConfig(replicates=1, screen="per_replicate"),
-                                    seed=args.seed)
+    real_l, null_l = run_replicates(
+        sorted_acts, starts, LassoConfig(replicates=1, screen="per_replicate"), seed=args.seed
+    )
     literal_s = time.perf_counter() - t0
     phases = {kind: rep[0].info["seconds"] for kind, rep in (("real", real_l), ("null", null_l))}
     after_s = sum(p.get("gram", 0) + p.get("solve", 0) for p in phases.values())
@@ -166,8 +192,9 @@ def timing(args) -> dict:
 
 
 def recovery(args) -> dict:
-    d = make_data(args.recovery_features, args.recovery_sequences, args.seq_len, args.recovery_l0,
-                  args.seed + 1)
+    d = make_data(
+        args.recovery_features, args.recovery_sequences, args.seq_len, args.recovery_l0, args.seed + 1
+    )
     cfg = LassoConfig(replicates=args.replicates, screen=args.screen)
     t0 = time.perf_counter()
     frame, stats = lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=args.seed, progress=True)
@@ -177,8 +204,12 @@ def recovery(args) -> dict:
 
     def pr(pairs: set) -> dict:
         tp = len(pairs & truth)
-        return {"edges": len(pairs), "precision": round(tp / max(len(pairs), 1), 3),
-                "recall": round(tp / max(len(truth), 1), 3), "indirectFound": len(pairs & indirect)}
+        return {
+            "edges": len(pairs),
+            "precision": round(tp / max(len(pairs), 1), 3),
+            "recall": round(tp / max(len(truth), 1), 3),
+            "indirectFound": len(pairs & indirect),
+        }
 
     lasso_set = {(int(a), int(b)) for a, b in zip(frame["i"], frame["j"])}
     stable = frame[frame["stability"] >= cfg.stability_threshold]
@@ -189,9 +220,13 @@ def recovery(args) -> dict:
     hits = np.cumsum([(int(a), int(b)) in truth for a, b in zip(ranked["i"], ranked["j"])])
     k = int(np.searchsorted(hits, tp)) + 1 if hits.size and hits[-1] >= tp else None
     return {
-        "screen": cfg.screen, "tokens": int(d.acts.shape[0]), "latents": int(d.acts.shape[1]),
+        "screen": cfg.screen,
+        "tokens": int(d.acts.shape[0]),
+        "latents": int(d.acts.shape[1]),
         "L0": round(d.acts.nnz / d.acts.shape[0], 2),
-        "plantedEdges": len(truth), "indirectPairs": len(indirect), "replicates": cfg.replicates,
+        "plantedEdges": len(truth),
+        "indirectPairs": len(indirect),
+        "replicates": cfg.replicates,
         "seconds": round(seconds, 1),
         "lassoSignificant": pr(lasso_set),
         "lassoStable": pr({(int(a), int(b)) for a, b in zip(stable["i"], stable["j"])}),
@@ -211,14 +246,22 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--l0", type=float, default=50.0)
     ap.add_argument("--sklearn-nodes", type=int, default=30)
-    ap.add_argument("--timed-replicates", type=int, default=5,
-                    help="replicates timed after the one-time screen (default screen = once)")
+    ap.add_argument(
+        "--timed-replicates",
+        type=int,
+        default=5,
+        help="replicates timed after the one-time screen (default screen = once)",
+    )
     ap.add_argument("--recovery-features", type=int, default=2048)
     ap.add_argument("--recovery-sequences", type=int, default=1500)
     ap.add_argument("--recovery-l0", type=float, default=30.0)
     ap.add_argument("--replicates", type=int, default=10)
-    ap.add_argument("--screen", choices=["once", "per_replicate"], default="once",
-                    help="where the recovery run screens (the timing part measures both)")
+    ap.add_argument(
+        "--screen",
+        choices=["once", "per_replicate"],
+        default="once",
+        help="where the recovery run screens (the timing part measures both)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--skip-recovery", action="store_true")

@@ -32,13 +32,18 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from saegraph.ingest.bundle import BundleBuilder  # noqa: E402
-from saegraph.ingest.bundle import open_bundle  # noqa: E402
-from saegraph.ingest.stores.common import rel_table  # noqa: E402
-from saegraph.ingest.stores.embedded import conform, load_bundle_embedded  # noqa: E402
-from saegraph.queries import RelType  # noqa: E402
-from saegraph.queries import open_store, run  # noqa: E402
-from tests.helpers.store_fixtures import _features  # noqa: E402
+from saegraph.ingest.bundle import (
+    BundleBuilder,
+    open_bundle,
+)
+from saegraph.ingest.stores.common import rel_table
+from saegraph.ingest.stores.embedded import conform, load_bundle_embedded
+from saegraph.queries import (
+    RelType,
+    open_store,
+    run,
+)
+from tests.helpers.store_fixtures import _features
 
 RUN_ID = "20240101T000000-bench000"
 
@@ -60,43 +65,122 @@ def build(path: Path, n_saes: int, n_features: int, edges_per_sae: int, seed: in
     saes = [f"s{k}" for k in range(n_saes)]
     bb = BundleBuilder(path)
     bb.manifest.update({"runId": RUN_ID, "codeVersion": "bench", "config": {}})
-    bb.write_table("models", pa.table({"modelId": ["m"], "name": ["m"], "nLayers": [1], "dModel": [8], "dMlp": [0],
-                                       "dVocab": [50], "nParams": [1], "source": ["bench"]}))
-    bb.write_table("saes", pa.table({"saeId": saes, "modelId": ["m"] * n_saes, "release": ["b"] * n_saes,
-                                     "saeName": saes, "hookName": ["h"] * n_saes, "layer": [0] * n_saes,
-                                     "dIn": [8] * n_saes, "dSae": [n_features] * n_saes,
-                                     "architecture": ["standard"] * n_saes, "seed": list(range(n_saes)),
-                                     "l0": [10.0] * n_saes, "source": ["bench"] * n_saes, "runId": [RUN_ID] * n_saes}))
-    bb.write_table("datasets", pa.table({"datasetId": ["d"], "name": ["d"], "nTokens": [1], "nSequences": [1],
-                                         "fingerprint": ["f"]}))
+    bb.write_table(
+        "models",
+        pa.table(
+            {
+                "modelId": ["m"],
+                "name": ["m"],
+                "nLayers": [1],
+                "dModel": [8],
+                "dMlp": [0],
+                "dVocab": [50],
+                "nParams": [1],
+                "source": ["bench"],
+            }
+        ),
+    )
+    bb.write_table(
+        "saes",
+        pa.table(
+            {
+                "saeId": saes,
+                "modelId": ["m"] * n_saes,
+                "release": ["b"] * n_saes,
+                "saeName": saes,
+                "hookName": ["h"] * n_saes,
+                "layer": [0] * n_saes,
+                "dIn": [8] * n_saes,
+                "dSae": [n_features] * n_saes,
+                "architecture": ["standard"] * n_saes,
+                "seed": list(range(n_saes)),
+                "l0": [10.0] * n_saes,
+                "source": ["bench"] * n_saes,
+                "runId": [RUN_ID] * n_saes,
+            }
+        ),
+    )
+    bb.write_table(
+        "datasets",
+        pa.table(
+            {"datasetId": ["d"], "name": ["d"], "nTokens": [1], "nSequences": [1], "fingerprint": ["f"]}
+        ),
+    )
     vocab = [f"tok{i}" for i in range(50)]
     bb.write_table("features", pa.concat_tables([_features(s, n_features, rng, vocab) for s in saes]))
     co, la, cs, ma = [], [], [], []
     for k, s in enumerate(saes):
         i, j = random_pairs(n_features, int(edges_per_sae * 0.6), rng)
         m = len(i)
-        co.append(pa.table({"source": ids(s, i), "target": ids(s, j), "saeId": [s] * m, "count": rng.integers(1, 99, m),
-                            "jaccard": rng.random(m), "npmi": rng.random(m), "phi": rng.random(m),
-                            "pTargetGivenSource": rng.random(m), "pSourceGivenTarget": rng.random(m),
-                            "pearson": rng.random(m), "pValue": rng.random(m), "qValue": rng.random(m),
-                            "runId": [RUN_ID] * m}))
+        co.append(
+            pa.table(
+                {
+                    "source": ids(s, i),
+                    "target": ids(s, j),
+                    "saeId": [s] * m,
+                    "count": rng.integers(1, 99, m),
+                    "jaccard": rng.random(m),
+                    "npmi": rng.random(m),
+                    "phi": rng.random(m),
+                    "pTargetGivenSource": rng.random(m),
+                    "pSourceGivenTarget": rng.random(m),
+                    "pearson": rng.random(m),
+                    "pValue": rng.random(m),
+                    "qValue": rng.random(m),
+                    "runId": [RUN_ID] * m,
+                }
+            )
+        )
         i, j = random_pairs(n_features, int(edges_per_sae * 0.15), rng)
         m = len(i)
-        la.append(pa.table({"source": ids(s, i), "target": ids(s, j), "saeId": [s] * m, "weight": rng.normal(size=m),
-                            "stability": rng.random(m), "nReplicates": rng.integers(1, 9, m),
-                            "nullReplicates": rng.integers(0, 3, m), "pValue": rng.random(m), "qValue": rng.random(m),
-                            "runId": [RUN_ID] * m}))
+        la.append(
+            pa.table(
+                {
+                    "source": ids(s, i),
+                    "target": ids(s, j),
+                    "saeId": [s] * m,
+                    "weight": rng.normal(size=m),
+                    "stability": rng.random(m),
+                    "nReplicates": rng.integers(1, 9, m),
+                    "nullReplicates": rng.integers(0, 3, m),
+                    "pValue": rng.random(m),
+                    "qValue": rng.random(m),
+                    "runId": [RUN_ID] * m,
+                }
+            )
+        )
         i, j = random_pairs(n_features, int(edges_per_sae * 0.25), rng)
         m = len(i)
-        cs.append(pa.table({"source": ids(s, i), "target": ids(s, j), "saeId": [s] * m, "similarity": rng.random(m),
-                            "rank": rng.integers(1, 10, m), "runId": [RUN_ID] * m}))
+        cs.append(
+            pa.table(
+                {
+                    "source": ids(s, i),
+                    "target": ids(s, j),
+                    "saeId": [s] * m,
+                    "similarity": rng.random(m),
+                    "rank": rng.integers(1, 10, m),
+                    "runId": [RUN_ID] * m,
+                }
+            )
+        )
         if k + 1 < n_saes:
             src = np.arange(n_features)
-            ma.append(pa.table({"source": ids(s, src), "target": ids(saes[k + 1], rng.permutation(n_features)),
-                                "sourceSae": [s] * n_features, "targetSae": [saes[k + 1]] * n_features,
-                                "cosine": rng.random(n_features), "actCorr": rng.random(n_features),
-                                "method": ["hungarian"] * n_features, "mutual": np.ones(n_features, bool),
-                                "rank": np.ones(n_features, np.int64), "runId": [RUN_ID] * n_features}))
+            ma.append(
+                pa.table(
+                    {
+                        "source": ids(s, src),
+                        "target": ids(saes[k + 1], rng.permutation(n_features)),
+                        "sourceSae": [s] * n_features,
+                        "targetSae": [saes[k + 1]] * n_features,
+                        "cosine": rng.random(n_features),
+                        "actCorr": rng.random(n_features),
+                        "method": ["hungarian"] * n_features,
+                        "mutual": np.ones(n_features, bool),
+                        "rank": np.ones(n_features, np.int64),
+                        "runId": [RUN_ID] * n_features,
+                    }
+                )
+            )
     for name, parts in (("co_activates", co), ("lasso", la), ("cosine", cs), ("matches", ma)):
         if parts:
             bb.write_table(name, pa.concat_tables(parts))
@@ -115,8 +199,10 @@ def timed(fn) -> tuple[float, float]:
 
 
 def rate_line(label: str, n: int, wall: float, cpu: float) -> str:
-    return (f"{label}: {n:,} relationships in {wall:.2f} s = {n / wall:,.0f} rels/s "
-            f"({cpu:.2f} CPU s = {n / cpu:,.0f} rels/CPU-s); {load_avg()}")
+    return (
+        f"{label}: {n:,} relationships in {wall:.2f} s = {n / wall:,.0f} rels/s "
+        f"({cpu:.2f} CPU s = {n / cpu:,.0f} rels/CPU-s); {load_avg()}"
+    )
 
 
 def engine_floor(bundle: Path, db: Path) -> tuple[int, float, float]:
@@ -124,8 +210,11 @@ def engine_floor(bundle: Path, db: Path) -> tuple[int, float, float]:
     b = open_bundle(bundle)
     with open_store(store_dir=db, buffer_pool_size=2 << 30) as store:
         store.copy_from("Feature", conform(b.table("features"), store.table_columns("Feature")))
-        tables = [(r.value, conform(t, store.table_columns(r.value), keep=("source", "target")))
-                  for r in RelType if (t := rel_table(b, r)) is not None]
+        tables = [
+            (r.value, conform(t, store.table_columns(r.value), keep=("source", "target")))
+            for r in RelType
+            if (t := rel_table(b, r)) is not None
+        ]
         wall, cpu = timed(lambda: [store.copy_from(name, t) for name, t in tables])
     return sum(t.num_rows for _, t in tables), wall, cpu
 
@@ -140,7 +229,9 @@ def endpoint_floor(bundle: Path, db: Path) -> tuple[int, float, float]:
     conn.execute("CREATE NODE TABLE Feature(featureId STRING PRIMARY KEY)")
     conn.execute("CREATE REL TABLE EDGE(FROM Feature TO Feature)")
     conn.execute("COPY Feature FROM $d", {"d": b.table("features", ["featureId"])})
-    pairs = pa.concat_tables([t.select(["source", "target"]) for r in RelType if (t := rel_table(b, r)) is not None])
+    pairs = pa.concat_tables(
+        [t.select(["source", "target"]) for r in RelType if (t := rel_table(b, r)) is not None]
+    )
     wall, cpu = timed(lambda: conn.execute("COPY EDGE FROM $d", {"d": pairs}))
     conn.close()
     database.close()
@@ -163,8 +254,12 @@ def main() -> None:
     ap.add_argument("--edges-per-sae", type=int, default=700_000)
     ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--no-floor", action="store_true", help="skip the engine / endpoint floor baselines")
-    ap.add_argument("--load-threads", type=int, default=0,
-                    help="relationship COPY threads of the loader; 0 = every usable core")
+    ap.add_argument(
+        "--load-threads",
+        type=int,
+        default=0,
+        help="relationship COPY threads of the loader; 0 = every usable core",
+    )
     args = ap.parse_args()
     rng = np.random.default_rng(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -175,20 +270,32 @@ def main() -> None:
         print(f"start: {load_avg()}")
         report = load_bundle_embedded(bundle, store, progress=False, max_workers=args.load_threads)
         rate = report.rels_per_second
-        print(rate_line(f"load ({report.copy_threads} COPY threads)", report.n_relationships, report.rel_seconds,
-                        report.rel_cpu_seconds)
-              + f"; ratio to 500k/s target: {rate / 5e5:.2f}")
-        print(f"  total {report.seconds:.2f} s with {sum(report.nodes.values()):,} nodes; steps (s): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in report.steps.items()))
+        print(
+            rate_line(
+                f"load ({report.copy_threads} COPY threads)",
+                report.n_relationships,
+                report.rel_seconds,
+                report.rel_cpu_seconds,
+            )
+            + f"; ratio to 500k/s target: {rate / 5e5:.2f}"
+        )
+        print(
+            f"  total {report.seconds:.2f} s with {sum(report.nodes.values()):,} nodes; steps (s): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in report.steps.items())
+        )
         if not args.no_floor:
             n, wall, cpu = engine_floor(bundle, Path(tmp) / "floor_db")
-            print(rate_line("engine floor (same COPYs, no loader)", n, wall, cpu)
-                  + f"; loader/floor CPU {report.rel_cpu_seconds / cpu:.2f}")
+            print(
+                rate_line("engine floor (same COPYs, no loader)", n, wall, cpu)
+                + f"; loader/floor CPU {report.rel_cpu_seconds / cpu:.2f}"
+            )
             n, wall, cpu = endpoint_floor(bundle, Path(tmp) / "endpoint_db")
             print(rate_line("endpoint floor (source, target only)", n, wall, cpu))
         again = load_bundle_embedded(bundle, store, progress=False, max_workers=args.load_threads)
-        print(f"re-load (same run): total {again.seconds:.2f} s; steps (s): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in again.steps.items()))
+        print(
+            f"re-load (same run): total {again.seconds:.2f} s; steps (s): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in again.steps.items())
+        )
 
         def pick():
             return f"s{rng.integers(args.saes)}:{rng.integers(args.features)}"
@@ -196,8 +303,10 @@ def main() -> None:
         for _ in range(20):
             run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10)
             run(store, "lookup.feature_card", featureId=pick())
-        topk = latency(lambda: run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10),
-                       args.repeats)
+        topk = latency(
+            lambda: run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10),
+            args.repeats,
+        )
         card = latency(lambda: run(store, "lookup.feature_card", featureId=pick()), args.repeats)
         co = store.edges("CO_ACTIVATES")
 
@@ -207,8 +316,10 @@ def main() -> None:
             return sub.nlargest(10, "npmi")
 
         base = latency(pandas_topk, min(args.repeats, 50))
-        print(f"neighbors.top_k warm median {topk:.2f} ms (target 10 ms: ratio {topk / 10:.2f}; "
-              f"baseline pandas mask over {len(co):,} in-memory edges {base:.2f} ms: store/baseline {topk / base:.2f})")
+        print(
+            f"neighbors.top_k warm median {topk:.2f} ms (target 10 ms: ratio {topk / 10:.2f}; "
+            f"baseline pandas mask over {len(co):,} in-memory edges {base:.2f} ms: store/baseline {topk / base:.2f})"
+        )
         print(f"lookup.feature_card warm median {card:.2f} ms (target 10 ms: ratio {card / 10:.2f})")
         store.close()
 

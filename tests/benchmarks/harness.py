@@ -55,8 +55,13 @@ def measure(fn, *args, **kwargs) -> dict:
         import resource
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peakMiB": peak, "deltaMiB": max(peak - before, 0.0), "exactPeak": exact,
-            "out": out}
+    return {
+        "seconds": seconds,
+        "peakMiB": peak,
+        "deltaMiB": max(peak - before, 0.0),
+        "exactPeak": exact,
+        "out": out,
+    }
 
 
 def emit(result: dict) -> None:
@@ -65,12 +70,21 @@ def emit(result: dict) -> None:
 
 def run_child(case: str, side: str, params: dict, cache_dir: Path, timeout: float) -> dict:
     """Run ``run.py --worker case side`` and return its RESULT dict (raises with its stderr tail)."""
-    cmd = [sys.executable, str(HERE / "run.py"), "--worker", case, side, "--params", json.dumps(params),
-           "--cache", str(cache_dir)]
+    cmd = [
+        sys.executable,
+        str(HERE / "run.py"),
+        "--worker",
+        case,
+        side,
+        "--params",
+        json.dumps(params),
+        "--cache",
+        str(cache_dir),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_TAG):
-            return json.loads(line[len(RESULT_TAG):])
+            return json.loads(line[len(RESULT_TAG) :])
     tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
     raise RuntimeError(f"benchmark child {case}/{side} failed (exit {proc.returncode}):\n{tail}")
 
@@ -95,19 +109,28 @@ def machine() -> dict:
     for mod in ("numpy", "scipy", "torch", "networkx", "igraph", "sklearn", "numba", "ladybug"):
         try:
             versions[mod] = getattr(__import__(mod), "__version__", "?")
-        except Exception:  # noqa: BLE001 - a missing optional module is reported, not fatal
+        except Exception:
             versions[mod] = "absent"
-    return {"cpu": cpu, "cores": os.cpu_count(), "ramGiB": round(ram_gib, 1), "load": os.getloadavg(),
-            "platform": platform.platform(), "versions": versions,
-            "threads": {k: os.environ.get(k, "default") for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS")}}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ramGiB": round(ram_gib, 1),
+        "load": os.getloadavg(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "threads": {k: os.environ.get(k, "default") for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS")},
+    }
 
 
-def fmt_line(name: str, sizes: str, base_label: str, base: dict, ours_label: str, ours: dict,
-             note: str = "") -> str:
+def fmt_line(
+    name: str, sizes: str, base_label: str, base: dict, ours_label: str, ours: dict, note: str = ""
+) -> str:
     """One benchmark line (the format ``tests/integration/test_benchmarks_smoke.py`` checks)."""
     speed = base["seconds"] / max(ours["seconds"], 1e-9)
     mem = ours["peakMiB"] / max(base["peakMiB"], 1e-9)
-    line = (f"{name} | {sizes} | baseline {base_label}: {base['seconds']:.3f} s, peak {base['peakMiB']:.0f} MiB "
-            f"(+{base['deltaMiB']:.0f}) | ours {ours_label}: {ours['seconds']:.3f} s, peak {ours['peakMiB']:.0f} MiB "
-            f"(+{ours['deltaMiB']:.0f}) | speed-up {speed:.2f}x, memory {mem:.2f}x")
+    line = (
+        f"{name} | {sizes} | baseline {base_label}: {base['seconds']:.3f} s, peak {base['peakMiB']:.0f} MiB "
+        f"(+{base['deltaMiB']:.0f}) | ours {ours_label}: {ours['seconds']:.3f} s, peak {ours['peakMiB']:.0f} MiB "
+        f"(+{ours['deltaMiB']:.0f}) | speed-up {speed:.2f}x, memory {mem:.2f}x"
+    )
     return line + (f" | {note}" if note else "")

@@ -29,9 +29,8 @@ for p in (str(ROOT), str(HERE), str(HERE.parent)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-import numpy as np  # noqa: E402
-
 import harness  # noqa: E402
+import numpy as np  # noqa: E402
 
 QUICK = {
     "coactivation-dense": {"features": 1024, "tokens": 8192, "l0": 30},
@@ -58,9 +57,9 @@ CASES = list(QUICK)
 
 # ---------------------------------------------------------------- inputs (cached, seeded)
 
+
 def _acts(p: dict, cache: Path, seed: int):
     import scipy.sparse as sp
-
     from bench_edges import synthetic_acts
 
     f = cache / f"acts-{p['tokens']}-{p['features']}-{p['l0']}-{seed}.npz"
@@ -89,13 +88,20 @@ def _graph_edges(p: dict, cache: Path):
         lo, hi = key // n, key % n
         same = block[lo] == block[hi]
         npmi = np.where(same, rng.uniform(0.3, 0.9, key.size), rng.uniform(0.1, 0.4, key.size))
-        pd.DataFrame({"source": [f"s0:{i}" for i in lo], "target": [f"s0:{j}" for j in hi], "npmi": npmi,
-                      "jaccard": npmi / 2}).to_parquet(f)
+        pd.DataFrame(
+            {
+                "source": [f"s0:{i}" for i in lo],
+                "target": [f"s0:{j}" for j in hi],
+                "npmi": npmi,
+                "jaccard": npmi / 2,
+            }
+        ).to_parquet(f)
     return pd.read_parquet(f)
 
 
 def _lasso_data(p: dict, cache: Path):
     from bench_lasso import make_data
+
     from saegraph.ingest.edges.lasso.resample import order_by_sequence
 
     f = cache / f"lasso-{p['features']}-{p['sequences']}-{p['l0']}.npz"
@@ -122,12 +128,13 @@ def _bundle(p: dict, cache: Path, n_saes: int = 1) -> Path:
 
 # ---------------------------------------------------------------- workers (run in a child)
 
+
 def work(case: str, side: str, p: dict, cache: Path) -> dict:
     if case.startswith("coactivation"):
+        import baselines
+
         from saegraph.ingest.config import CoactivationConfig
         from saegraph.ingest.edges.coactivation.stage import coactivation_edges
-
-        import baselines
 
         acts = _acts(p, cache, 1)
         if side == "ours":
@@ -143,7 +150,6 @@ def work(case: str, side: str, p: dict, cache: Path) -> dict:
         edges = _graph_edges(p, cache)
         if side == "baseline":
             import networkx  # noqa: F401 - import outside the timed call
-
             from baselines import networkx_graph_stats
 
             return harness.measure(networkx_graph_stats, edges)
@@ -158,9 +164,14 @@ def work(case: str, side: str, p: dict, cache: Path) -> dict:
             cen = centrality(fg)
             stats = scalar_stats(fg)
             labels = louvain(fg, seed=0)
-            return {"nodes": fg.n_nodes, "edges": fg.n_edges, "maxDegree": int(cen["degree"].max()),
-                    "meanClustering": stats["avgClustering"], "communities": int(labels.max() + 1),
-                    "modularity": modularity(fg, labels)}
+            return {
+                "nodes": fg.n_nodes,
+                "edges": fg.n_edges,
+                "maxDegree": int(cen["degree"].max()),
+                "meanClustering": stats["avgClustering"],
+                "communities": int(labels.max() + 1),
+                "modularity": modularity(fg, labels),
+            }
 
         import igraph  # noqa: F401
 
@@ -228,8 +239,11 @@ def _work_store_embedded(side: str, p: dict, cache: Path) -> dict:
     bundle_path = _bundle(p, cache)
     bundle = open_bundle(bundle_path)
     n_nodes = bundle.table("features").num_rows
-    n_rels = sum(bundle.table(t).num_rows for t in ("co_activates", "lasso", "cosine", "matches")
-                 if bundle.has_table(t))
+    n_rels = sum(
+        bundle.table(t).num_rows
+        for t in ("co_activates", "lasso", "cosine", "matches")
+        if bundle.has_table(t)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(store_dir=Path(tmp) / "db")
         if side == "ours":
@@ -253,54 +267,89 @@ def _work_store_embedded(side: str, p: dict, cache: Path) -> dict:
             co = co.head(half).drop(columns=["runId"], errors="ignore")
             r = harness.measure(rowwise_load_embedded, store, feats, co, bundle.run_id)
             # per-row cost of node rows and relationship rows, measured separately, extrapolated
-            t_nodes = harness.measure(rowwise_load_embedded, open_store(store_dir=Path(tmp) / "db2"), feats,
-                                      co.iloc[:0], bundle.run_id)["seconds"]
+            t_nodes = harness.measure(
+                rowwise_load_embedded,
+                open_store(store_dir=Path(tmp) / "db2"),
+                feats,
+                co.iloc[:0],
+                bundle.run_id,
+            )["seconds"]
             per_node = t_nodes / max(len(feats), 1)
             per_rel = max(r["seconds"] - t_nodes, 0.0) / max(len(co), 1)
             r["measuredSeconds"] = r["seconds"]
             r["seconds"] = per_node * n_nodes + per_rel * n_rels
-            r["out"] = {"sampleNodes": len(feats), "sampleRels": len(co), "msPerNodeRow": 1e3 * per_node,
-                        "msPerRelRow": 1e3 * per_rel, "nodes": n_nodes, "relationships": n_rels}
+            r["out"] = {
+                "sampleNodes": len(feats),
+                "sampleRels": len(co),
+                "msPerNodeRow": 1e3 * per_node,
+                "msPerRelRow": 1e3 * per_rel,
+                "nodes": n_nodes,
+                "relationships": n_rels,
+            }
         store.close()
     return r
 
 
 # ---------------------------------------------------------------- parent: lines
 
+
 def describe(case: str, p: dict, base: dict, ours: dict) -> tuple[str, str, str, str]:
     """(sizes, baseline label, ours label, note) for one case."""
     bo, oo = base.get("out") or {}, ours.get("out") or {}
     if case.startswith("coactivation"):
         sizes = f"F={p['features']:,} tokens={p['tokens']:,} L0~{p['l0']}"
-        blabel = ("dense numpy float32 B.T@B + count/NPMI threshold" if case == "coactivation-dense"
-                  else "scipy.sparse B.T@B + count/NPMI threshold")
-        return (sizes, blabel, "coactivation_edges (exact p, BH, top-k, scores; no shift null)",
-                f"baseline pairs {bo.get('pairs')}, our edges {oo.get('edges')}")
+        blabel = (
+            "dense numpy float32 B.T@B + count/NPMI threshold"
+            if case == "coactivation-dense"
+            else "scipy.sparse B.T@B + count/NPMI threshold"
+        )
+        return (
+            sizes,
+            blabel,
+            "coactivation_edges (exact p, BH, top-k, scores; no shift null)",
+            f"baseline pairs {bo.get('pairs')}, our edges {oo.get('edges')}",
+        )
     if case == "graph-stats":
-        return (f"nodes={p['nodes']:,} edges={oo.get('edges', p['edges']):,}",
-                "networkx build + degree + clustering + louvain_communities",
-                "saegraph.queries.analysis build_graph + centrality + scalar_stats + louvain (igraph)",
-                f"communities nx {bo.get('communities')} (Q {bo.get('modularity', 0):.3f}) vs ours "
-                f"{oo.get('communities')} (Q {oo.get('modularity', 0):.3f})")
+        return (
+            f"nodes={p['nodes']:,} edges={oo.get('edges', p['edges']):,}",
+            "networkx build + degree + clustering + louvain_communities",
+            "saegraph.queries.analysis build_graph + centrality + scalar_stats + louvain (igraph)",
+            f"communities nx {bo.get('communities')} (Q {bo.get('modularity', 0):.3f}) vs ours "
+            f"{oo.get('communities')} (Q {oo.get('modularity', 0):.3f})",
+        )
     if case in ("lasso", "lasso-path"):
-        how = ("sklearn Lasso(warm_start, tol 1e-6) per lambda" if case == "lasso"
-               else "sklearn lasso_path(precompute Gram, default tol)")
-        return (f"F={p['features']:,} tokens={p['sequences'] * p['seq_len']:,} nodes={bo.get('nodes')}",
-                f"per-node {how}, {p['sample_nodes']} nodes timed, extrapolated",
-                "one replicate (real half: screen+Gram+batched solve)",
-                f"sklearn {1e3 * bo.get('secondsPerNode', 0):.1f} ms/node; ours solve "
-                f"{oo.get('phases', {}).get('solve', 0):.2f} s")
+        how = (
+            "sklearn Lasso(warm_start, tol 1e-6) per lambda"
+            if case == "lasso"
+            else "sklearn lasso_path(precompute Gram, default tol)"
+        )
+        return (
+            f"F={p['features']:,} tokens={p['sequences'] * p['seq_len']:,} nodes={bo.get('nodes')}",
+            f"per-node {how}, {p['sample_nodes']} nodes timed, extrapolated",
+            "one replicate (real half: screen+Gram+batched solve)",
+            f"sklearn {1e3 * bo.get('secondsPerNode', 0):.1f} ms/node; ours solve "
+            f"{oo.get('phases', {}).get('solve', 0):.2f} s",
+        )
     if case == "matching":
-        return (f"{p['features']:,} x {p['features']:,} features d={p['d']}",
-                "dense cosine + scipy linear_sum_assignment", "kNN(32) + sparse min_weight_full_bipartite_matching",
-                f"cost dense {bo.get('cost', 0):.3f} vs sparse {oo.get('cost', 0):.3f}")
+        return (
+            f"{p['features']:,} x {p['features']:,} features d={p['d']}",
+            "dense cosine + scipy linear_sum_assignment",
+            "kNN(32) + sparse min_weight_full_bipartite_matching",
+            f"cost dense {bo.get('cost', 0):.3f} vs sparse {oo.get('cost', 0):.3f}",
+        )
     if case == "store-embedded":
-        return (f"{oo.get('nodes'):,} nodes + {oo.get('relationships'):,} rels",
-                f"per-row MERGE, 1 tx/row ({bo.get('sampleNodes')}+{bo.get('sampleRels')} rows timed, extrapolated)",
-                "load_bundle_embedded (COPY from Arrow)",
-                f"per-row {bo.get('msPerNodeRow', 0):.2f} ms/node, {bo.get('msPerRelRow', 0):.2f} ms/rel")
-    return (f"features={p['features']:,} edges~{p['edges']:,}", "Neo4j loader batch_size=1 (1 MERGE row/tx)",
-            "Neo4j loader batched UNWIND", "ours ran first (creates); baseline re-MERGEs existing rows")
+        return (
+            f"{oo.get('nodes'):,} nodes + {oo.get('relationships'):,} rels",
+            f"per-row MERGE, 1 tx/row ({bo.get('sampleNodes')}+{bo.get('sampleRels')} rows timed, extrapolated)",
+            "load_bundle_embedded (COPY from Arrow)",
+            f"per-row {bo.get('msPerNodeRow', 0):.2f} ms/node, {bo.get('msPerRelRow', 0):.2f} ms/rel",
+        )
+    return (
+        f"features={p['features']:,} edges~{p['edges']:,}",
+        "Neo4j loader batch_size=1 (1 MERGE row/tx)",
+        "Neo4j loader batched UNWIND",
+        "ours ran first (creates); baseline re-MERGEs existing rows",
+    )
 
 
 def run_cases(names: list[str], sizes: dict, cache: Path, timeout: float) -> list[dict]:
@@ -317,7 +366,7 @@ def run_cases(names: list[str], sizes: dict, cache: Path, timeout: float) -> lis
             else:
                 base = harness.run_child(case, "baseline", p, cache, timeout)
                 ours = harness.run_child(case, "ours", p, cache, timeout)
-        except Exception as exc:  # noqa: BLE001 - report the failure in the line, keep going
+        except Exception as exc:
             print(f"{case} | FAILED: {str(exc).splitlines()[0]}", flush=True)
             rows.append({"case": case, "error": str(exc)})
             continue
@@ -331,7 +380,9 @@ def run_cases(names: list[str], sizes: dict, cache: Path, timeout: float) -> lis
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (whole run < 3 min)")
-    ap.add_argument("--only", action="append", choices=CASES + ["scaling"], help="run only this case (repeatable)")
+    ap.add_argument(
+        "--only", action="append", choices=CASES + ["scaling"], help="run only this case (repeatable)"
+    )
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/benchmarks*")
     ap.add_argument("--no-scaling", action="store_true", help="skip the scaling run")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per child process")
@@ -344,8 +395,11 @@ def main(argv=None) -> int:
         return 0
 
     info = harness.machine()
-    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['ramGiB']} GiB RAM, load average at start "
-          f"{info['load'][0]:.2f}/{info['load'][1]:.2f}/{info['load'][2]:.2f}", flush=True)
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores, {info['ramGiB']} GiB RAM, load average at start "
+        f"{info['load'][0]:.2f}/{info['load'][1]:.2f}/{info['load'][2]:.2f}",
+        flush=True,
+    )
     names = [c for c in (args.only or CASES) if c != "scaling"]
     do_scaling = not args.no_scaling and (args.only is None or "scaling" in args.only)
     t0 = time.perf_counter()

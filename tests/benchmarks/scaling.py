@@ -24,10 +24,20 @@ import numpy as np
 
 SEQ_LEN = 128
 D_DECODER = 256
-QUICK = {"fixed_features": 1024, "fixed_tokens": 25_600, "tokens": (12_800, 25_600, 51_200),
-         "features": (512, 1024, 2048), "l0": 20.0}
-FULL = {"fixed_features": 4096, "fixed_tokens": 128_000, "tokens": (64_000, 128_000, 256_000),
-        "features": (2048, 4096, 8192), "l0": 40.0}
+QUICK = {
+    "fixed_features": 1024,
+    "fixed_tokens": 25_600,
+    "tokens": (12_800, 25_600, 51_200),
+    "features": (512, 1024, 2048),
+    "l0": 20.0,
+}
+FULL = {
+    "fixed_features": 4096,
+    "fixed_tokens": 128_000,
+    "tokens": (64_000, 128_000, 256_000),
+    "features": (2048, 4096, 8192),
+    "l0": 40.0,
+}
 TOKEN_STAGES = ("coactivation", "(exact p)", "lasso replicate")
 FEATURE_STAGES = ("coactivation", "(exact p)", "lasso replicate", "cosine kNN", "matching", "embedded load")
 
@@ -42,9 +52,19 @@ def _acts(n_tokens: int, n_features: int, l0: float, seed: int):
     from saegraph.ingest.edges.lasso.resample import order_by_sequence
     from tests.helpers.lasso_synthetic import planted_activations
 
-    d = planted_activations(n_tokens // SEQ_LEN, SEQ_LEN, n_features, l0=l0, n_trees=max(1, n_features // 50),
-                            branching=2, depth=2, n_pairs=max(1, n_features // 40), planted_rate=(0.005, 0.05),
-                            child_prob=0.7, seed=seed)
+    d = planted_activations(
+        n_tokens // SEQ_LEN,
+        SEQ_LEN,
+        n_features,
+        l0=l0,
+        n_trees=max(1, n_features // 50),
+        branching=2,
+        depth=2,
+        n_pairs=max(1, n_features // 40),
+        planted_rate=(0.005, 0.05),
+        child_prob=0.7,
+        seed=seed,
+    )
     return order_by_sequence(d.acts, d.sequence_ids, d.positions)
 
 
@@ -56,13 +76,18 @@ def token_stages(n_tokens: int, n_features: int, l0: float) -> dict:
     acts, starts = _acts(n_tokens, n_features, l0, seed=n_tokens + n_features)
     t0 = time.perf_counter()
     _, stats = coactivation_edges(acts, CoactivationConfig(null_shift=False))
-    return {"coactivation": time.perf_counter() - t0, "(exact p)": stats["secondsExactP"],
-            "lasso replicate": _timed(run_replicates, acts, starts, LassoConfig(replicates=1, screen="per_replicate"),
-                                      seed=0)}
+    return {
+        "coactivation": time.perf_counter() - t0,
+        "(exact p)": stats["secondsExactP"],
+        "lasso replicate": _timed(
+            run_replicates, acts, starts, LassoConfig(replicates=1, screen="per_replicate"), seed=0
+        ),
+    }
 
 
 def feature_only_stages(n_features: int) -> dict:
     from bench_store import build
+
     from saegraph.ingest.edges.cosine.stage import cosine_knn
     from saegraph.ingest.edges.matches.stage import match_saes
     from saegraph.ingest.stores.embedded import load_bundle_embedded
@@ -71,8 +96,10 @@ def feature_only_stages(n_features: int) -> dict:
     rng = np.random.default_rng(n_features)
     w_a = rng.standard_normal((n_features, D_DECODER)).astype(np.float32)
     w_b = w_a + 0.5 * rng.standard_normal((n_features, D_DECODER)).astype(np.float32)
-    out = {"cosine kNN": _timed(cosine_knn, w_a, 32, 0.0),
-           "matching": _timed(match_saes, w_a, w_b, knn=32, dense_max=0)}
+    out = {
+        "cosine kNN": _timed(cosine_knn, w_a, 32, 0.0),
+        "matching": _timed(match_saes, w_a, w_b, knn=32, dense_max=0),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         bundle = build(Path(tmp) / "bundle", 1, n_features, 30 * n_features)
         store = open_store(store_dir=Path(tmp) / "db")
@@ -99,18 +126,35 @@ def run_scaling(quick: bool = False) -> dict:
         row = token_stages(sizes["fixed_tokens"], f, sizes["l0"])
         row.update(feature_only_stages(f))
         feat.append((f, row))
-    return {"tokens": tok, "features": feat, "fixed": {"features": sizes["fixed_features"],
-                                                       "tokens": sizes["fixed_tokens"], "l0": sizes["l0"]}}
+    return {
+        "tokens": tok,
+        "features": feat,
+        "fixed": {"features": sizes["fixed_features"], "tokens": sizes["fixed_tokens"], "l0": sizes["l0"]},
+    }
 
 
 def markdown_table(res: dict) -> str:
     fx = res["fixed"]
-    lines = [f"Tokens axis (F = {fx['features']:,}, L0 ≈ {fx['l0']:g}); seconds:", "",
-             "| tokens | " + " | ".join(TOKEN_STAGES) + " |", "|---:|" + "---:|" * len(TOKEN_STAGES)]
-    lines += [f"| {n:,} | " + " | ".join(f"{row[s]:.2f}" for s in TOKEN_STAGES) + " |" for n, row in res["tokens"]]
-    lines += ["", f"Features axis ({fx['tokens']:,} tokens; the last three stages do not read tokens); seconds:",
-              "", "| features | " + " | ".join(FEATURE_STAGES) + " |", "|---:|" + "---:|" * len(FEATURE_STAGES)]
-    lines += [f"| {f:,} | " + " | ".join(f"{row[s]:.2f}" for s in FEATURE_STAGES) + " |" for f, row in res["features"]]
+    lines = [
+        f"Tokens axis (F = {fx['features']:,}, L0 ≈ {fx['l0']:g}); seconds:",
+        "",
+        "| tokens | " + " | ".join(TOKEN_STAGES) + " |",
+        "|---:|" + "---:|" * len(TOKEN_STAGES),
+    ]
+    lines += [
+        f"| {n:,} | " + " | ".join(f"{row[s]:.2f}" for s in TOKEN_STAGES) + " |" for n, row in res["tokens"]
+    ]
+    lines += [
+        "",
+        f"Features axis ({fx['tokens']:,} tokens; the last three stages do not read tokens); seconds:",
+        "",
+        "| features | " + " | ".join(FEATURE_STAGES) + " |",
+        "|---:|" + "---:|" * len(FEATURE_STAGES),
+    ]
+    lines += [
+        f"| {f:,} | " + " | ".join(f"{row[s]:.2f}" for s in FEATURE_STAGES) + " |"
+        for f, row in res["features"]
+    ]
     return "\n".join(lines)
 
 
@@ -121,9 +165,10 @@ def plot(res: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key, stages, xlabel in ((axes[0], "tokens", TOKEN_STAGES, f"tokens (F = {res['fixed']['features']:,})"),
-                                    (axes[1], "features", FEATURE_STAGES,
-                                     f"features ({res['fixed']['tokens']:,} tokens)")):
+    for ax, key, stages, xlabel in (
+        (axes[0], "tokens", TOKEN_STAGES, f"tokens (F = {res['fixed']['features']:,})"),
+        (axes[1], "features", FEATURE_STAGES, f"features ({res['fixed']['tokens']:,} tokens)"),
+    ):
         xs = [x for x, _ in res[key]]
         for s in stages:
             if s.startswith("("):

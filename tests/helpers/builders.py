@@ -25,20 +25,25 @@ def _features_frame(sae_id: str, acts: sp.csr_matrix, w_dec: np.ndarray) -> pd.D
     maxes = np.zeros(width)
     np.maximum.at(maxes, acts.indices[pos], acts.data[pos])
     empty_s = [[] for _ in range(width)]
-    return pd.DataFrame({
-        "featureId": [f"{sae_id}:{i}" for i in range(width)],
-        "saeId": sae_id,
-        "index": np.arange(width, dtype=np.int64),
-        "density": n_fires / max(n_tokens, 1),
-        "nFirings": n_fires.astype(np.int64),
-        "meanAct": np.where(n_fires > 0, sums / np.maximum(n_fires, 1), 0.0),
-        "maxAct": maxes,
-        "decoderNorm": np.linalg.norm(w_dec, axis=1).astype(np.float64),
-        "dead": n_fires == 0,
-        "topTokens": empty_s, "topTokenActs": [[] for _ in range(width)],
-        "topLogits": [[] for _ in range(width)], "topLogitValues": [[] for _ in range(width)],
-        "topExamples": [[] for _ in range(width)], "topExampleActs": [[] for _ in range(width)],
-    })
+    return pd.DataFrame(
+        {
+            "featureId": [f"{sae_id}:{i}" for i in range(width)],
+            "saeId": sae_id,
+            "index": np.arange(width, dtype=np.int64),
+            "density": n_fires / max(n_tokens, 1),
+            "nFirings": n_fires.astype(np.int64),
+            "meanAct": np.where(n_fires > 0, sums / np.maximum(n_fires, 1), 0.0),
+            "maxAct": maxes,
+            "decoderNorm": np.linalg.norm(w_dec, axis=1).astype(np.float64),
+            "dead": n_fires == 0,
+            "topTokens": empty_s,
+            "topTokenActs": [[] for _ in range(width)],
+            "topLogits": [[] for _ in range(width)],
+            "topLogitValues": [[] for _ in range(width)],
+            "topExamples": [[] for _ in range(width)],
+            "topExampleActs": [[] for _ in range(width)],
+        }
+    )
 
 
 def make_bundle_from_arrays(
@@ -74,38 +79,83 @@ def make_bundle_from_arrays(
     tokens = np.asarray(token_ids if token_ids is not None else np.arange(n) % 97, dtype=np.int32)
 
     builder = BundleBuilder(path)
-    builder.manifest.update({
-        "runId": run_id,
-        "config": {"run": {"seed": seed}, **(config or {})},
-        "dataset": {"datasetId": "0" * 16, "name": "arrays", "nTokens": n, "nSequences": n_seq,
-                    "fingerprint": "0" * 64},
-    })
+    builder.manifest.update(
+        {
+            "runId": run_id,
+            "config": {"run": {"seed": seed}, **(config or {})},
+            "dataset": {
+                "datasetId": "0" * 16,
+                "name": "arrays",
+                "nTokens": n,
+                "nSequences": n_seq,
+                "fingerprint": "0" * 64,
+            },
+        }
+    )
     widths = {sid: mats[sid].shape[1] for sid in sae_ids}
     store = ActivationStore(builder.activations_path, sae_widths=widths)
     step = sequences_per_chunk * sequence_length
     for k, t0 in enumerate(range(0, n, step)):
         t1 = min(t0 + step, n)
-        store.append(ActivationChunk(
-            index=k,
-            token_ids=tokens[t0:t1],
-            sequence_ids=(np.arange(t0, t1) // sequence_length).astype(np.int64),
-            positions=(np.arange(t0, t1) % sequence_length).astype(np.int32),
-            acts={sid: mats[sid][t0:t1] for sid in sae_ids},
-        ))
+        store.append(
+            ActivationChunk(
+                index=k,
+                token_ids=tokens[t0:t1],
+                sequence_ids=(np.arange(t0, t1) // sequence_length).astype(np.int64),
+                positions=(np.arange(t0, t1) % sequence_length).astype(np.int32),
+                acts={sid: mats[sid][t0:t1] for sid in sae_ids},
+            )
+        )
     for sid in sae_ids:
         builder.write_decoder(sid, decoders[sid])
-    builder.write_table("models", pd.DataFrame({
-        "modelId": ["m0"], "name": ["arrays"], "nLayers": [1], "dModel": [int(next(iter(decoders.values())).shape[1])],
-        "dMlp": [0], "dVocab": [97], "nParams": [0], "source": ["test"]}))
-    builder.write_table("saes", pd.DataFrame({
-        "saeId": sae_ids, "modelId": "m0", "release": "test", "saeName": sae_ids,
-        "hookName": "blocks.0.hook_resid_post", "layer": 0,
-        "dIn": [int(decoders[s].shape[1]) for s in sae_ids], "dSae": [widths[s] for s in sae_ids],
-        "architecture": "relu", "seed": -1,
-        "l0": [float(mats[s].getnnz() / max(n, 1)) for s in sae_ids], "source": "test", "runId": run_id}))
-    builder.write_table("datasets", pd.DataFrame({
-        "datasetId": ["0" * 16], "name": ["arrays"], "nTokens": [n], "nSequences": [n_seq],
-        "fingerprint": ["0" * 64]}))
-    builder.write_table("features", pd.concat([_features_frame(s, mats[s], decoders[s]) for s in sae_ids],
-                                              ignore_index=True))
+    builder.write_table(
+        "models",
+        pd.DataFrame(
+            {
+                "modelId": ["m0"],
+                "name": ["arrays"],
+                "nLayers": [1],
+                "dModel": [int(next(iter(decoders.values())).shape[1])],
+                "dMlp": [0],
+                "dVocab": [97],
+                "nParams": [0],
+                "source": ["test"],
+            }
+        ),
+    )
+    builder.write_table(
+        "saes",
+        pd.DataFrame(
+            {
+                "saeId": sae_ids,
+                "modelId": "m0",
+                "release": "test",
+                "saeName": sae_ids,
+                "hookName": "blocks.0.hook_resid_post",
+                "layer": 0,
+                "dIn": [int(decoders[s].shape[1]) for s in sae_ids],
+                "dSae": [widths[s] for s in sae_ids],
+                "architecture": "relu",
+                "seed": -1,
+                "l0": [float(mats[s].getnnz() / max(n, 1)) for s in sae_ids],
+                "source": "test",
+                "runId": run_id,
+            }
+        ),
+    )
+    builder.write_table(
+        "datasets",
+        pd.DataFrame(
+            {
+                "datasetId": ["0" * 16],
+                "name": ["arrays"],
+                "nTokens": [n],
+                "nSequences": [n_seq],
+                "fingerprint": ["0" * 64],
+            }
+        ),
+    )
+    builder.write_table(
+        "features", pd.concat([_features_frame(s, mats[s], decoders[s]) for s in sae_ids], ignore_index=True)
+    )
     return builder.finalize()

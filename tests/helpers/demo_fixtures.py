@@ -14,5 +14,10 @@ def tiny_quick_settings():
         compare_draws=3,
         compare_permutations=20,
         threads=1,
-        synthetic={"num_features": 128, "hidden_dim": 32, "firing_probability": 0.04, "n_correlated_pairs": 8},
+        synthetic={
+            "num_features": 128,
+            "hidden_dim": 32,
+            "firing_probability": 0.04,
+            "n_correlated_pairs": 8,
+        },
     )

@@ -80,7 +80,7 @@ def planted_activations(
                     indirect.extend((a, kid) for a in ancestors[parent])
                     ancestors[kid] = ancestors[parent] + [parent]
                     kids.append(kid)
-                indirect.extend((a, b) for x, a in enumerate(kids) for b in kids[x + 1:])
+                indirect.extend((a, b) for x, a in enumerate(kids) for b in kids[x + 1 :])
                 new_level.extend(kids)
             level = new_level
     for _ in range(n_pairs):

@@ -47,8 +47,16 @@ min_firings = 10
 def cli_env(**extra: str) -> dict[str, str]:
     """Environment for a ``python -m ingest`` subprocess: one thread, offline, no Neo4j URI."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
-    env.update({"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "OMP_NUM_THREADS": "1",
+            "NUMBA_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -57,10 +65,12 @@ def saegraph_cmd(*args: str | os.PathLike) -> list[str]:
     return [sys.executable, "-m", "ingest", *map(str, args)]
 
 
-def run_cli(*args: str | os.PathLike, env: dict[str, str] | None = None, timeout: float = 120,
-            cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(saegraph_cmd(*args), env=env or cli_env(), capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+def run_cli(
+    *args: str | os.PathLike, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        saegraph_cmd(*args), env=env or cli_env(), capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
 
 
 def store_counts(store) -> dict[str, int]:
@@ -78,7 +88,9 @@ def store_counts(store) -> dict[str, int]:
 def distinct_rel_keys(store, rel: str) -> tuple[int, int]:
     """(relationships, distinct (source, target, runId) keys) of one feature-to-feature type."""
     total = int(store.run(f"MATCH ()-[r:{rel}]->() RETURN count(r) AS n")["n"].iloc[0])
-    keys = store.run(f"MATCH (a)-[r:{rel}]->(b) RETURN DISTINCT a.featureId AS s, b.featureId AS t, r.runId AS run")
+    keys = store.run(
+        f"MATCH (a)-[r:{rel}]->(b) RETURN DISTINCT a.featureId AS s, b.featureId AS t, r.runId AS run"
+    )
     return total, len(keys)
 
 

@@ -54,8 +54,16 @@ def make_tiny_model(seed: int = 0, tokenizer: Any | None = None) -> Any:
 
     tokenizer = tokenizer if tokenizer is not None else make_tokenizer()
     cfg = HookedTransformerConfig(
-        n_layers=N_LAYERS, d_model=D_MODEL, n_ctx=64, d_head=8, n_heads=4, d_mlp=D_MLP,
-        d_vocab=len(tokenizer), act_fn="gelu", normalization_type="LN", seed=seed,
+        n_layers=N_LAYERS,
+        d_model=D_MODEL,
+        n_ctx=64,
+        d_head=8,
+        n_heads=4,
+        d_mlp=D_MLP,
+        d_vocab=len(tokenizer),
+        act_fn="gelu",
+        normalization_type="LN",
+        seed=seed,
     )
     torch.manual_seed(seed)
     model = HookedTransformer(cfg, tokenizer=tokenizer)
@@ -71,19 +79,29 @@ def make_tiny_sae(d_in: int, d_sae: int, hook_name: str, seed: int = 0, **metada
 
     gen = torch.Generator().manual_seed(seed)
     cfg = StandardSAEConfig(
-        d_in=d_in, d_sae=d_sae, dtype="float32", device="cpu",
+        d_in=d_in,
+        d_sae=d_sae,
+        dtype="float32",
+        device="cpu",
         metadata=SAEMetadata(hook_name=hook_name, model_name="tiny", seed=seed, **metadata),
     )
     sae = StandardSAE(cfg)
     w_dec = torch.randn((d_sae, d_in), generator=gen)
     w_dec /= w_dec.norm(dim=1, keepdim=True)
     sae.load_state_dict(
-        {"W_enc": w_dec.T.clone(), "W_dec": w_dec, "b_enc": torch.full((d_sae,), -0.1), "b_dec": torch.zeros(d_in)}
+        {
+            "W_enc": w_dec.T.clone(),
+            "W_dec": w_dec,
+            "b_enc": torch.full((d_sae,), -0.1),
+            "b_dec": torch.zeros(d_in),
+        }
     )
     return sae
 
 
-def save_tiny_sae(directory: Path, d_in: int, d_sae: int, hook_name: str, seed: int = 0, **metadata: Any) -> Path:
+def save_tiny_sae(
+    directory: Path, d_in: int, d_sae: int, hook_name: str, seed: int = 0, **metadata: Any
+) -> Path:
     make_tiny_sae(d_in, d_sae, hook_name, seed, **metadata).save_model(str(directory))
     return directory
 
@@ -102,8 +120,14 @@ def fill_hf_cache(hub_cache: Path, repo_id: str, files: dict[str, Path]) -> Path
     return snapshot
 
 
-def save_fake_neelnanda_run(directory: Path, run: str, d_in: int, d_sae: int, seed: int = 0,
-                            act_name: str | None = "blocks.0.mlp.hook_post") -> dict[str, Any]:
+def save_fake_neelnanda_run(
+    directory: Path,
+    run: str,
+    d_in: int,
+    d_sae: int,
+    seed: int = 0,
+    act_name: str | None = "blocks.0.mlp.hook_post",
+) -> dict[str, Any]:
     """Write ``{run}_cfg.json`` + ``{run}.pt`` in the NeelNanda/sparse_autoencoder format."""
     import torch
 
@@ -115,10 +139,24 @@ def save_fake_neelnanda_run(directory: Path, run: str, d_in: int, d_sae: int, se
         "b_dec": torch.randn(d_in, generator=gen) * 0.1,
     }
     state["W_dec"] /= state["W_dec"].norm(dim=1, keepdim=True)
-    cfg = {"seed": seed, "batch_size": 4096, "buffer_mult": 384, "lr": 1e-4, "num_tokens": 2_000_000_000,
-           "l1_coeff": 3e-4, "beta1": 0.9, "beta2": 0.99, "dict_mult": d_sae // d_in, "seq_len": 128,
-           "d_mlp": d_in, "enc_dtype": "fp32", "remove_rare_dir": False, "model_batch_size": 512,
-           "dict_size": d_sae, "device": "cuda:0"}
+    cfg = {
+        "seed": seed,
+        "batch_size": 4096,
+        "buffer_mult": 384,
+        "lr": 1e-4,
+        "num_tokens": 2_000_000_000,
+        "l1_coeff": 3e-4,
+        "beta1": 0.9,
+        "beta2": 0.99,
+        "dict_mult": d_sae // d_in,
+        "seq_len": 128,
+        "d_mlp": d_in,
+        "enc_dtype": "fp32",
+        "remove_rare_dir": False,
+        "model_batch_size": 512,
+        "dict_size": d_sae,
+        "device": "cuda:0",
+    }
     if act_name:
         cfg["act_name"] = act_name
     directory.mkdir(parents=True, exist_ok=True)
@@ -136,8 +174,9 @@ def write_text_corpus(directory: Path, n_docs: int = 6, words_per_doc: int = 120
     return directory
 
 
-def tiny_config(model_dir: Path, saes: list[dict[str, Any]], dataset: dict[str, Any] | None = None,
-                **sections: Any) -> Config:
+def tiny_config(
+    model_dir: Path, saes: list[dict[str, Any]], dataset: dict[str, Any] | None = None, **sections: Any
+) -> Config:
     """A run config over the tiny local model; ``saes`` are [[saes]] tables."""
     data: dict[str, Any] = {
         "model": {"source": "local", "name": "tiny", "path": str(model_dir)},
@@ -173,7 +212,9 @@ def tiny_sae_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_mlp_sae_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved StandardSAE (d_in 128, d_sae 256) on blocks.0.mlp.hook_post."""
-    return save_tiny_sae(tmp_path_factory.mktemp("tiny_mlp_sae"), D_MLP, 256, "blocks.0.mlp.hook_post", seed=2)
+    return save_tiny_sae(
+        tmp_path_factory.mktemp("tiny_mlp_sae"), D_MLP, 256, "blocks.0.mlp.hook_post", seed=2
+    )
 
 
 @pytest.fixture(scope="session")

@@ -49,8 +49,16 @@ class FakeModel:
 class FakeSAE:
     """ReLU SAE with random weights; optionally emits NaN to test the guard."""
 
-    def __init__(self, sae_id: str, d_in: int = 16, d_sae: int = 40, hook: str = "blocks.0.hook_resid_post",
-                 seed: int = 1, bias: float = -0.3, nan: bool = False):
+    def __init__(
+        self,
+        sae_id: str,
+        d_in: int = 16,
+        d_sae: int = 40,
+        hook: str = "blocks.0.hook_resid_post",
+        seed: int = 1,
+        bias: float = -0.3,
+        nan: bool = False,
+    ):
         g = torch.Generator().manual_seed(seed)
         self.sae_id, self.hook_name, self.d_in, self.d_sae = sae_id, hook, d_in, d_sae
         self.W_enc = torch.randn(d_in, d_sae, generator=g)

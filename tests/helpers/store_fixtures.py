@@ -29,24 +29,31 @@ def _features(sae: str, n: int, rng: np.random.Generator, vocab: list[str]) -> p
     density[dead] = 0.0
     n_firings = (density * 10_000).astype(np.int64)
     top_tokens = [list(rng.choice(vocab, 3, replace=False)) if not d else [] for d in dead]
-    return pa.table({
-        "featureId": [f"{sae}:{i}" for i in range(n)],
-        "saeId": [sae] * n,
-        "index": np.arange(n, dtype=np.int64),
-        "density": density,
-        "nFirings": n_firings,
-        "meanAct": rng.uniform(0.5, 3, n),
-        "maxAct": rng.uniform(3, 10, n),
-        "decoderNorm": rng.uniform(0.9, 1.1, n),
-        "dead": dead,
-        "topTokens": pa.array(top_tokens, pa.list_(pa.string())),
-        "topTokenActs": pa.array([list(np.sort(rng.uniform(1, 5, len(t)))[::-1]) for t in top_tokens],
-                                 pa.list_(pa.float64())),
-        "topLogits": pa.array([list(rng.choice(vocab, 2, replace=False)) for _ in range(n)], pa.list_(pa.string())),
-        "topLogitValues": pa.array([[2.0, 1.0]] * n, pa.list_(pa.float64())),
-        "topExamples": pa.array([[f"the «{t[0]}» cat"] if t else [] for t in top_tokens], pa.list_(pa.string())),
-        "topExampleActs": pa.array([[3.0] if t else [] for t in top_tokens], pa.list_(pa.float64())),
-    })
+    return pa.table(
+        {
+            "featureId": [f"{sae}:{i}" for i in range(n)],
+            "saeId": [sae] * n,
+            "index": np.arange(n, dtype=np.int64),
+            "density": density,
+            "nFirings": n_firings,
+            "meanAct": rng.uniform(0.5, 3, n),
+            "maxAct": rng.uniform(3, 10, n),
+            "decoderNorm": rng.uniform(0.9, 1.1, n),
+            "dead": dead,
+            "topTokens": pa.array(top_tokens, pa.list_(pa.string())),
+            "topTokenActs": pa.array(
+                [list(np.sort(rng.uniform(1, 5, len(t)))[::-1]) for t in top_tokens], pa.list_(pa.float64())
+            ),
+            "topLogits": pa.array(
+                [list(rng.choice(vocab, 2, replace=False)) for _ in range(n)], pa.list_(pa.string())
+            ),
+            "topLogitValues": pa.array([[2.0, 1.0]] * n, pa.list_(pa.float64())),
+            "topExamples": pa.array(
+                [[f"the «{t[0]}» cat"] if t else [] for t in top_tokens], pa.list_(pa.string())
+            ),
+            "topExampleActs": pa.array([[3.0] if t else [] for t in top_tokens], pa.list_(pa.float64())),
+        }
+    )
 
 
 def _pairs_in_blocks(n_alive: int, n_blocks: int, p_in: float, p_out: float, rng) -> np.ndarray:
@@ -62,24 +69,43 @@ def _co_activates(sae: str, n: int, n_blocks: int, rng, run_id: str) -> pa.Table
     m = len(pairs)
     npmi = rng.uniform(0.05, 0.9, m)
     p = rng.uniform(0, 0.01, m)
-    return pa.table({
-        "source": [f"{sae}:{a}" for a in pairs[:, 0]], "target": [f"{sae}:{b}" for b in pairs[:, 1]],
-        "saeId": [sae] * m, "count": rng.integers(5, 500, m), "jaccard": npmi / 2, "npmi": npmi,
-        "phi": npmi / 3, "pTargetGivenSource": rng.uniform(0, 1, m), "pSourceGivenTarget": rng.uniform(0, 1, m),
-        "pearson": rng.uniform(-0.2, 0.9, m), "pValue": p, "qValue": np.minimum(p * 10, 1), "runId": [run_id] * m,
-    })
+    return pa.table(
+        {
+            "source": [f"{sae}:{a}" for a in pairs[:, 0]],
+            "target": [f"{sae}:{b}" for b in pairs[:, 1]],
+            "saeId": [sae] * m,
+            "count": rng.integers(5, 500, m),
+            "jaccard": npmi / 2,
+            "npmi": npmi,
+            "phi": npmi / 3,
+            "pTargetGivenSource": rng.uniform(0, 1, m),
+            "pSourceGivenTarget": rng.uniform(0, 1, m),
+            "pearson": rng.uniform(-0.2, 0.9, m),
+            "pValue": p,
+            "qValue": np.minimum(p * 10, 1),
+            "runId": [run_id] * m,
+        }
+    )
 
 
 def _lasso(co: pa.Table, rng, run_id: str) -> pa.Table:
     keep = np.flatnonzero(rng.random(co.num_rows) < 0.3)
     m = len(keep)
     t = co.take(pa.array(keep))
-    return pa.table({
-        "source": t["source"], "target": t["target"], "saeId": t["saeId"],
-        "weight": rng.normal(0, 0.5, m), "stability": rng.uniform(0.5, 1, m),
-        "nReplicates": rng.integers(5, 20, m), "nullReplicates": rng.integers(0, 3, m),
-        "pValue": rng.uniform(0, 0.01, m), "qValue": rng.uniform(0, 0.1, m), "runId": [run_id] * m,
-    })
+    return pa.table(
+        {
+            "source": t["source"],
+            "target": t["target"],
+            "saeId": t["saeId"],
+            "weight": rng.normal(0, 0.5, m),
+            "stability": rng.uniform(0.5, 1, m),
+            "nReplicates": rng.integers(5, 20, m),
+            "nullReplicates": rng.integers(0, 3, m),
+            "pValue": rng.uniform(0, 0.01, m),
+            "qValue": rng.uniform(0, 0.1, m),
+            "runId": [run_id] * m,
+        }
+    )
 
 
 def _cosine(sae: str, n: int, k: int, rng, run_id: str) -> pa.Table:
@@ -95,48 +121,113 @@ def _cosine(sae: str, n: int, k: int, rng, run_id: str) -> pa.Table:
             old = best.get(key)
             best[key] = (float(sim[i, j]), r if old is None else min(old[1], r))
     keys = sorted(best)
-    return pa.table({
-        "source": [f"{sae}:{a}" for a, _ in keys], "target": [f"{sae}:{b}" for _, b in keys],
-        "saeId": [sae] * len(keys), "similarity": [best[k_][0] for k_ in keys],
-        "rank": pa.array([best[k_][1] for k_ in keys], pa.int64()), "runId": [run_id] * len(keys),
-    })
+    return pa.table(
+        {
+            "source": [f"{sae}:{a}" for a, _ in keys],
+            "target": [f"{sae}:{b}" for _, b in keys],
+            "saeId": [sae] * len(keys),
+            "similarity": [best[k_][0] for k_ in keys],
+            "rank": pa.array([best[k_][1] for k_ in keys], pa.int64()),
+            "runId": [run_id] * len(keys),
+        }
+    )
 
 
 def _matches(a: str, b: str, n: int, rng, run_id: str) -> pa.Table:
     perm = rng.permutation(n)
     m = int(0.8 * n)
     src = np.arange(m)
-    return pa.table({
-        "source": [f"{a}:{i}" for i in src], "target": [f"{b}:{perm[i]}" for i in src],
-        "sourceSae": [a] * m, "targetSae": [b] * m, "cosine": rng.uniform(0.3, 0.99, m),
-        "actCorr": rng.uniform(0, 1, m), "method": ["hungarian"] * m, "mutual": (src % 2 == 0),
-        "rank": pa.array(np.ones(m, np.int64)), "runId": [run_id] * m,
-    })
+    return pa.table(
+        {
+            "source": [f"{a}:{i}" for i in src],
+            "target": [f"{b}:{perm[i]}" for i in src],
+            "sourceSae": [a] * m,
+            "targetSae": [b] * m,
+            "cosine": rng.uniform(0.3, 0.99, m),
+            "actCorr": rng.uniform(0, 1, m),
+            "method": ["hungarian"] * m,
+            "mutual": (src % 2 == 0),
+            "rank": pa.array(np.ones(m, np.int64)),
+            "runId": [run_id] * m,
+        }
+    )
 
 
-def make_graph_bundle(path: str | Path, n_saes: int = 2, n_features: int = 200, seed: int = 0,
-                      n_blocks: int = 4, cosine_k: int = 5, run_id: str = RUN_ID) -> Path:
+def make_graph_bundle(
+    path: str | Path,
+    n_saes: int = 2,
+    n_features: int = 200,
+    seed: int = 0,
+    n_blocks: int = 4,
+    cosine_k: int = 5,
+    run_id: str = RUN_ID,
+) -> Path:
     """Write a finished bundle with every table of docs/bundle.md; returns its path."""
     rng = np.random.default_rng(seed)
     vocab = [f"tok{i}" for i in range(50)]
     saes = [f"s{k}" for k in range(n_saes)]
     builder = BundleBuilder(Path(path))
-    builder.manifest.update({
-        "runId": run_id, "codeVersion": "saegraph test", "config": {"seed": seed, "saes": saes},
-        "dataset": {"datasetId": "0123456789abcdef", "name": "synthetic", "nTokens": 10_000,
-                    "nSequences": 100, "fingerprint": "0123456789abcdef" * 4},
-    })
-    builder.write_table("models", pa.table({
-        "modelId": ["toy"], "name": ["toy-model"], "nLayers": [2], "dModel": [16], "dMlp": [64],
-        "dVocab": [50], "nParams": [12345], "source": ["synthetic"]}))
-    builder.write_table("saes", pa.table({
-        "saeId": saes, "modelId": ["toy"] * n_saes, "release": ["test"] * n_saes, "saeName": saes,
-        "hookName": ["blocks.0.hook_resid_post"] * n_saes, "layer": [0] * n_saes, "dIn": [16] * n_saes,
-        "dSae": [n_features] * n_saes, "architecture": ["standard"] * n_saes, "seed": list(range(n_saes)),
-        "l0": rng.uniform(5, 20, n_saes), "source": ["synthetic"] * n_saes, "runId": [run_id] * n_saes}))
-    builder.write_table("datasets", pa.table({
-        "datasetId": ["0123456789abcdef"], "name": ["synthetic"], "nTokens": [10_000], "nSequences": [100],
-        "fingerprint": ["0123456789abcdef" * 4]}))
+    builder.manifest.update(
+        {
+            "runId": run_id,
+            "codeVersion": "saegraph test",
+            "config": {"seed": seed, "saes": saes},
+            "dataset": {
+                "datasetId": "0123456789abcdef",
+                "name": "synthetic",
+                "nTokens": 10_000,
+                "nSequences": 100,
+                "fingerprint": "0123456789abcdef" * 4,
+            },
+        }
+    )
+    builder.write_table(
+        "models",
+        pa.table(
+            {
+                "modelId": ["toy"],
+                "name": ["toy-model"],
+                "nLayers": [2],
+                "dModel": [16],
+                "dMlp": [64],
+                "dVocab": [50],
+                "nParams": [12345],
+                "source": ["synthetic"],
+            }
+        ),
+    )
+    builder.write_table(
+        "saes",
+        pa.table(
+            {
+                "saeId": saes,
+                "modelId": ["toy"] * n_saes,
+                "release": ["test"] * n_saes,
+                "saeName": saes,
+                "hookName": ["blocks.0.hook_resid_post"] * n_saes,
+                "layer": [0] * n_saes,
+                "dIn": [16] * n_saes,
+                "dSae": [n_features] * n_saes,
+                "architecture": ["standard"] * n_saes,
+                "seed": list(range(n_saes)),
+                "l0": rng.uniform(5, 20, n_saes),
+                "source": ["synthetic"] * n_saes,
+                "runId": [run_id] * n_saes,
+            }
+        ),
+    )
+    builder.write_table(
+        "datasets",
+        pa.table(
+            {
+                "datasetId": ["0123456789abcdef"],
+                "name": ["synthetic"],
+                "nTokens": [10_000],
+                "nSequences": [100],
+                "fingerprint": ["0123456789abcdef" * 4],
+            }
+        ),
+    )
     feats, co, lasso, cos, matches = [], [], [], [], []
     for k, sae in enumerate(saes):
         feats.append(_features(sae, n_features, rng, vocab))
@@ -150,5 +241,7 @@ def make_graph_bundle(path: str | Path, n_saes: int = 2, n_features: int = 200, 
     builder.write_table("co_activates", pa.concat_tables(co))
     builder.write_table("lasso", pa.concat_tables(lasso))
     builder.write_table("cosine", pa.concat_tables(cos))
-    builder.write_table("matches", pa.concat_tables(matches) if matches else _matches("s0", "s0", 0, rng, run_id))
+    builder.write_table(
+        "matches", pa.concat_tables(matches) if matches else _matches("s0", "s0", 0, rng, run_id)
+    )
     return builder.finalize()

@@ -22,9 +22,22 @@ LINE = re.compile(
 
 def test_run_quick_prints_one_well_formed_line_per_case():
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "benchmarks" / "run.py"), "--quick", "--only", "coactivation-sparse",
-         "--only", "matching", "--no-write", "--timeout", "120"],
-        capture_output=True, text=True, timeout=240, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "tests" / "benchmarks" / "run.py"),
+            "--quick",
+            "--only",
+            "coactivation-sparse",
+            "--only",
+            "matching",
+            "--no-write",
+            "--timeout",
+            "120",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     lines = proc.stdout.strip().splitlines()

@@ -63,8 +63,10 @@ def test_write_back_and_read_only_reopen(tmp_path, bundles):
     with open_store(store_dir=path, buffer_pool_size=POOL) as store:
         load_bundle_embedded(a, store, progress=False)
         feats = store.features("s0")
-        n = store.write_feature_property(FeatureProperty.COMMUNITY_LASSO,
-                                         pd.DataFrame({"featureId": feats.featureId, "value": feats["index"] % 3}))
+        n = store.write_feature_property(
+            FeatureProperty.COMMUNITY_LASSO,
+            pd.DataFrame({"featureId": feats.featureId, "value": feats["index"] % 3}),
+        )
         assert n == 50
         with pytest.raises(ValueError, match="featureId, value"):
             store.write_feature_property(FeatureProperty.PAGERANK_LASSO, pd.DataFrame({"id": ["s0:1"]}))
@@ -87,18 +89,26 @@ def test_reload_of_the_only_run_empties_its_tables_and_reloads_exactly(tmp_path,
     with open_store(store_dir=tmp_path / "db", buffer_pool_size=POOL) as store:
         load_bundle_embedded(a, store, progress=False)
         feats = store.features("s0")
-        store.write_feature_property(FeatureProperty.COMMUNITY_LASSO,
-                                     pd.DataFrame({"featureId": feats.featureId, "value": feats["index"] % 3}))
+        store.write_feature_property(
+            FeatureProperty.COMMUNITY_LASSO,
+            pd.DataFrame({"featureId": feats.featureId, "value": feats["index"] % 3}),
+        )
         assert _remove_run_relationships(store, ba.run_id) == "clear"
         assert all(len(store.edges(t)) == 0 for t in RelType)
         report = load_bundle_embedded(a, store, progress=False)
         assert _counts(store) == {t: ba.table(t.table).num_rows for t in RelType} | {"features": 100}
-        assert report.rel_cpu_seconds > 0 and set(report.steps) >= {"remove previous", *(t.value for t in RelType)}
+        assert report.rel_cpu_seconds > 0 and set(report.steps) >= {
+            "remove previous",
+            *(t.value for t in RelType),
+        }
         assert store.features("s0")["communityLasso"].notna().all()  # node write-back survives a re-load
         assert len(run(store, "neighbors.top_k", featureId="s0:0", relType="CO_ACTIVATES", k=3)) > 0
         load_bundle_embedded(b, store, progress=False)
         assert _remove_run_relationships(store, ba.run_id) == "delete"  # another run present: row-wise delete
-        assert len(store.edges(RelType.COSINE, run_id=open_bundle(b).run_id)) == open_bundle(b).table("cosine").num_rows
+        assert (
+            len(store.edges(RelType.COSINE, run_id=open_bundle(b).run_id))
+            == open_bundle(b).table("cosine").num_rows
+        )
         assert len(store.edges(RelType.COSINE, run_id=ba.run_id)) == 0
 
 
@@ -107,7 +117,9 @@ def test_a_rel_table_dropped_by_a_crash_is_recreated_on_open(tmp_path, bundles):
     path = tmp_path / "db"
     with open_store(store_dir=path, buffer_pool_size=POOL) as store:
         load_bundle_embedded(a, store, progress=False)
-        store.conn.execute("DROP TABLE LASSO")  # a table lost outside the loader (clear_rel_table is one transaction)
+        store.conn.execute(
+            "DROP TABLE LASSO"
+        )  # a table lost outside the loader (clear_rel_table is one transaction)
     with open_store(store_dir=path, buffer_pool_size=POOL) as store:
         assert len(store.edges(RelType.LASSO)) == 0
         load_bundle_embedded(a, store, progress=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from saegraph.ingest.bundle import EDGE_TABLES, NODE_TABLES, open_bundle
 from saegraph.cli import cli
+from saegraph.ingest.bundle import EDGE_TABLES, NODE_TABLES, open_bundle
 
 TINY = """
 [run]
@@ -88,7 +88,9 @@ def test_existing_bundle_is_not_overwritten(tiny_bundle, tmp_path):
     open_bundle(tiny_bundle)  # untouched
 
 
-def test_ingest_from_a_tiny_local_model(tmp_path, tiny_model_dir, tiny_sae_dir, tiny_mlp_sae_dir, tiny_text_dir):
+def test_ingest_from_a_tiny_local_model(
+    tmp_path, tiny_model_dir, tiny_sae_dir, tiny_mlp_sae_dir, tiny_text_dir
+):
     """A saved TransformerLens model, two saved SAELens SAEs on different hooks, local text."""
     cfg = tmp_path / "local.toml"
     cfg.write_text(f"""

@@ -33,7 +33,9 @@ def env(tmp_path_factory):
     for t in GRAPH_TYPES:
         for prop, values in write_back(feats, edges[t]).items():
             store.write_feature_property(FeatureProperty.of(prop, t), values)
-            feats[FeatureProperty.of(prop, t).value] = feats.featureId.map(values.set_index("featureId").value)
+            feats[FeatureProperty.of(prop, t).value] = feats.featureId.map(
+                values.set_index("featureId").value
+            )
     yield store, b, feats, edges
     store.close()
 
@@ -47,8 +49,12 @@ def write_back(feats: pd.DataFrame, e: pd.DataFrame) -> dict[str, pd.DataFrame]:
         g = ig.Graph(n=len(ids), edges=list(zip(es.source.map(pos), es.target.map(pos))))
         weight_col = [c for c in ("npmi", "weight", "similarity") if c in es.columns][0]
         g.es["w"] = es[weight_col].abs().to_numpy()
-        out["community"].append(pd.DataFrame({"featureId": ids, "value": f["index"].to_numpy() * 4 // len(ids)}))
-        out["component"].append(pd.DataFrame({"featureId": ids, "value": g.connected_components().membership}))
+        out["community"].append(
+            pd.DataFrame({"featureId": ids, "value": f["index"].to_numpy() * 4 // len(ids)})
+        )
+        out["component"].append(
+            pd.DataFrame({"featureId": ids, "value": g.connected_components().membership})
+        )
         out["pagerank"].append(pd.DataFrame({"featureId": ids, "value": g.pagerank(weights="w")}))
         out["degree"].append(pd.DataFrame({"featureId": ids, "value": g.degree()}))
         out["strength"].append(pd.DataFrame({"featureId": ids, "value": g.strength(weights="w")}))
@@ -63,8 +69,12 @@ def undirected(e: pd.DataFrame) -> pd.DataFrame:
 
 
 def assert_frames(got: pd.DataFrame, want: pd.DataFrame, name: str) -> None:
-    assert list(got.columns) == list(want.columns), f"{name}: columns {list(got.columns)} != {list(want.columns)}"
-    assert len(got) == len(want), f"{name}: {len(got)} rows, reference {len(want)}\n{got.head()}\n{want.head()}"
+    assert list(got.columns) == list(want.columns), (
+        f"{name}: columns {list(got.columns)} != {list(want.columns)}"
+    )
+    assert len(got) == len(want), (
+        f"{name}: {len(got)} rows, reference {len(want)}\n{got.head()}\n{want.head()}"
+    )
     for col in want.columns:
         g, w = got[col].tolist(), want[col].tolist()
         for i, (x, y) in enumerate(zip(g, w)):
@@ -81,13 +91,35 @@ def assert_frames(got: pd.DataFrame, want: pd.DataFrame, name: str) -> None:
 
 # ---------------------------------------------------------------- references (one per query)
 
+
 def ref_lookup_feature_card(b, feats, edges, featureId):
     f = feats[feats.featureId == featureId].copy()
     saes = b.frame("saes")
     f = f.merge(saes[["saeId", "hookName", "layer", "modelId"]], on="saeId")
-    return f[["featureId", "saeId", "index", "density", "nFirings", "meanAct", "maxAct", "decoderNorm", "dead",
-              "topTokens", "topTokenActs", "topLogits", "topLogitValues", "topExamples", "hookName", "layer",
-              "modelId", "communityCoActivates", "componentCoActivates", "pagerankCoActivates"]]
+    return f[
+        [
+            "featureId",
+            "saeId",
+            "index",
+            "density",
+            "nFirings",
+            "meanAct",
+            "maxAct",
+            "decoderNorm",
+            "dead",
+            "topTokens",
+            "topTokenActs",
+            "topLogits",
+            "topLogitValues",
+            "topExamples",
+            "hookName",
+            "layer",
+            "modelId",
+            "communityCoActivates",
+            "componentCoActivates",
+            "pagerankCoActivates",
+        ]
+    ]
 
 
 def ref_lookup_search_top_token(b, feats, edges, token, saeId=None, k=20):
@@ -100,19 +132,28 @@ def ref_lookup_search_top_token(b, feats, edges, token, saeId=None, k=20):
 
 def ref_lookup_features_by_sae(b, feats, edges, saeId, minDensity=0.0, skip=0, limit=100):
     f = feats[(feats.saeId == saeId) & (feats.density >= minDensity)].sort_values("index")
-    return f.iloc[skip:skip + limit][["featureId", "index", "density", "maxAct", "dead", "topTokens"]]
+    return f.iloc[skip : skip + limit][["featureId", "index", "density", "maxAct", "dead", "topTokens"]]
 
 
 def ref_lookup_sae_overview(b, feats, edges):
     s = b.frame("saes").sort_values("saeId")
     g = feats.groupby("saeId").agg(nFeatures=("featureId", "size"), nDead=("dead", "sum")).reset_index()
     s = s.merge(g, on="saeId")
-    return s[["saeId", "modelId", "hookName", "layer", "dIn", "dSae", "architecture", "l0", "nFeatures", "nDead"]]
+    return s[
+        ["saeId", "modelId", "hookName", "layer", "dIn", "dSae", "architecture", "l0", "nFeatures", "nDead"]
+    ]
 
 
 def ref_lookup_runs(b, feats, edges):
-    return pd.DataFrame({"runId": [b.run_id], "createdAt": [b.manifest["createdAt"]],
-                         "codeVersion": [b.manifest["codeVersion"]], "complete": [True], "nSaes": [len(b.sae_ids)]})
+    return pd.DataFrame(
+        {
+            "runId": [b.run_id],
+            "createdAt": [b.manifest["createdAt"]],
+            "codeVersion": [b.manifest["codeVersion"]],
+            "complete": [True],
+            "nSaes": [len(b.sae_ids)],
+        }
+    )
 
 
 def ref_neighbors_top_k(b, feats, edges, featureId, relType, k=10, runId=None):
@@ -122,7 +163,11 @@ def ref_neighbors_top_k(b, feats, edges, featureId, relType, k=10, runId=None):
     u["weight"] = u[t.weight]
     u["strength"] = u[t.weight].abs()
     u = u.merge(feats[["featureId", "index", "topTokens"]], left_on="b", right_on="featureId")
-    u = u.rename(columns={"b": "neighborId"}).sort_values(["strength", "neighborId"], ascending=[False, True]).head(k)
+    u = (
+        u.rename(columns={"b": "neighborId"})
+        .sort_values(["strength", "neighborId"], ascending=[False, True])
+        .head(k)
+    )
     return u[["neighborId", "index", "weight", "strength", "topTokens"]]
 
 
@@ -144,8 +189,10 @@ def ref_neighbors_common(b, feats, edges, featureA, featureB, relType):
     na = u[u.a == featureA].set_index("b")[t.weight]
     nb = u[u.a == featureB].set_index("b")[t.weight]
     common = sorted(set(na.index) & set(nb.index) - {featureA, featureB})
-    return pd.DataFrame({"neighborId": common, "weightA": [na[c] for c in common], "weightB": [nb[c] for c in common]},
-                        columns=["neighborId", "weightA", "weightB"])
+    return pd.DataFrame(
+        {"neighborId": common, "weightA": [na[c] for c in common], "weightB": [nb[c] for c in common]},
+        columns=["neighborId", "weightA", "weightB"],
+    )
 
 
 def _graph(feats, e):
@@ -186,7 +233,9 @@ def ref_communities_summary(b, feats, edges, relType, saeId=None):
     if saeId:
         f = f[f.saeId == saeId]
     g = f.groupby(["saeId", c]).agg(size=("featureId", "size"), meanDensity=("density", "mean")).reset_index()
-    g = g.rename(columns={c: "community"}).sort_values(["saeId", "size", "community"], ascending=[True, False, True])
+    g = g.rename(columns={c: "community"}).sort_values(
+        ["saeId", "size", "community"], ascending=[True, False, True]
+    )
     return g[["saeId", "community", "size", "meanDensity"]]
 
 
@@ -194,7 +243,8 @@ def ref_communities_members(b, feats, edges, relType, saeId, community, k=100):
     c = _prop("community", relType)
     f = feats[(feats.saeId == saeId) & (feats[c] == community)]
     return f.sort_values(["density", "featureId"], ascending=[False, True]).head(k)[
-        ["featureId", "index", "density", "topTokens"]]
+        ["featureId", "index", "density", "topTokens"]
+    ]
 
 
 def ref_communities_of_feature(b, feats, edges, featureId, relType, k=20):
@@ -202,7 +252,9 @@ def ref_communities_of_feature(b, feats, edges, featureId, relType, k=20):
     me = feats[feats.featureId == featureId].iloc[0]
     f = feats[(feats.saeId == me.saeId) & (feats[c] == me[c]) & (feats.featureId != featureId)].copy()
     f["community"] = f[c]
-    return f.sort_values(["density", "featureId"], ascending=[False, True]).head(k)[["featureId", "community", "density"]]
+    return f.sort_values(["density", "featureId"], ascending=[False, True]).head(k)[
+        ["featureId", "community", "density"]
+    ]
 
 
 def ref_communities_edge_split(b, feats, edges, relType, saeId):
@@ -211,16 +263,24 @@ def ref_communities_edge_split(b, feats, edges, relType, saeId):
     e = edges[RelType.parse(relType)]
     e = e[e.saeId == saeId]
     ca, cb = e.source.map(comm), e.target.map(comm)
-    df = pd.DataFrame({"community": ca, "internalEdges": (ca == cb).astype(int), "boundaryEdges": (ca != cb).astype(int)})
-    return df.groupby("community").sum().reset_index().sort_values("community")[
-        ["community", "internalEdges", "boundaryEdges"]]
+    df = pd.DataFrame(
+        {"community": ca, "internalEdges": (ca == cb).astype(int), "boundaryEdges": (ca != cb).astype(int)}
+    )
+    return (
+        df.groupby("community")
+        .sum()
+        .reset_index()
+        .sort_values("community")[["community", "internalEdges", "boundaryEdges"]]
+    )
 
 
 def ref_components_sizes(b, feats, edges, relType, saeId=None):
     c = _prop("component", relType)
     f = feats if saeId is None else feats[feats.saeId == saeId]
     g = f.groupby(["saeId", c]).size().reset_index(name="size").rename(columns={c: "component"})
-    return g.sort_values(["saeId", "size", "component"], ascending=[True, False, True])[["saeId", "component", "size"]]
+    return g.sort_values(["saeId", "size", "component"], ascending=[True, False, True])[
+        ["saeId", "component", "size"]
+    ]
 
 
 def ref_components_of_feature(b, feats, edges, featureId, relType):
@@ -233,8 +293,15 @@ def ref_components_of_feature(b, feats, edges, featureId, relType):
 def ref_components_summary(b, feats, edges, relType):
     c = _prop("component", relType)
     sizes = feats.groupby(["saeId", c]).size().reset_index(name="size")
-    g = sizes.groupby("saeId").agg(nComponents=("size", "size"), largest=("size", "max"),
-                                   nSingletons=("size", lambda s: int((s == 1).sum()))).reset_index()
+    g = (
+        sizes.groupby("saeId")
+        .agg(
+            nComponents=("size", "size"),
+            largest=("size", "max"),
+            nSingletons=("size", lambda s: int((s == 1).sum())),
+        )
+        .reset_index()
+    )
     return g[["saeId", "nComponents", "largest", "nSingletons"]]
 
 
@@ -243,17 +310,24 @@ def ref_centrality_top_pagerank(b, feats, edges, relType, saeId=None, k=10):
     f = (feats if saeId is None else feats[feats.saeId == saeId]).copy()
     f["pagerank"] = f[c]
     return f.sort_values(["pagerank", "featureId"], ascending=[False, True]).head(k)[
-        ["featureId", "saeId", "pagerank", "topTokens"]]
+        ["featureId", "saeId", "pagerank", "topTokens"]
+    ]
 
 
 def ref_centrality_top_degree(b, feats, edges, relType, saeId=None, k=10):
     t = RelType.parse(relType)
     u = undirected(edges[t])
-    u = u.merge(feats[["featureId", "saeId"]].rename(columns={"saeId": "fSae"}), left_on="a", right_on="featureId")
+    u = u.merge(
+        feats[["featureId", "saeId"]].rename(columns={"saeId": "fSae"}), left_on="a", right_on="featureId"
+    )
     if saeId:
         u = u[u.fSae == saeId]
     g = u.groupby("a").agg(degree=("b", "size"), strength=(t.weight, lambda s: s.abs().sum())).reset_index()
-    g = g.rename(columns={"a": "featureId"}).sort_values(["degree", "featureId"], ascending=[False, True]).head(k)
+    g = (
+        g.rename(columns={"a": "featureId"})
+        .sort_values(["degree", "featureId"], ascending=[False, True])
+        .head(k)
+    )
     return g[["featureId", "degree", "strength"]]
 
 
@@ -261,7 +335,8 @@ def ref_centrality_top_strength(b, feats, edges, relType, saeId=None, k=10):
     f = (feats if saeId is None else feats[feats.saeId == saeId]).copy()
     f["strength"], f["degree"] = f[_prop("strength", relType)], f[_prop("degree", relType)]
     return f.sort_values(["strength", "featureId"], ascending=[False, True]).head(k)[
-        ["featureId", "saeId", "strength", "degree"]]
+        ["featureId", "saeId", "strength", "degree"]
+    ]
 
 
 def ref_compare_degree_distribution(b, feats, edges, relType, saeId):
@@ -285,27 +360,40 @@ def ref_compare_edge_overlap(b, feats, edges, relType, saeA, saeB):
     m = edges[RelType.MATCHES]
     m = m[m.target.str.startswith(saeB + ":")][["source", "target"]]
     ea = e[e.saeId == saeA].merge(m, left_on="source", right_on="source", suffixes=("", "_b1"))
-    ea = ea.rename(columns={"target_b1": "b1"}).merge(m, left_on="target", right_on="source", suffixes=("", "_m"))
+    ea = ea.rename(columns={"target_b1": "b1"}).merge(
+        m, left_on="target", right_on="source", suffixes=("", "_m")
+    )
     ea = ea.rename(columns={"target_m": "b2"})
     pairs = set(map(tuple, e[["source", "target"]].to_numpy()))
     preserved = sum(((x, y) in pairs) + ((y, x) in pairs) for x, y in zip(ea.b1, ea.b2))
     n = len(ea)
-    return pd.DataFrame({"nMappable": [n], "nPreserved": [preserved], "overlap": [preserved / n if n else np.nan]})
+    return pd.DataFrame(
+        {"nMappable": [n], "nPreserved": [preserved], "overlap": [preserved / n if n else np.nan]}
+    )
 
 
 def ref_compare_community_agreement(b, feats, edges, relType, saeA, saeB):
     c = feats.set_index("featureId")[_prop("community", relType)]
     m = edges[RelType.MATCHES]
     m = m[m.source.str.startswith(saeA + ":") & m.target.str.startswith(saeB + ":")]
-    df = pd.DataFrame({"communityA": m.source.map(c).to_numpy(), "communityB": m.target.map(c).to_numpy()}).dropna()
+    df = pd.DataFrame(
+        {"communityA": m.source.map(c).to_numpy(), "communityB": m.target.map(c).to_numpy()}
+    ).dropna()
     return df.groupby(["communityA", "communityB"]).size().reset_index(name="nMatches")
 
 
 def ref_universality_match_stats(b, feats, edges):
     m = edges[RelType.MATCHES]
-    g = m.groupby(["sourceSae", "targetSae", "method"]).agg(
-        nMatches=("source", "size"), nMutual=("mutual", "sum"), meanCosine=("cosine", "mean"),
-        meanActCorr=("actCorr", "mean")).reset_index()
+    g = (
+        m.groupby(["sourceSae", "targetSae", "method"])
+        .agg(
+            nMatches=("source", "size"),
+            nMutual=("mutual", "sum"),
+            meanCosine=("cosine", "mean"),
+            meanActCorr=("actCorr", "mean"),
+        )
+        .reset_index()
+    )
     return g
 
 
@@ -321,7 +409,8 @@ def ref_universality_matches_of_feature(b, feats, edges, featureId):
     u = u[u.a == featureId].copy()
     u["matchId"], u["saeId"] = u.b, u.b.str.split(":").str[0]
     return u.sort_values(["cosine", "matchId"], ascending=[False, True])[
-        ["matchId", "saeId", "cosine", "actCorr", "method", "mutual"]]
+        ["matchId", "saeId", "cosine", "actCorr", "method", "mutual"]
+    ]
 
 
 def ref_universality_cosine_histogram(b, feats, edges, saeA, saeB):
@@ -333,6 +422,7 @@ def ref_universality_cosine_histogram(b, feats, edges, saeA, saeB):
 
 
 # ---------------------------------------------------------------- cases
+
 
 def cases():
     """(query name, params) pairs; every named query appears at least once."""

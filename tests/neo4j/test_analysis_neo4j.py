@@ -1,19 +1,16 @@
 """GDS on Neo4j vs Python on the embedded store: same rows for the same bundle (needs NEO4J_URI + GDS)."""
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from sklearn.metrics import adjusted_rand_score
 
-from tests.helpers.store_fixtures import make_graph_bundle
-
 from saegraph.cli import cli
 from saegraph.queries.analysis import engine
 from saegraph.queries.analysis.sources import BundleSource, StoreSource
+from tests.helpers.store_fixtures import make_graph_bundle
 
 pytestmark = pytest.mark.neo4j
 

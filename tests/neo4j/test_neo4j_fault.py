@@ -120,8 +120,12 @@ def _open_through(proxy: CuttableProxy):
     creds = neo4j_credentials()
     store.driver.close()
     store.driver = neo4j.GraphDatabase.driver(
-        f"bolt://127.0.0.1:{proxy.port}", auth=(creds["user"], creds["password"]) if creds["password"] else None,
-        max_transaction_retry_time=1.0, connection_timeout=2.0, connection_acquisition_timeout=5.0)
+        f"bolt://127.0.0.1:{proxy.port}",
+        auth=(creds["user"], creds["password"]) if creds["password"] else None,
+        max_transaction_retry_time=1.0,
+        connection_timeout=2.0,
+        connection_acquisition_timeout=5.0,
+    )
     return store
 
 
@@ -135,7 +139,9 @@ def _delete_run(store) -> None:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    bundle = make_graph_bundle(tmp_path_factory.mktemp("fault") / "b", n_saes=2, n_features=80, seed=51, run_id=RUN_ID)
+    bundle = make_graph_bundle(
+        tmp_path_factory.mktemp("fault") / "b", n_saes=2, n_features=80, seed=51, run_id=RUN_ID
+    )
     uri = urlparse(os.environ["NEO4J_URI"])
     proxy = CuttableProxy(uri.hostname or "127.0.0.1", uri.port or 7687)
     direct = open_store(neo4j_uri=os.environ["NEO4J_URI"])
@@ -167,8 +173,15 @@ def test_brief_outage_is_retried(setup):
             proxy.restore()
 
     try:
-        load_bundle_neo4j(bundle, CuttingRunner(store, proxy, cut_after=6), batch_size=BATCH, progress=False,
-                          retries=5, backoff=0.1, sleep=sleep_then_heal)
+        load_bundle_neo4j(
+            bundle,
+            CuttingRunner(store, proxy, cut_after=6),
+            batch_size=BATCH,
+            progress=False,
+            retries=5,
+            backoff=0.1,
+            sleep=sleep_then_heal,
+        )
     finally:
         store.close()
     assert sleeps[:2] == [0.1, 0.2] and len(sleeps) >= 2
@@ -184,8 +197,15 @@ def test_lasting_outage_gives_up_and_rerun_completes(setup):
     sleeps: list[float] = []
     try:
         with pytest.raises(LoadInterrupted) as info:
-            load_bundle_neo4j(bundle, CuttingRunner(store, proxy, cut_after=8), batch_size=BATCH, progress=False,
-                              retries=3, backoff=0.05, sleep=sleeps.append)
+            load_bundle_neo4j(
+                bundle,
+                CuttingRunner(store, proxy, cut_after=8),
+                batch_size=BATCH,
+                progress=False,
+                retries=3,
+                backoff=0.05,
+                sleep=sleeps.append,
+            )
     finally:
         store.close()
     assert isinstance(info.value.__cause__, (ServiceUnavailable, SessionExpired, ConnectionError))
@@ -201,8 +221,15 @@ def test_give_up_names_the_last_committed_batch(setup):
     store = _open_through(proxy)
     try:
         with pytest.raises(LoadInterrupted) as info:
-            load_bundle_neo4j(bundle, CuttingRunner(store, proxy, cut_after=8), batch_size=BATCH, progress=False,
-                              retries=1, backoff=0.01, sleep=lambda s: None)
+            load_bundle_neo4j(
+                bundle,
+                CuttingRunner(store, proxy, cut_after=8),
+                batch_size=BATCH,
+                progress=False,
+                retries=1,
+                backoff=0.01,
+                sleep=lambda s: None,
+            )
     finally:
         store.close()
         proxy.restore()

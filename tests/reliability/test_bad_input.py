@@ -20,9 +20,9 @@ import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
 
+from saegraph.cli import cli
 from saegraph.ingest.activation_store import ActivationChunk, ActivationStore, ActivationStoreError
 from saegraph.ingest.bundle import BundleError, open_bundle
-from saegraph.cli import cli
 from saegraph.ingest.stores.embedded import load_bundle_embedded
 from saegraph.queries import open_store, run
 from saegraph.queries.registry import QueryError
@@ -43,14 +43,26 @@ def world(tmp_path_factory):
     """A loaded store (run A) and a pristine bundle B with activations, copied per test."""
     root = tmp_path_factory.mktemp("bad")
     a = make_graph_bundle(root / "a", n_saes=2, n_features=N_FEATURES, seed=21)
-    b = make_graph_bundle(root / "b", n_saes=2, n_features=N_FEATURES, seed=22, run_id="20240404T000000-feedface")
+    b = make_graph_bundle(
+        root / "b", n_saes=2, n_features=N_FEATURES, seed=22, run_id="20240404T000000-feedface"
+    )
     rng = np.random.default_rng(0)
     store = ActivationStore(b / "activations", sae_widths={"s0": N_FEATURES, "s1": N_FEATURES})
     n = 256
-    acts = {s: sp.random(n, N_FEATURES, density=0.1, format="csr", dtype=np.float32, random_state=rng)
-            for s in ("s0", "s1")}
-    store.append(ActivationChunk(0, np.arange(n, dtype=np.int32) % 50, np.repeat(np.arange(8), 32),
-                                 np.tile(np.arange(32, dtype=np.int32), 8), acts), nextSequence=8)
+    acts = {
+        s: sp.random(n, N_FEATURES, density=0.1, format="csr", dtype=np.float32, random_state=rng)
+        for s in ("s0", "s1")
+    }
+    store.append(
+        ActivationChunk(
+            0,
+            np.arange(n, dtype=np.int32) % 50,
+            np.repeat(np.arange(8), 32),
+            np.tile(np.arange(32, dtype=np.int32), 8),
+            acts,
+        ),
+        nextSequence=8,
+    )
     db = root / "db"
     with open_store(store_dir=db, buffer_pool_size=POOL) as s:
         load_bundle_embedded(a, s, progress=False)
@@ -71,7 +83,7 @@ def counts_of(db) -> dict[str, int]:
         return store_counts(s)
 
 
-def invoke(*args) -> "object":
+def invoke(*args) -> object:
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
@@ -168,16 +180,23 @@ synthetic_mode = "truth"
 """
 
 
-@pytest.mark.parametrize("old,new,message", [
-    ('n_tokens = 2000', 'n_tokens = "many"', "dataset.n_tokens must be an integer"),
-    ('n_tokens = 2000', 'n_tokens = 2000.5', "dataset.n_tokens must be an integer"),
-    ('synthetic_mode = "truth"', 'synthetic_mode = "truth"\nseed = true', "seed must be an integer"),
-    ('[run]', '[run]\nseed = [1, 2]', "run.seed must be an integer"),
-    ('[[saes]]', '[edges.lasso]\nreplicates = "thirty"\n[[saes]]', "edges.lasso.replicates must be an integer"),
-    ('[[saes]]', '[edges]\ncosine = 3\n[[saes]]', "edges.cosine must be a table"),
-    ('[[saes]]', '[edges.lasso]\nscreen = "twice"\n[[saes]]', "edges.lasso.screen"),
-    ('source = "synthetic"\n[dataset]', 'source = "quantum"\n[dataset]', "model.source"),
-])
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        ("n_tokens = 2000", 'n_tokens = "many"', "dataset.n_tokens must be an integer"),
+        ("n_tokens = 2000", "n_tokens = 2000.5", "dataset.n_tokens must be an integer"),
+        ('synthetic_mode = "truth"', 'synthetic_mode = "truth"\nseed = true', "seed must be an integer"),
+        ("[run]", "[run]\nseed = [1, 2]", "run.seed must be an integer"),
+        (
+            "[[saes]]",
+            '[edges.lasso]\nreplicates = "thirty"\n[[saes]]',
+            "edges.lasso.replicates must be an integer",
+        ),
+        ("[[saes]]", "[edges]\ncosine = 3\n[[saes]]", "edges.cosine must be a table"),
+        ("[[saes]]", '[edges.lasso]\nscreen = "twice"\n[[saes]]', "edges.lasso.screen"),
+        ('source = "synthetic"\n[dataset]', 'source = "quantum"\n[dataset]', "model.source"),
+    ],
+)
 def test_wrong_config_types_fail_in_one_line(tmp_path, old, new, message):
     assert old in TINY_CONFIG
     cfg = tmp_path / "bad.toml"
@@ -200,10 +219,25 @@ def test_unknown_query_name_and_parameter(world):
             run(s, "neighbors.top_k", featureId="s0:1", relType="LASSO", k="ten")
     db = world["db"]
     assert_clean_cli_error(invoke("query", "lookup.nope", "--store", db), "unknown query")
-    assert_clean_cli_error(invoke("query", "lookup.feature_card", "-p", "featureId=s0:1", "-p", "limit=3",
-                                  "--store", db), "has no parameter")
-    assert_clean_cli_error(invoke("query", "neighbors.top_k", "-p", "featureId=s0:1", "-p", "relType=LASSO",
-                                  "-p", "k=ten", "--store", db), "not a valid int")
+    assert_clean_cli_error(
+        invoke("query", "lookup.feature_card", "-p", "featureId=s0:1", "-p", "limit=3", "--store", db),
+        "has no parameter",
+    )
+    assert_clean_cli_error(
+        invoke(
+            "query",
+            "neighbors.top_k",
+            "-p",
+            "featureId=s0:1",
+            "-p",
+            "relType=LASSO",
+            "-p",
+            "k=ten",
+            "--store",
+            db,
+        ),
+        "not a valid int",
+    )
     assert counts_of(db) == world["counts"]
 
 
@@ -233,8 +267,9 @@ def test_rel_type_injection_python_api(world, evil):
 
 
 def _cli_injection(world, evil):
-    return invoke("query", "neighbors.top_k", "-p", "featureId=s0:1", "-p", f"relType={evil}",
-                  "--store", world["db"])
+    return invoke(
+        "query", "neighbors.top_k", "-p", "featureId=s0:1", "-p", f"relType={evil}", "--store", world["db"]
+    )
 
 
 @pytest.mark.parametrize("evil", INJECTIONS)
@@ -247,7 +282,9 @@ def test_rel_type_injection_cli_changes_nothing(world, evil):
 
 @pytest.mark.parametrize("evil", INJECTIONS)
 def test_rel_type_injection_cli_is_one_line_error(world, evil):
-    assert_clean_cli_error(_cli_injection(world, evil), "unknown relationship type", "CO_ACTIVATES", "MATCHES")
+    assert_clean_cli_error(
+        _cli_injection(world, evil), "unknown relationship type", "CO_ACTIVATES", "MATCHES"
+    )
 
 
 def test_write_back_property_injection_python_api(world):

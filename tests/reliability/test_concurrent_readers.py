@@ -72,7 +72,7 @@ def test_readers_see_a_consistent_run_while_another_loads(tmp_path, copy_threads
                         mismatches.append((k, rounds[k]))
                     rounds[k] += 1
                     rounds_during_load[k] += during
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
             finally:
                 r.close()
@@ -92,10 +92,16 @@ def test_readers_see_a_consistent_run_while_another_loads(tmp_path, copy_threads
         assert not errors, f"reader errors: {errors[:3]}"
         assert not mismatches, f"inconsistent answers (reader, round): {mismatches[:5]}"
         assert sum(rounds_during_load) >= 1, f"no reader round overlapped the {load_seconds:.2f} s load"
-        assert run(store, "lookup.runs").set_index("runId")["complete"].to_dict() == {run_a: True, RUN_B: True}
+        assert run(store, "lookup.runs").set_index("runId")["complete"].to_dict() == {
+            run_a: True,
+            RUN_B: True,
+        }
         counts = store_counts(store)
         for t in RelType:
-            assert counts[t.value] == open_bundle(a).table(t.table).num_rows + open_bundle(b).table(t.table).num_rows
+            assert (
+                counts[t.value]
+                == open_bundle(a).table(t.table).num_rows + open_bundle(b).table(t.table).num_rows
+            )
         with store.reader() as last_reader:
             assert answers(last_reader, run_a, probe) == reference
 
@@ -108,7 +114,11 @@ def test_reader_is_read_only_and_closes_cleanly(tmp_path):
             assert reader.kind == "embedded"
             assert len(reader.features()) == len(store.features()) == 30
             with pytest.raises(StoreError, match="read-only"):
-                reader.write_feature_property("communityLasso", pd.DataFrame({"featureId": ["s0:1"], "value": [1]}))
+                reader.write_feature_property(
+                    "communityLasso", pd.DataFrame({"featureId": ["s0:1"], "value": [1]})
+                )
         with pytest.raises(StoreError, match="closed"):
             reader.run("MATCH (f:Feature) RETURN count(f) AS n")
-        assert store.run("MATCH (f:Feature) RETURN count(f) AS n")["n"].iloc[0] == 30  # the store is unaffected
+        assert (
+            store.run("MATCH (f:Feature) RETURN count(f) AS n")["n"].iloc[0] == 30
+        )  # the store is unaffected

@@ -94,8 +94,18 @@ def test_cli_never_prints_the_password(graph_bundle, env_file):
         args = [a.replace("{bundle}", str(graph_bundle)) for a in argv]
         if source == "env-file":
             args += ["--env-file", str(env_file)]
-        procs.append((args, subprocess.Popen(saegraph_cmd(*args), env=cli_env(NEO4J_PASSWORD=ENV_PASSWORD),
-                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+        procs.append(
+            (
+                args,
+                subprocess.Popen(
+                    saegraph_cmd(*args),
+                    env=cli_env(NEO4J_PASSWORD=ENV_PASSWORD),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+        )
     for args, proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode != 0, (args, out)
@@ -155,8 +165,9 @@ def test_driver_debug_log_masks_the_password(caplog, monkeypatch, env_file):
                 assert_absent(str(info.value), "the StoreError message")
     finally:
         server.close()
-    assert FILE_PASSWORD.encode() in server.received or ENV_PASSWORD.encode() in server.received, \
+    assert FILE_PASSWORD.encode() in server.received or ENV_PASSWORD.encode() in server.received, (
         "the fake server never saw a HELLO: the test did not exercise the auth path"
+    )
     assert "neo4j" in {r.name.split(".")[0] for r in caplog.records}, "driver debug logging was not captured"
     assert_absent(caplog.text, "log records")
     for rec in caplog.records:
@@ -184,10 +195,12 @@ def test_every_driver_connection_failure_is_a_one_line_store_error():
 
     from saegraph.queries.stores import connection_error
 
-    cases = [(AuthError(f"bad password {ENV_PASSWORD}"), "check NEO4J_USER / NEO4J_PASSWORD"),
-             (ServiceUnavailable(f"refused {ENV_PASSWORD}"), "cannot reach Neo4j"),
-             (SessionExpired(f"defunct {ENV_PASSWORD}"), "hung up while connecting"),
-             (ConfigurationError(f"odd {ENV_PASSWORD}"), "cannot connect to Neo4j")]
+    cases = [
+        (AuthError(f"bad password {ENV_PASSWORD}"), "check NEO4J_USER / NEO4J_PASSWORD"),
+        (ServiceUnavailable(f"refused {ENV_PASSWORD}"), "cannot reach Neo4j"),
+        (SessionExpired(f"defunct {ENV_PASSWORD}"), "hung up while connecting"),
+        (ConfigurationError(f"odd {ENV_PASSWORD}"), "cannot connect to Neo4j"),
+    ]
     for exc, fragment in cases:
         error = connection_error("bolt://db.example:7687", exc)
         assert isinstance(error, StoreError) and fragment in str(error), (exc, error)

@@ -19,8 +19,13 @@ from saegraph.ingest.edges.coactivation.stage import coactivation_edges
 from saegraph.ingest.edges.cosine.stage import cosine_knn, undirected_pairs
 from saegraph.ingest.edges.lasso.stage import lasso_edges
 
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @st.composite
@@ -56,15 +61,31 @@ def assert_clean_pairs(frame: pd.DataFrame, n_features: int) -> None:
 
 
 @SETTINGS
-@given(data=sparse_activations(), min_count=st.integers(1, 5), top_k=st.integers(1, 8),
-       q=st.sampled_from([0.01, 0.5, 0.99]), min_npmi=st.sampled_from([-1.0, 0.0, 0.1]))
+@given(
+    data=sparse_activations(),
+    min_count=st.integers(1, 5),
+    top_k=st.integers(1, 8),
+    q=st.sampled_from([0.01, 0.5, 0.99]),
+    min_npmi=st.sampled_from([-1.0, 0.0, 0.1]),
+)
 def test_coactivation_scores_are_finite_and_pairs_unique(data, min_count, top_k, q, min_npmi):
     acts, seq, _ = data
     cfg = CoactivationConfig(min_count=min_count, fdr_q=q, min_npmi=min_npmi, top_k=top_k, block_rows=7)
     frame, stats = coactivation_edges(acts, cfg, sequence_ids=seq, seed=1)
     assert_clean_pairs(frame, acts.shape[1])
-    scores = ["count", "jaccard", "npmi", "phi", "pTargetGivenSource", "pSourceGivenTarget", "pValue", "qValue"]
-    assert np.isfinite(frame[scores].to_numpy(dtype=float)).all(), frame[scores][~np.isfinite(frame[scores]).all(1)]
+    scores = [
+        "count",
+        "jaccard",
+        "npmi",
+        "phi",
+        "pTargetGivenSource",
+        "pSourceGivenTarget",
+        "pValue",
+        "qValue",
+    ]
+    assert np.isfinite(frame[scores].to_numpy(dtype=float)).all(), frame[scores][
+        ~np.isfinite(frame[scores]).all(1)
+    ]
     assert not frame["pearson"].isna().any(), "pearson NaN (constant column?)"
     assert (frame["count"] >= min_count).all()
     assert frame["pValue"].between(0, 1).all() and frame["qValue"].between(0, 1).all()
@@ -85,8 +106,9 @@ def decoders(draw):
 
 
 @SETTINGS
-@given(w=decoders(), k=st.integers(1, 10), floor=st.sampled_from([-1.0, 0.0, 0.3]),
-       block_rows=st.integers(1, 16))
+@given(
+    w=decoders(), k=st.integers(1, 10), floor=st.sampled_from([-1.0, 0.0, 0.3]), block_rows=st.integers(1, 16)
+)
 def test_cosine_knn_pairs_are_clean(w, k, floor, block_rows):
     rows, cols, sims = cosine_knn(w, k, floor, block_rows=block_rows)
     assert (rows != cols).all(), "self-neighbour"
@@ -94,16 +116,28 @@ def test_cosine_knn_pairs_are_clean(w, k, floor, block_rows):
     frame = undirected_pairs(rows, cols, sims)
     assert_clean_pairs(frame, w.shape[0])
     assert np.isfinite(frame["similarity"]).all() and (frame["similarity"] >= floor - 1e-6).all()
-    assert (frame["similarity"] <= 1 + 1e-5).all() and (frame["rank"] >= 1).all() and (frame["rank"] <= k).all()
+    assert (
+        (frame["similarity"] <= 1 + 1e-5).all() and (frame["rank"] >= 1).all() and (frame["rank"] <= k).all()
+    )
 
 
-@settings(max_examples=12, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(data=sparse_activations(max_tokens=300, max_features=14), null=st.sampled_from(["circular_shift", "permutation"]),
-       keep=st.sampled_from(["all", "significant"]))
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    data=sparse_activations(max_tokens=300, max_features=14),
+    null=st.sampled_from(["circular_shift", "permutation"]),
+    keep=st.sampled_from(["all", "significant"]),
+)
 def test_lasso_edges_are_clean(data, null, keep):
     acts, seq, pos = data
-    cfg = LassoConfig(replicates=2, min_firings=2, min_count=1, candidates=6, n_lambdas=6, null=null, keep=keep)
+    cfg = LassoConfig(
+        replicates=2, min_firings=2, min_count=1, candidates=6, n_lambdas=6, null=null, keep=keep
+    )
     frame, stats = lasso_edges(acts, seq, pos, cfg, seed=3, sae_id="p")
     assert_clean_pairs(frame, acts.shape[1])
     for col in ("weight", "stability", "pValue", "qValue"):
@@ -133,11 +167,13 @@ def test_properties_also_hold_on_a_planted_input_with_many_edges():
     co, _ = coactivation_edges(acts, CoactivationConfig(), sequence_ids=seq, seed=1)
     assert len(co) >= 6
     test_coactivation_scores_are_finite_and_pairs_unique.hypothesis.inner_test(
-        (acts, seq, pos), min_count=5, top_k=8, q=0.01, min_npmi=0.1)
+        (acts, seq, pos), min_count=5, top_k=8, q=0.01, min_npmi=0.1
+    )
     # the planted group fires on ~20% of tokens: above the default dense_density (0.2) it would
     # enter every regression as covariates instead of being nodes
-    la, _ = lasso_edges(acts, seq, pos, LassoConfig(replicates=4, min_firings=10, keep="all", dense_density=0.5),
-                        seed=3)
+    la, _ = lasso_edges(
+        acts, seq, pos, LassoConfig(replicates=4, min_firings=10, keep="all", dense_density=0.5), seed=3
+    )
     assert len(la) >= 1
     test_lasso_edges_are_clean.hypothesis.inner_test((acts, seq, pos), null="circular_shift", keep="all")
     w = rng.normal(size=(30, 8)).astype(np.float32)

@@ -22,13 +22,23 @@ from saegraph.ingest.bundle import MANIFEST, open_bundle, partial_path
 from tests.helpers.reliability import CHUNKED, cli_env, run_cli, saegraph_cmd
 
 # Manifest keys that legitimately differ between two runs of the same config.
-VOLATILE_KEYS = {"createdAt", "updatedAt", "tokensPerSecond", "chunks_resumed", "chunks_written", "tokens_this_run"}
+VOLATILE_KEYS = {
+    "createdAt",
+    "updatedAt",
+    "tokensPerSecond",
+    "chunks_resumed",
+    "chunks_written",
+    "tokens_this_run",
+}
 
 
 def _strip_volatile(obj):
     if isinstance(obj, dict):
-        return {k: _strip_volatile(v) for k, v in obj.items()
-                if k not in VOLATILE_KEYS and not k.lower().startswith("seconds")}
+        return {
+            k: _strip_volatile(v)
+            for k, v in obj.items()
+            if k not in VOLATILE_KEYS and not k.lower().startswith("seconds")
+        }
     if isinstance(obj, list):
         return [_strip_volatile(v) for v in obj]
     return obj
@@ -44,8 +54,12 @@ def _recorded_chunks(index: Path) -> int:
 def _kill_after_first_chunk(cfg: Path, out: Path) -> int:
     """Start the ingest, SIGKILL it once >= 1 chunk is recorded; return the chunks recorded then."""
     index = partial_path(out) / "activations" / "index.json"
-    proc = subprocess.Popen(saegraph_cmd("ingest", cfg, "-o", out, "--quiet"), env=cli_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        saegraph_cmd("ingest", cfg, "-o", out, "--quiet"),
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         while _recorded_chunks(index) < 1:
@@ -93,8 +107,13 @@ def runs(tmp_path_factory):
     cfg.write_text(CHUNKED)
     clean, resumed = root / "clean", root / "resumed"
     # the uninterrupted run goes on beside the kill + resume (2 cores)
-    clean_proc = subprocess.Popen(saegraph_cmd("ingest", cfg, "-o", clean, "--quiet"), env=cli_env(),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    clean_proc = subprocess.Popen(
+        saegraph_cmd("ingest", cfg, "-o", clean, "--quiet"),
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         at_kill = _kill_after_first_chunk(cfg, resumed)
         assert not (resumed / MANIFEST).exists(), "the killed run must not leave a finished bundle"

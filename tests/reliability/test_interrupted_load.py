@@ -29,8 +29,12 @@ from tests.helpers.store_fixtures import make_graph_bundle
 
 RUN_B = "20240303T000000-0badc0de"
 COPY_TABLES = (
-    "Feature", "IN_SAE", "OF_MODEL",  # a failure between the node and link COPYs: the links come back
-    "PRODUCED", "CO_ACTIVATES", "MATCHES",
+    "Feature",
+    "IN_SAE",
+    "OF_MODEL",  # a failure between the node and link COPYs: the links come back
+    "PRODUCED",
+    "CO_ACTIVATES",
+    "MATCHES",
 )
 
 
@@ -51,10 +55,17 @@ def expected_counts(*bundle_paths) -> dict[str, int]:
     bundles = [open_bundle(p) for p in bundle_paths]
     features = {f for b in bundles for f in b.table("features")["featureId"].to_pylist()}
     saes = {s for b in bundles for s in b.sae_ids}
-    out = {"Model": len({m for b in bundles for m in b.table("models")["modelId"].to_pylist()}),
-           "SAE": len(saes), "Dataset": len({b.table("datasets")["datasetId"][0].as_py() for b in bundles}),
-           "Run": len(bundles), "Feature": len(features), "IN_SAE": len(features), "OF_MODEL": len(saes),
-           "PRODUCED": sum(len(b.sae_ids) for b in bundles), "USED": len(bundles)}
+    out = {
+        "Model": len({m for b in bundles for m in b.table("models")["modelId"].to_pylist()}),
+        "SAE": len(saes),
+        "Dataset": len({b.table("datasets")["datasetId"][0].as_py() for b in bundles}),
+        "Run": len(bundles),
+        "Feature": len(features),
+        "IN_SAE": len(features),
+        "OF_MODEL": len(saes),
+        "PRODUCED": sum(len(b.sae_ids) for b in bundles),
+        "USED": len(bundles),
+    }
     for rel in RelType:
         out[rel.value] = sum(b.table(rel.table).num_rows for b in bundles)
     return out
@@ -66,7 +77,9 @@ def assert_no_duplicates(store) -> None:
         assert ids.is_unique, f"duplicate {label} ids"
     for rel in RelType:
         total, distinct = distinct_rel_keys(store, rel.value)
-        assert total == distinct, f"{rel.value}: {total} relationships but {distinct} distinct (source, target, runId)"
+        assert total == distinct, (
+            f"{rel.value}: {total} relationships but {distinct} distinct (source, target, runId)"
+        )
 
 
 def assert_complete(store, *bundle_paths) -> None:
@@ -115,8 +128,13 @@ KILLER = textwrap.dedent("""
 def test_kill9_mid_load_then_cli_reload(tmp_path, bundles, threads):
     a, _ = bundles
     db = tmp_path / "db"
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(a), str(db), str(threads)], env=cli_env(),
-                            capture_output=True, text=True, timeout=120)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, str(a), str(db), str(threads)],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     with open_store(store_dir=db, read_only=True, buffer_pool_size=POOL) as store:
         partial = store_counts(store)
@@ -138,7 +156,9 @@ def test_loading_twice_is_idempotent(tmp_path, bundles):
     with open_store(store_dir=tmp_path / "db", buffer_pool_size=POOL) as store:
         load_bundle_embedded(a, store, progress=False)
         first = store_counts(store)
-        edges_first = {t: store.edges(t).sort_values(["source", "target"]).reset_index(drop=True) for t in RelType}
+        edges_first = {
+            t: store.edges(t).sort_values(["source", "target"]).reset_index(drop=True) for t in RelType
+        }
         load_bundle_embedded(a, store, progress=False)
         assert store_counts(store) == first
         assert_complete(store, a)
@@ -160,7 +180,10 @@ def test_two_runs_kept_apart_by_run_id(tmp_path, bundles):
                 got = store.edges(t, run_id=bundle.run_id)
                 want = bundle.frame(t.table)
                 assert len(got) == len(want), (t, bundle.run_id)
-                assert set(zip(got.source, got.target)) == set(zip(want.source, want.target)), (t, bundle.run_id)
+                assert set(zip(got.source, got.target)) == set(zip(want.source, want.target)), (
+                    t,
+                    bundle.run_id,
+                )
         load_bundle_embedded(b, store, progress=False)  # re-loading one run leaves the other intact
         assert_complete(store, a, b)
         assert sorted(run(store, "lookup.runs")["runId"]) == sorted([ra.run_id, rb.run_id])

@@ -18,8 +18,8 @@ from neo4j.exceptions import ServiceUnavailable
 from saegraph.ingest.bundle import open_bundle
 from saegraph.ingest.stores.common import LoadInterrupted
 from saegraph.ingest.stores.neo4j import PROGRESS_KEYS, load_bundle_neo4j
-from saegraph.schema.graph import Label, RelType
 from saegraph.queries.registry import get_query
+from saegraph.schema.graph import Label, RelType
 from tests.helpers.store_fixtures import make_graph_bundle
 
 BATCH = 30
@@ -46,10 +46,14 @@ class FakeNeo4j:
         result = None
         if name.startswith("_load.merge_"):
             self.rows_sent += len(params.get("rows", [None]))
-            self.last_merge = {"_load.merge_nodes": getattr(params.get("label"), "value", None),
-                               "_load.merge_rels": getattr(params.get("relType"), "value", None),
-                               "_load.merge_in_sae": "IN_SAE", "_load.merge_of_model": "OF_MODEL",
-                               "_load.merge_produced": "PRODUCED", "_load.merge_used": "USED"}[name]
+            self.last_merge = {
+                "_load.merge_nodes": getattr(params.get("label"), "value", None),
+                "_load.merge_rels": getattr(params.get("relType"), "value", None),
+                "_load.merge_in_sae": "IN_SAE",
+                "_load.merge_of_model": "OF_MODEL",
+                "_load.merge_produced": "PRODUCED",
+                "_load.merge_used": "USED",
+            }[name]
         if name == "_load.load_progress":
             run = self.nodes.get(("Run", params["runId"]))
             result = [] if run is None else [{"complete": run.get("complete"), "props": dict(run)}]
@@ -68,7 +72,9 @@ class FakeNeo4j:
         elif name == "_load.merge_rels":
             rel: RelType = params["relType"]
             for row in params["rows"]:
-                self.rels.setdefault((rel.value, row["source"], row["target"], row["runId"]), {}).update(row["props"])
+                self.rels.setdefault((rel.value, row["source"], row["target"], row["runId"]), {}).update(
+                    row["props"]
+                )
         elif name == "_load.merge_in_sae":
             self.links.update(("IN_SAE", r["featureId"], r["saeId"]) for r in params["rows"])
         elif name == "_load.merge_of_model":
@@ -104,8 +110,17 @@ def bundle(tmp_path_factory):
 def expected(bundle_path) -> dict[str, int]:
     b = open_bundle(bundle_path)
     n_feat = b.table("features").num_rows
-    out = {"Model": 1, "Dataset": 1, "SAE": len(b.sae_ids), "Run": 1, "Feature": n_feat, "IN_SAE": n_feat,
-           "OF_MODEL": len(b.sae_ids), "PRODUCED": len(b.sae_ids), "USED": 1}
+    out = {
+        "Model": 1,
+        "Dataset": 1,
+        "SAE": len(b.sae_ids),
+        "Run": 1,
+        "Feature": n_feat,
+        "IN_SAE": n_feat,
+        "OF_MODEL": len(b.sae_ids),
+        "PRODUCED": len(b.sae_ids),
+        "USED": 1,
+    }
     out.update({t.value: b.table(t.table).num_rows for t in RelType})
     return out
 
@@ -134,7 +149,9 @@ def test_brief_outage_is_retried_with_backoff(bundle, fraction):
     down_after = int(total_batches(bundle) * fraction)
     server = FakeNeo4j(down_after=down_after, down_for=3)
     sleeps: list[float] = []
-    load_bundle_neo4j(bundle, server, batch_size=BATCH, progress=False, retries=5, backoff=0.5, sleep=sleeps.append)
+    load_bundle_neo4j(
+        bundle, server, batch_size=BATCH, progress=False, retries=5, backoff=0.5, sleep=sleeps.append
+    )
     assert sleeps == [0.5, 1.0, 2.0]  # exponential backoff, then the server is back
     assert server.counts() == expected(bundle)
     assert server.nodes[("Run", open_bundle(bundle).run_id)]["complete"] is True
@@ -144,8 +161,9 @@ def _give_up(bundle, down_after: int):
     server = FakeNeo4j(down_after=down_after, down_for=10**9)
     sleeps: list[float] = []
     with pytest.raises(LoadInterrupted) as info:
-        load_bundle_neo4j(bundle, server, batch_size=BATCH, progress=False, retries=3, backoff=0.25,
-                          sleep=sleeps.append)
+        load_bundle_neo4j(
+            bundle, server, batch_size=BATCH, progress=False, retries=3, backoff=0.25, sleep=sleeps.append
+        )
     assert isinstance(info.value.__cause__, ServiceUnavailable)
     return server, sleeps, info.value
 
@@ -171,8 +189,9 @@ def test_give_up_error_names_the_last_committed_batch(bundle, fraction):
     text = str(error)
     assert "\n" not in text
     assert "batch" in text.lower() and "committed" in text.lower(), text
-    assert error.last_committed is not None and error.last_committed.startswith(server.last_merge + " batch "), \
-        (error.last_committed, server.last_merge)
+    assert error.last_committed is not None and error.last_committed.startswith(
+        server.last_merge + " batch "
+    ), (error.last_committed, server.last_merge)
     assert f"the last committed batch was {error.last_committed}" in text
     assert "re-run" in text
 
@@ -208,7 +227,9 @@ def test_resume_record_of_another_bundle_or_resume_off_is_ignored(bundle):
     server, _, _ = _give_up(bundle, int(total_batches(bundle) * 0.7))
     server.heal()
     server.rows_sent = 0
-    assert load_bundle_neo4j(bundle, server, batch_size=BATCH, progress=False, resume=False).resumed_from is None
+    assert (
+        load_bundle_neo4j(bundle, server, batch_size=BATCH, progress=False, resume=False).resumed_from is None
+    )
     assert server.rows_sent == total and server.counts() == expected(bundle)
 
 
@@ -241,8 +262,11 @@ def test_cli_load_gives_up_in_one_line_then_continues(bundle, monkeypatch):
 
     server = FakeNeo4j(down_after=int(total_batches(bundle) * 0.6), down_for=10**9)
     monkeypatch.setattr(saegraph.queries.stores, "open_store", lambda **kwargs: FakeNeo4jStore(server))
-    monkeypatch.setattr(neo4j_loader, "load_bundle_neo4j",
-                        functools.partial(neo4j_loader.load_bundle_neo4j, sleep=lambda s: None))
+    monkeypatch.setattr(
+        neo4j_loader,
+        "load_bundle_neo4j",
+        functools.partial(neo4j_loader.load_bundle_neo4j, sleep=lambda s: None),
+    )
     argv = ["load", str(bundle), "--neo4j", "bolt://fake:7687", "--no-progress", "--batch-size", str(BATCH)]
     result = CliRunner().invoke(cli, argv)
     assert result.exit_code != 0 and isinstance(result.exception, SystemExit), result.output

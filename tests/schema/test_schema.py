@@ -41,13 +41,19 @@ def _embedded_tables() -> dict[str, list[tuple[str, str]]]:
 
 @pytest.mark.parametrize("rel", list(RelType), ids=lambda r: r.value)
 def test_embedded_rel_table_equals_the_arrow_schema(rel):
-    expected = [(f.name, LADYBUG_TYPE[f.type]) for f in rel.arrow_schema() if f.name not in ("source", "target")]
+    expected = [
+        (f.name, LADYBUG_TYPE[f.type]) for f in rel.arrow_schema() if f.name not in ("source", "target")
+    ]
     assert _embedded_tables()[rel.value] == expected
 
 
 def test_stage_writers_use_the_schema():
-    for rel, schema in [(RelType.CO_ACTIVATES, CO_ACTIVATES_SCHEMA), (RelType.LASSO, LASSO_SCHEMA),
-                        (RelType.COSINE, COSINE_SCHEMA), (RelType.MATCHES, MATCHES_SCHEMA)]:
+    for rel, schema in [
+        (RelType.CO_ACTIVATES, CO_ACTIVATES_SCHEMA),
+        (RelType.LASSO, LASSO_SCHEMA),
+        (RelType.COSINE, COSINE_SCHEMA),
+        (RelType.MATCHES, MATCHES_SCHEMA),
+    ]:
         assert schema.equals(rel.arrow_schema()), rel
 
 
@@ -78,7 +84,9 @@ def test_model_md_documents_every_relationship_property_and_the_weight(rel):
 def test_neo4j_ddl_constrains_every_label_id():
     text = "\n".join(ddl_statements("neo4j"))
     for label in Label:
-        assert re.search(rf"\(\w+:{label.value}\)\s+REQUIRE\s+\w+\.{label.id_property}\s+IS UNIQUE", text), label
+        assert re.search(rf"\(\w+:{label.value}\)\s+REQUIRE\s+\w+\.{label.id_property}\s+IS UNIQUE", text), (
+            label
+        )
 
 
 def test_lasso_weight_is_the_non_negative_selection_frequency():

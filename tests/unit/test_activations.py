@@ -98,11 +98,13 @@ def test_resume_after_interruption_is_identical(tmp_path):
 def test_nan_names_sae_and_chunk(tmp_path):
     _, batches_from = fake_batches(n_seq=4, seq_len=12, batch=4)
     with pytest.raises(ActivationError, match=r"SAE 'bad'.*chunk 0"):
-        run_activation_pass(make_cfg(), FakeModel(), [FakeSAE("bad", nan=True)], batches_from, tmp_path / "a",
-                            progress=False)
+        run_activation_pass(
+            make_cfg(), FakeModel(), [FakeSAE("bad", nan=True)], batches_from, tmp_path / "a", progress=False
+        )
 
 
 def test_empty_dataset_is_an_error(tmp_path):
     with pytest.raises(ActivationError, match="no tokens"):
-        run_activation_pass(make_cfg(), FakeModel(), [FakeSAE("a")], lambda start: iter(()), tmp_path / "a",
-                            progress=False)
+        run_activation_pass(
+            make_cfg(), FakeModel(), [FakeSAE("a")], lambda start: iter(()), tmp_path / "a", progress=False
+        )

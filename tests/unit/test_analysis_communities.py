@@ -63,8 +63,9 @@ def test_consensus_is_stable_on_easy_graph():
 
 def test_partition_summary_sizes_and_top_tokens():
     labels = pd.DataFrame({"featureId": ["s:0", "s:1", "s:2", "s:3"], "community": [0, 0, 1, 0]})
-    feats = pd.DataFrame({"featureId": ["s:0", "s:1", "s:2", "s:3"],
-                          "topTokens": [["the", "a"], ["the", "an"], ["def"], None]})
+    feats = pd.DataFrame(
+        {"featureId": ["s:0", "s:1", "s:2", "s:3"], "topTokens": [["the", "a"], ["the", "an"], ["def"], None]}
+    )
     out = partition_summary(labels, "community", feats, top_n=2)
     assert out["size"].tolist() == [3, 1]
     assert out.loc[0, "topTokens"] == ["the", "a"]

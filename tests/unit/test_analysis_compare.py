@@ -85,8 +85,9 @@ def test_community_agreement_equals_sklearn_and_detects_signal():
     assert out.loc["AMI", "observed"] == pytest.approx(adjusted_mutual_info_score(la, lb), abs=1e-9)
     assert out.loc["ARI", "observed"] == pytest.approx(adjusted_rand_score(la, lb), abs=1e-9)
     assert out.loc["AMI", "p"] < 0.01 and abs(out.loc["AMI", "nullMean"]) < 0.02
-    noise = community_agreement(_labels(ids_a, la), _labels(ids_b, rng.integers(0, 6, n)), matching,
-                                n_perm=1000, seed=0).set_index("metric")
+    noise = community_agreement(
+        _labels(ids_a, la), _labels(ids_b, rng.integers(0, 6, n)), matching, n_perm=1000, seed=0
+    ).set_index("metric")
     assert noise.loc["ARI", "p"] > 0.01
 
 
@@ -96,9 +97,16 @@ def test_edge_overlap_identity_and_null():
     perm = rng.permutation(200)
     el = a.edge_array()
     edges_a = pd.DataFrame({"source": [f"a:{u}" for u in el[:, 0]], "target": [f"a:{v}" for v in el[:, 1]]})
-    edges_b = pd.DataFrame({"source": [f"b:{perm[u]}" for u in el[:, 0]], "target": [f"b:{perm[v]}" for v in el[:, 1]]})
-    matching = pd.DataFrame({"source": [f"a:{i}" for i in range(200)], "target": [f"b:{perm[i]}" for i in range(200)],
-                             "cosine": 1.0})
+    edges_b = pd.DataFrame(
+        {"source": [f"b:{perm[u]}" for u in el[:, 0]], "target": [f"b:{perm[v]}" for v in el[:, 1]]}
+    )
+    matching = pd.DataFrame(
+        {
+            "source": [f"a:{i}" for i in range(200)],
+            "target": [f"b:{perm[i]}" for i in range(200)],
+            "cosine": 1.0,
+        }
+    )
     out = edge_overlap(edges_a, edges_b, matching, n_perm=1000, seed=0).iloc[0]
     assert out["observed"] == 1.0 and out["p"] < 0.01
     density = len(el) / (200 * 199 / 2)
@@ -106,8 +114,14 @@ def test_edge_overlap_identity_and_null():
 
 
 def test_node_matching_prefers_hungarian_and_is_one_to_one():
-    m = pd.DataFrame({"source": ["a:0", "a:0", "a:1", "a:2"], "target": ["b:0", "b:1", "b:1", "b:2"],
-                      "cosine": [0.9, 0.8, 0.7, 0.2], "method": ["hungarian", "mnn", "hungarian", "hungarian"]})
+    m = pd.DataFrame(
+        {
+            "source": ["a:0", "a:0", "a:1", "a:2"],
+            "target": ["b:0", "b:1", "b:1", "b:2"],
+            "cosine": [0.9, 0.8, 0.7, 0.2],
+            "method": ["hungarian", "mnn", "hungarian", "hungarian"],
+        }
+    )
     out = node_matching(m, min_cosine=0.5)
     assert out["source"].tolist() == ["a:0", "a:1"] and out["target"].tolist() == ["b:0", "b:1"]
 
@@ -127,11 +141,15 @@ def test_signature_matching_beats_degree_only_and_chance():
     el = a.edge_array()
     keep = rng.random(len(el)) > 0.05  # B = relabelled A with 5% of edges removed
     b = from_edge_list(300, np.stack([perm[el[keep, 0]], perm[el[keep, 1]]], axis=1), prefix="b")
-    truth = pd.DataFrame({"source": [f"a:{i}" for i in range(300)], "target": [f"b:{perm[i]}" for i in range(300)]})
+    truth = pd.DataFrame(
+        {"source": [f"a:{i}" for i in range(300)], "target": [f"b:{perm[i]}" for i in range(300)]}
+    )
     out = signature_matching(a, b, truth).set_index("method")
     assert out.loc["signature", "MRR"] > out.loc["degreeOnly", "MRR"] > out.loc["chance", "MRR"]
     assert out.loc["signature", "hits@10"] > 3 * out.loc["chance", "hits@10"]
-    ranks = truth_ranks(pd.DataFrame({"x": [0.0, 1.0]}, index=["a:0", "a:1"]),
-                        pd.DataFrame({"x": [1.0, 0.0, 0.0]}, index=["b:0", "b:1", "b:2"]),
-                        pd.DataFrame({"source": ["a:0", "a:1"], "target": ["b:1", "b:0"]}))
+    ranks = truth_ranks(
+        pd.DataFrame({"x": [0.0, 1.0]}, index=["a:0", "a:1"]),
+        pd.DataFrame({"x": [1.0, 0.0, 0.0]}, index=["b:0", "b:1", "b:2"]),
+        pd.DataFrame({"source": ["a:0", "a:1"], "target": ["b:1", "b:0"]}),
+    )
     assert ranks["less"].tolist() == [0, 0] and ranks["ties"].tolist() == [2, 1]

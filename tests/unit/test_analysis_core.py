@@ -52,8 +52,14 @@ def test_bins_integer_then_log():
 
 
 def test_build_graph_keeps_isolated_nodes_and_merges_duplicates():
-    edges = pd.DataFrame({"source": ["s:0", "s:1", "s:0"], "target": ["s:1", "s:0", "s:2"],
-                          "saeId": "s", "similarity": [0.5, 0.9, 0.4]})
+    edges = pd.DataFrame(
+        {
+            "source": ["s:0", "s:1", "s:0"],
+            "target": ["s:1", "s:0", "s:2"],
+            "saeId": "s",
+            "similarity": [0.5, 0.9, 0.4],
+        }
+    )
     fg = build_graph(edges, "COSINE", node_ids=["s:0", "s:1", "s:2", "s:3"])
     assert fg.n_nodes == 4 and fg.n_edges == 2
     assert sorted(fg.weights()) == [0.4, 0.9]
@@ -84,7 +90,9 @@ def test_paths_equal_networkx(seed):
     assert weighted.iloc[0]["cost"] == pytest.approx(nx.path_weight(g, ref, "cost"))
     assert weighted.iloc[0]["nodes"] == [f"g:{v}" for v in ref]  # random real costs: unique path
     ours = k_shortest_paths(fg, f"g:{a}", f"g:{b}", k=5, weighted=True)
-    theirs = [nx.path_weight(g, p, "cost") for _, p in zip(range(5), nx.shortest_simple_paths(g, a, b, "cost"))]
+    theirs = [
+        nx.path_weight(g, p, "cost") for _, p in zip(range(5), nx.shortest_simple_paths(g, a, b, "cost"))
+    ]
     assert np.allclose(ours["cost"].to_numpy(), theirs)
     hops = k_shortest_paths(fg, f"g:{a}", f"g:{b}", k=4)
     theirs = [len(p) - 1 for _, p in zip(range(4), nx.shortest_simple_paths(g, a, b))]

@@ -26,12 +26,18 @@ def test_summary_shared_fraction_and_splitting():
     rng = np.random.default_rng(1)
     children = rng.normal(size=(4, 16))
     narrow = np.stack([children[0] + children[1], rng.normal(size=16)])  # parent 0 = sum of two children
-    matches = pd.DataFrame({
-        "source": ["a:0", "a:0", "a:1", "a:0"], "target": ["b:0", "b:1", "b:2", "b:0"],
-        "cosine": [0.7, 0.72, 0.4, 0.7], "actCorr": [0.5, np.nan, 0.2, 0.5],
-        "method": ["parent", "parent", "parent", "hungarian"]})
-    out = universality_summary(matches, n_a=2, n_b=4, d_in=16, thresholds=(0.5, 0.9), dec_a=narrow,
-                               dec_b=children)
+    matches = pd.DataFrame(
+        {
+            "source": ["a:0", "a:0", "a:1", "a:0"],
+            "target": ["b:0", "b:1", "b:2", "b:0"],
+            "cosine": [0.7, 0.72, 0.4, 0.7],
+            "actCorr": [0.5, np.nan, 0.2, 0.5],
+            "method": ["parent", "parent", "parent", "hungarian"],
+        }
+    )
+    out = universality_summary(
+        matches, n_a=2, n_b=4, d_in=16, thresholds=(0.5, 0.9), dec_a=narrow, dec_b=children
+    )
     assert out["shared"]["nShared"].tolist() == [1, 0]
     assert out["shared"]["fractionOfA"].iloc[0] == 0.5 and out["shared"]["fractionOfB"].iloc[0] == 0.25
     split = out["splitting"].set_index("parent")

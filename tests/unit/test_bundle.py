@@ -10,7 +10,14 @@ import pytest
 import scipy.sparse as sp
 
 from saegraph.ingest.activation_store import ActivationChunk, ActivationStore, ActivationStoreError
-from saegraph.ingest.bundle import FORMAT_VERSION, BundleBuilder, BundleError, open_bundle, partial_path, update_bundle
+from saegraph.ingest.bundle import (
+    FORMAT_VERSION,
+    BundleBuilder,
+    BundleError,
+    open_bundle,
+    partial_path,
+    update_bundle,
+)
 
 
 def build(path, run_id="r-1"):
@@ -61,8 +68,11 @@ def test_corrupted_table_refused(tmp_path):
 
 def test_update_replaces_table_and_stats(tmp_path):
     p = build(tmp_path / "b").finalize()
-    update_bundle(p, tables={"cosine": pd.DataFrame({"source": ["s0:0"], "target": ["s0:1"]})},
-                  stats={"cosine": {"edges": 1}})
+    update_bundle(
+        p,
+        tables={"cosine": pd.DataFrame({"source": ["s0:0"], "target": ["s0:1"]})},
+        stats={"cosine": {"edges": 1}},
+    )
     b = open_bundle(p)
     assert b.has_table("cosine") and b.stats["cosine"] == {"edges": 1}
     update_bundle(p, drop_tables=("cosine",))
@@ -79,8 +89,10 @@ def test_finished_bundle_is_not_overwritten(tmp_path):
 def test_activation_store_roundtrip_and_crash_leftovers(tmp_path, rng):
     st = ActivationStore(tmp_path / "a", sae_widths={"s0": 5})
     m = sp.random(6, 5, density=0.4, format="csr", random_state=0, dtype=np.float32)
-    st.append(ActivationChunk(0, np.arange(6), np.repeat([0, 1], 3), np.tile(np.arange(3), 2), {"s0": m}),
-              nextSequence=2)
+    st.append(
+        ActivationChunk(0, np.arange(6), np.repeat([0, 1], 3), np.tile(np.arange(3), 2), {"s0": m}),
+        nextSequence=2,
+    )
     (tmp_path / "a" / "chunk_00001.tmp-999").mkdir()  # a crash mid-write
     (tmp_path / "a" / "chunk_00001").mkdir()  # a crash after rename, before the index update
     st2 = ActivationStore(tmp_path / "a")

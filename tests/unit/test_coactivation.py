@@ -18,7 +18,12 @@ from saegraph.ingest.edges.coactivation.stage import (
     significant_candidates,
     top_k_per_node,
 )
-from saegraph.ingest.edges.stats.significance import bh_qvalues, hypergeom_pvalues, log_factorial_table, pair_scores
+from saegraph.ingest.edges.stats.significance import (
+    bh_qvalues,
+    hypergeom_pvalues,
+    log_factorial_table,
+    pair_scores,
+)
 
 
 def random_acts(rng, n_tokens=3000, n_features=60, planted=((0, 1), (2, 3), (10, 40)), dens=(0.005, 0.06)):
@@ -54,10 +59,19 @@ def dense_reference(b, vals, config: CoactivationConfig):
         keep.update(mine[: config.top_k])
     sel = np.array(sorted(keep), dtype=np.int64)
     corr = np.corrcoef(vals.T.astype(np.float64))
-    return {"i": iu[sel], "j": ju[sel], "count": c[sel], "pValue": p[sel], "qValue": q[sel],
-            "npmi": sc["npmi"][sel], "jaccard": sc["jaccard"][sel], "phi": sc["phi"][sel],
-            "pTargetGivenSource": sc["pTargetGivenSource"][sel], "pSourceGivenTarget": sc["pSourceGivenTarget"][sel],
-            "pearson": corr[iu[sel], ju[sel]]}
+    return {
+        "i": iu[sel],
+        "j": ju[sel],
+        "count": c[sel],
+        "pValue": p[sel],
+        "qValue": q[sel],
+        "npmi": sc["npmi"][sel],
+        "jaccard": sc["jaccard"][sel],
+        "phi": sc["phi"][sel],
+        "pTargetGivenSource": sc["pTargetGivenSource"][sel],
+        "pSourceGivenTarget": sc["pSourceGivenTarget"][sel],
+        "pearson": corr[iu[sel], ju[sel]],
+    }
 
 
 def test_counts_equal_dense_reference_over_chunks_and_row_blocks(rng):
@@ -99,7 +113,9 @@ def test_pvalues_equal_scipy_and_prescreen_never_drops_a_significant_pair(rng):
     for key, pv in expected.items():
         assert got[key] == pytest.approx(pv, rel=1e-9, abs=0)  # log-space tail sum vs boost's CDF
     assert stats["pairsWithMinCount"] == int(ok.sum())
-    assert hypergeom_pvalues([5], 100, [10], [10])[0] == pytest.approx(scipy.stats.hypergeom.sf(4, 100, 10, 10))
+    assert hypergeom_pvalues([5], 100, [10], [10])[0] == pytest.approx(
+        scipy.stats.hypergeom.sf(4, 100, 10, 10)
+    )
 
 
 def test_prescreen_lower_bound_is_rigorous(rng):
@@ -140,8 +156,10 @@ def test_top_k_per_node_matches_brute_force(rng):
     score = rng.random(i.size)
     for mode in ("either", "both"):
         mask = top_k_per_node(i, j, score, 3, mode)
-        top = {n: set(sorted([e for e in range(i.size) if n in (i[e], j[e])], key=lambda e: (-score[e], e))[:3])
-               for n in range(20)}
+        top = {
+            n: set(sorted([e for e in range(i.size) if n in (i[e], j[e])], key=lambda e: (-score[e], e))[:3])
+            for n in range(20)
+        }
         want = [(e in top[i[e]]) + (e in top[j[e]]) >= (2 if mode == "both" else 1) for e in range(i.size)]
         assert mask.tolist() == want
 
@@ -149,12 +167,23 @@ def test_top_k_per_node_matches_brute_force(rng):
 @pytest.mark.parametrize("top_k", [2, 32])
 def test_pipeline_equals_dense_reference(rng, top_k):
     acts, b = random_acts(rng, n_tokens=3000, n_features=45)
-    cfg = CoactivationConfig(min_count=3, fdr_q=0.05, min_npmi=0.05, top_k=top_k, block_rows=8, null_shift=False)
+    cfg = CoactivationConfig(
+        min_count=3, fdr_q=0.05, min_npmi=0.05, top_k=top_k, block_rows=8, null_shift=False
+    )
     frame, stats = coactivation_edges(acts, cfg)
     ref = dense_reference(b, acts.toarray(), cfg)
     assert frame["i"].tolist() == ref["i"].tolist() and frame["j"].tolist() == ref["j"].tolist()
     assert frame["count"].tolist() == ref["count"].tolist()
-    for col in ("pValue", "qValue", "npmi", "jaccard", "phi", "pTargetGivenSource", "pSourceGivenTarget", "pearson"):
+    for col in (
+        "pValue",
+        "qValue",
+        "npmi",
+        "jaccard",
+        "phi",
+        "pTargetGivenSource",
+        "pSourceGivenTarget",
+        "pearson",
+    ):
         np.testing.assert_allclose(frame[col].to_numpy(), ref[col], rtol=1e-6, atol=1e-9, err_msg=col)
     assert stats["pairsTested"] == 45 * 44 // 2
     assert stats["kept"] == len(frame)
@@ -201,7 +230,9 @@ def test_hypergeom_tail_equals_scipy_across_regimes(n_tokens):
     ni = rng.integers(1, max(2, n_tokens // 10), m)
     nj = rng.integers(1, max(2, n_tokens // 10), m)
     mean = ni * nj / n_tokens
-    c = np.maximum(1, (mean + rng.normal(0, 3, m) * np.sqrt(mean + 1) + rng.exponential(4, m)).astype(np.int64))
+    c = np.maximum(
+        1, (mean + rng.normal(0, 3, m) * np.sqrt(mean + 1) + rng.exponential(4, m)).astype(np.int64)
+    )
     c[:50] = np.minimum(ni[:50], nj[:50]) + 1  # beyond the support: p = 0
     got = hypergeom_pvalues(c, n_tokens, ni, nj)
     want = scipy.stats.hypergeom.sf(c - 1, n_tokens, ni, nj)

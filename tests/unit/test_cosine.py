@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from saegraph.ingest.edges.cosine.stage import chance_max_cosine, cosine_knn, directed_ranks, undirected_pairs
 from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
+from saegraph.ingest.edges.cosine.stage import chance_max_cosine, cosine_knn, directed_ranks, undirected_pairs
 
 
 def dense_knn(w, k, floor):

@@ -10,8 +10,8 @@ import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
 
-from saegraph.ingest.bundle import open_bundle
 from saegraph.cli import cli
+from saegraph.ingest.bundle import open_bundle
 from saegraph.ingest.config import CoactivationConfig, EdgesConfig
 from saegraph.ingest.edges.runner import EdgeStageError, StageResult, run_edges, select_stages
 from tests.helpers.builders import make_bundle_from_arrays
@@ -32,9 +32,13 @@ def small_bundle(tmp_path):
     w_a = rng.standard_normal((40, d)).astype(np.float32)
     w_b = w_a[perm] + 0.1 * rng.standard_normal((40, d)).astype(np.float32)
     w_w = np.vstack([w_a, rng.standard_normal((40, d))]).astype(np.float32)
-    path = make_bundle_from_arrays(tmp_path / "bundle", {"a": acts_a, "b": acts_b, "w": wide},
-                                   {"a": w_a, "b": w_b, "w": w_w}, sequence_length=40,
-                                   config={"edges": {"coactivation": {"min_count": 3}}})
+    path = make_bundle_from_arrays(
+        tmp_path / "bundle",
+        {"a": acts_a, "b": acts_b, "w": wide},
+        {"a": w_a, "b": w_b, "w": w_w},
+        sequence_length=40,
+        config={"edges": {"coactivation": {"min_count": 3}}},
+    )
     return path, perm
 
 
@@ -59,7 +63,9 @@ def test_run_edges_writes_all_three_tables_and_stats(small_bundle):
         t = b.table(name)
         assert set(t.column("runId").to_pylist()) <= {"test-run"}
     cos = b.frame("cosine")
-    assert (cos["source"].str.split(":").str[1].astype(int) < cos["target"].str.split(":").str[1].astype(int)).all()
+    assert (
+        cos["source"].str.split(":").str[1].astype(int) < cos["target"].str.split(":").str[1].astype(int)
+    ).all()
     m = b.frame("matches")
     ab = m[(m.sourceSae == "a") & (m.targetSae == "b") & (m.method == "hungarian")]
     a_idx = ab["source"].str.split(":").str[1].astype(int).to_numpy()
@@ -99,7 +105,9 @@ def test_stage_selection_and_errors():
 def test_cli_edges(small_bundle, tmp_path):
     path, _ = small_bundle
     runner = CliRunner()
-    res = runner.invoke(cli, ["edges", str(path), "--only", "cosine", "--only", "coactivation", "--no-progress"])
+    res = runner.invoke(
+        cli, ["edges", str(path), "--only", "cosine", "--only", "coactivation", "--no-progress"]
+    )
     assert res.exit_code == 0, res.output
     assert "coactivation" in res.output and "pairs tested" in res.output and "chance max cosine" in res.output
     missing = runner.invoke(cli, ["edges", str(tmp_path / "nope")])

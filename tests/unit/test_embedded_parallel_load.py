@@ -15,13 +15,13 @@ import threading
 
 import pyarrow as pa
 import pytest
-from tests.helpers.store_fixtures import make_graph_bundle
 
 from saegraph.ingest.bundle import open_bundle
 from saegraph.ingest.stores import embedded
 from saegraph.ingest.stores.embedded import load_bundle_embedded
 from saegraph.queries import RelType, open_store, run
 from saegraph.queries.stores import EmbeddedStore
+from tests.helpers.store_fixtures import make_graph_bundle
 
 POOL = 128 * 1024 * 1024
 RUN_B = "20240606T000000-beadfeed"
@@ -76,7 +76,9 @@ def test_parallel_load_gives_exactly_the_rows_of_a_sequential_load(tmp_path, bun
         assert len(par_both[rel.value]) == sum(open_bundle(p).table(rel.table).num_rows for p in bundles)
     assert par_both["runs"]["complete"].tolist() == [True, True]
     for report, path in zip(par_reports, bundles):
-        assert report.relationships == {rel.value: open_bundle(path).table(rel.table).num_rows for rel in RelType}
+        assert report.relationships == {
+            rel.value: open_bundle(path).table(rel.table).num_rows for rel in RelType
+        }
         assert report.rel_seconds > 0 and report.rel_cpu_seconds > 0
         assert all(report.steps[rel.value] <= report.rel_seconds for rel in RelType)
     assert not copy_threads()
@@ -126,7 +128,9 @@ def test_two_failing_workers_raise_the_first_with_the_other_as_a_note(tmp_path, 
     with open_store(store_dir=tmp_path / "db", buffer_pool_size=POOL) as store:
         with pytest.raises(InjectedFailure) as info:
             load_bundle_embedded(a, store, progress=False, max_workers=4)
-        failed = {str(info.value).rsplit(" ", 1)[-1]} | {n.split()[1] for n in getattr(info.value, "__notes__", [])}
+        failed = {str(info.value).rsplit(" ", 1)[-1]} | {
+            n.split()[1] for n in getattr(info.value, "__notes__", [])
+        }
         assert failed == {"LASSO", "MATCHES"}
         assert run(store, "lookup.runs")["complete"].tolist() == [False]
 

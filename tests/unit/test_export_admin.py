@@ -28,7 +28,15 @@ def test_every_node_and_rel_file_pair_exists(exported):
     _, out, args = exported
     assert [a.split("=")[0] for a in args["nodes"]] == ["Model", "Dataset", "SAE", "Run", "Feature"]
     assert {a.split("=")[0] for a in args["relationships"]} == {
-        "IN_SAE", "OF_MODEL", "PRODUCED", "USED", "CO_ACTIVATES", "LASSO", "COSINE", "MATCHES"}
+        "IN_SAE",
+        "OF_MODEL",
+        "PRODUCED",
+        "USED",
+        "CO_ACTIVATES",
+        "LASSO",
+        "COSINE",
+        "MATCHES",
+    }
     command = (out / "import-command.txt").read_text()
     assert "neo4j-admin database import full" in command
     for a in args["nodes"] + args["relationships"]:

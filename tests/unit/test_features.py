@@ -83,7 +83,8 @@ def test_feature_table_matches_dense_reference(tmp_path, rng):
 
 def test_logits_skipped_without_unembedding(tmp_path, rng):
     store, *_ = _store(tmp_path, rng, n_chunks=1)
-    tbl, stats = feature_table(store, "s", np.ones((12, 5), np.float32), None, lambda ids: [str(i) for i in ids],
-                               FeaturesConfig())
+    tbl, stats = feature_table(
+        store, "s", np.ones((12, 5), np.float32), None, lambda ids: [str(i) for i in ids], FeaturesConfig()
+    )
     assert all(len(x) == 0 for x in tbl.column("topLogits").to_pylist())
     assert stats["logits"].startswith("skipped")

@@ -76,7 +76,7 @@ def test_top_k_candidates(rng):
     for v in range(F):
         nb = {int(b): abs(r) for a, b, r in zip(res.i, res.j, res.r) if a == v}
         nb.update({int(a): abs(r) for a, b, r in zip(res.i, res.j, res.r) if b == v})
-        got = cand_idx[cand_ptr[v]:cand_ptr[v + 1]]
+        got = cand_idx[cand_ptr[v] : cand_ptr[v + 1]]
         expected = sorted(nb, key=lambda u: (-nb[u], u))[:k]
         assert list(got) == expected
 
@@ -89,8 +89,9 @@ def test_gram_entries_equal_dense_product(rng, block_entries):
     iu, ju = np.triu_indices(F, 1)
     pick = rng.choice(iu.size, 100, replace=False)
     keys = np.sort(iu[pick] * F + ju[pick])
-    np.testing.assert_allclose(gram_entries(A, keys, block_entries=block_entries), S[keys // F, keys % F],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        gram_entries(A, keys, block_entries=block_entries), S[keys // F, keys % F], rtol=1e-5
+    )
 
 
 def test_assembled_blocks_equal_correlation_submatrices(rng):
@@ -102,15 +103,16 @@ def test_assembled_blocks_equal_correlation_submatrices(rng):
     cand_idx = np.array([4, 1, 7, 0, 9])
     keys = block_pair_keys(cand_ptr, cand_idx, nodes.size)
     entry_corr = R[keys // nodes.size, keys % nodes.size]
-    g_flat, g_off, b_flat, b_off, pen = assemble_blocks(cand_ptr, cand_idx, entry_corr,
-                                                        R[np.ix_(dense, nodes)], R[np.ix_(dense, dense)])
+    g_flat, g_off, b_flat, b_off, pen = assemble_blocks(
+        cand_ptr, cand_idx, entry_corr, R[np.ix_(dense, nodes)], R[np.ix_(dense, dense)]
+    )
     for v in range(nodes.size):
-        preds = np.concatenate([cand_idx[cand_ptr[v]:cand_ptr[v + 1]], dense])
+        preds = np.concatenate([cand_idx[cand_ptr[v] : cand_ptr[v + 1]], dense])
         p = preds.size
-        G = g_flat[g_off[v]:g_off[v] + p * p].reshape(p, p)
+        G = g_flat[g_off[v] : g_off[v] + p * p].reshape(p, p)
         np.testing.assert_allclose(G, R[np.ix_(preds, preds)], atol=1e-10)
-        np.testing.assert_allclose(b_flat[b_off[v]:b_off[v + 1]], R[preds, v], atol=1e-10)
-        assert list(pen[b_off[v]:b_off[v + 1]]) == [True] * (p - 2) + [False, False]
+        np.testing.assert_allclose(b_flat[b_off[v] : b_off[v + 1]], R[preds, v], atol=1e-10)
+        assert list(pen[b_off[v] : b_off[v + 1]]) == [True] * (p - 2) + [False, False]
 
 
 def sequence_data(rng, n_seq=50, F=8):
@@ -165,8 +167,11 @@ def test_effective_sample_size(rng):
     deflated, info = effective_sample_size(acts, starts, "deflated")
     assert starts.size - 1 <= deflated <= acts.shape[0]
     # a persistent signal (runs of firings) deflates more than independent firings
-    runs = sp.csr_matrix(np.repeat(rng.random((acts.shape[0] // 4 + 1, 8)) < 0.2, 4, axis=0)[:acts.shape[0]]
-                         .astype(np.float32))
+    runs = sp.csr_matrix(
+        np.repeat(rng.random((acts.shape[0] // 4 + 1, 8)) < 0.2, 4, axis=0)[: acts.shape[0]].astype(
+            np.float32
+        )
+    )
     assert effective_sample_size(runs, starts, "deflated")[0] < deflated
 
 

@@ -9,7 +9,12 @@ import pytest
 from sklearn.covariance import graphical_lasso
 from sklearn.linear_model import Lasso
 
-from saegraph.ingest.edges.lasso.solver import lasso_gram, lasso_path_gram, neighborhood_selection, solve_nodes
+from saegraph.ingest.edges.lasso.solver import (
+    lasso_gram,
+    lasso_path_gram,
+    neighborhood_selection,
+    solve_nodes,
+)
 
 
 def standardized_problem(seed: int, n: int = 400, p: int = 12):
@@ -83,13 +88,23 @@ def test_batched_ebic_selection_equals_reference(refit):
     g_off = np.cumsum([0] + [G.size for _, _, G, _ in problems[:-1]])
     b_flat = np.concatenate([b for *_, b in problems])
     b_off = np.cumsum([0] + [b.size for *_, b in problems])
-    beta, lam = solve_nodes(g_flat, g_off, b_flat, b_off, np.ones(b_flat.size, bool), n_lambdas=20,
-                            lambda_min_ratio=0.01, n_eff=300.0, n_predictors=50, ebic_gamma=0.5,
-                            ebic_refit=refit)
+    beta, lam = solve_nodes(
+        g_flat,
+        g_off,
+        b_flat,
+        b_off,
+        np.ones(b_flat.size, bool),
+        n_lambdas=20,
+        lambda_min_ratio=0.01,
+        n_eff=300.0,
+        n_predictors=50,
+        ebic_gamma=0.5,
+        ebic_refit=refit,
+    )
     assert lam.shape == (3,)
     for v, (Xs, ys, _, _) in enumerate(problems):
         ref = reference_ebic(Xs, ys, 20, 0.01, 300.0, 50, 0.5, refit)
-        np.testing.assert_allclose(beta[b_off[v]:b_off[v + 1]], ref, atol=1e-6)
+        np.testing.assert_allclose(beta[b_off[v] : b_off[v + 1]], ref, atol=1e-6)
 
 
 def chain_precision(p: int, strength: float = 0.4) -> np.ndarray:

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.stats
-from tests.helpers.builders import make_bundle_from_arrays
 from sklearn.linear_model import Lasso
 
 import saegraph.ingest.edges.lasso.stage as lasso_stage
 from saegraph.ingest.bundle import open_bundle
 from saegraph.ingest.config import LassoConfig
-from saegraph.ingest.edges.lasso.stage import lasso_edges
 from saegraph.ingest.edges.lasso.replicate import select_edges_once
 from saegraph.ingest.edges.lasso.resample import order_by_sequence
+from saegraph.ingest.edges.lasso.stage import lasso_edges
+from tests.helpers.builders import make_bundle_from_arrays
 from tests.helpers.lasso_synthetic import planted_activations
 
 
@@ -40,7 +40,7 @@ def reference_replicate(acts: sp.csr_matrix, n_seq: int, cfg: LassoConfig) -> di
     coef = {}
     penalty = math.log(n_seq) + 2 * cfg.ebic_gamma * math.log(F - 1)
     for v in range(F):
-        cands = sorted(nb[v], key=lambda u: (-abs(R[v, u]), u))[:cfg.candidates]
+        cands = sorted(nb[v], key=lambda u: (-abs(R[v, u]), u))[: cfg.candidates]
         if not cands:
             continue
         Xv, y = X[:, cands], X[:, v]
@@ -98,8 +98,19 @@ def npmi_ranking(acts: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
 def test_planted_recovery_beats_coactivation_precision_at_equal_recall(screen):
     # planted rates spread over a decade: NPMI then ranks siblings of rare trees above true
     # parent-child edges of frequent ones, while the regression separates direct from indirect
-    d = planted_activations(1000, 32, 100, l0=6, n_trees=4, branching=2, depth=2, n_pairs=6,
-                            planted_rate=(0.01, 0.1), child_prob=0.7, seed=11)
+    d = planted_activations(
+        1000,
+        32,
+        100,
+        l0=6,
+        n_trees=4,
+        branching=2,
+        depth=2,
+        n_pairs=6,
+        planted_rate=(0.01, 0.1),
+        child_prob=0.7,
+        seed=11,
+    )
     cfg = LassoConfig(replicates=8, frequency_strata=1, screen=screen)
     frame, stats = lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=1)
     assert stats["screen"]["scope"] == screen
@@ -139,13 +150,30 @@ def test_bundle_stage_through_runner_and_resume(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     lasso_cfg = {"replicates": 3, "frequency_strata": 1, "keep": "all", "min_firings": 10}
     edges_cfg = {"edges": {"lasso": lasso_cfg}}
-    path = make_bundle_from_arrays(tmp_path / "b", {"s0": d.acts}, {"s0": rng.normal(size=(48, 8))}, 16,
-                                   run_id="run-1", seed=4, config=edges_cfg)
+    path = make_bundle_from_arrays(
+        tmp_path / "b",
+        {"s0": d.acts},
+        {"s0": rng.normal(size=(48, 8))},
+        16,
+        run_id="run-1",
+        seed=4,
+        config=edges_cfg,
+    )
     results = run_edges(path, only=["lasso"], progress=False)
     b = open_bundle(path)
     tbl = b.frame("lasso")
-    assert list(tbl.columns) == ["source", "target", "saeId", "weight", "stability", "nReplicates",
-                                 "nullReplicates", "pValue", "qValue", "runId"]
+    assert list(tbl.columns) == [
+        "source",
+        "target",
+        "saeId",
+        "weight",
+        "stability",
+        "nReplicates",
+        "nullReplicates",
+        "pValue",
+        "qValue",
+        "runId",
+    ]
     assert len(tbl) > 0 and (tbl["runId"] == "run-1").all() and (tbl["saeId"] == "s0").all()
     src = tbl["source"].str.split(":").str[1].astype(int)
     dst = tbl["target"].str.split(":").str[1].astype(int)
@@ -165,9 +193,12 @@ def test_bundle_stage_through_runner_and_resume(tmp_path, monkeypatch):
     (work / "rep001_null.npz").unlink()
     calls, screens = [], []
     real_compute, real_screen = lasso_stage._compute_replicate, lasso_stage.screen_dataset
-    monkeypatch.setattr(lasso_stage, "_compute_replicate",
-                        lambda r, *a, **k: calls.append(r) or real_compute(r, *a, **k))
-    monkeypatch.setattr(lasso_stage, "screen_dataset", lambda *a, **k: screens.append(1) or real_screen(*a, **k))
+    monkeypatch.setattr(
+        lasso_stage, "_compute_replicate", lambda r, *a, **k: calls.append(r) or real_compute(r, *a, **k)
+    )
+    monkeypatch.setattr(
+        lasso_stage, "screen_dataset", lambda *a, **k: screens.append(1) or real_screen(*a, **k)
+    )
     again, _ = lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=4, sae_id="s0", work_dir=work)
     assert calls == [1] and len(screens) == 2  # only replicate 1 (real + null) was redone
     assert first.equals(again)
@@ -176,9 +207,15 @@ def test_bundle_stage_through_runner_and_resume(tmp_path, monkeypatch):
     lasso_edges(d.acts, d.sequence_ids, d.positions, cfg, seed=4, sae_id="s0", work_dir=work)
     assert calls == [] and screens == []
     # a different config invalidates the checkpoints
-    lasso_edges(d.acts, d.sequence_ids, d.positions, Cfg(replicates=3, frequency_strata=1, keep="all",
-                                                         min_firings=10, screen_q=0.01),
-                seed=4, sae_id="s0", work_dir=work)
+    lasso_edges(
+        d.acts,
+        d.sequence_ids,
+        d.positions,
+        Cfg(replicates=3, frequency_strata=1, keep="all", min_firings=10, screen_q=0.01),
+        seed=4,
+        sae_id="s0",
+        work_dir=work,
+    )
     assert calls == [0, 1, 2]
 
 

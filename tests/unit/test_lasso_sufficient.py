@@ -38,7 +38,7 @@ def test_sequence_pair_sums_equal_dense_reference(rng, density):
     keys = np.sort(rng.choice(iu * F + ju, 40, replace=False))
     got = sequence_pair_sums(x, starts, keys).toarray()
     for s in range(starts.size - 1):
-        block = D[starts[s]:starts[s + 1]]
+        block = D[starts[s] : starts[s + 1]]
         want = (block[:, keys // F] * block[:, keys % F]).sum(0)
         np.testing.assert_allclose(got[s], want, rtol=1e-6, atol=1e-9)
 
@@ -49,9 +49,9 @@ def test_sequence_column_sums_equal_dense_reference(rng):
     D = x.toarray().astype(np.float64)[:, columns]
     sums, squares, fired = (m.toarray() for m in sequence_column_sums(x, starts, columns))
     for s in range(starts.size - 1):
-        block = D[starts[s]:starts[s + 1]]
+        block = D[starts[s] : starts[s + 1]]
         np.testing.assert_allclose(sums[s], block.sum(0), rtol=1e-6)
-        np.testing.assert_allclose(squares[s], (block ** 2).sum(0), rtol=1e-6)
+        np.testing.assert_allclose(squares[s], (block**2).sum(0), rtol=1e-6)
         np.testing.assert_array_equal(fired[s], (block > 0).sum(0))
 
 
@@ -69,10 +69,29 @@ def direct_replicate(acts, starts, ds, chosen, cfg):
     x.sort_indices()
     s_vals = gram_entries(x, keys, block_entries=1 << 20)
     with np.errstate(divide="ignore", invalid="ignore"):
-        dense_corr, dense_gram = dense_statistics(sub[:, ds.dense], x, sub.shape[0], mom.mean[ds.dense],
-                                                  mom.sd[ds.dense], mom.mean[ds.nodes], mom.sd[ds.nodes])
-        fit = fit_blocks(cand_ptr, cand_idx, keys, s_vals, sub.shape[0], mom.mean[ds.nodes], mom.sd[ds.nodes],
-                         dense_corr, dense_gram, n_eff, int(alive.sum()) - 1, cfg)
+        dense_corr, dense_gram = dense_statistics(
+            sub[:, ds.dense],
+            x,
+            sub.shape[0],
+            mom.mean[ds.dense],
+            mom.sd[ds.dense],
+            mom.mean[ds.nodes],
+            mom.sd[ds.nodes],
+        )
+        fit = fit_blocks(
+            cand_ptr,
+            cand_idx,
+            keys,
+            s_vals,
+            sub.shape[0],
+            mom.mean[ds.nodes],
+            mom.sd[ds.nodes],
+            dense_corr,
+            dense_gram,
+            n_eff,
+            int(alive.sum()) - 1,
+            cfg,
+        )
     return to_global(fit, ds.nodes, acts.shape[1], {}), n_eff, int(alive.sum())
 
 
@@ -115,10 +134,12 @@ def test_memory_cap_falls_back_to_screening_every_replicate(caplog):
 
     d = planted_activations(200, 16, 40, l0=4, n_trees=2, n_pairs=4, planted_rate=0.08, seed=3)
     args = (d.acts, d.sequence_ids, d.positions)
-    capped, stats = lasso_edges(*args, LassoConfig(replicates=3, frequency_strata=1, keep="all",
-                                                   max_sequence_pair_entries=1), seed=1)
-    literal, _ = lasso_edges(*args, LassoConfig(replicates=3, frequency_strata=1, keep="all",
-                                                screen="per_replicate"), seed=1)
+    capped, stats = lasso_edges(
+        *args, LassoConfig(replicates=3, frequency_strata=1, keep="all", max_sequence_pair_entries=1), seed=1
+    )
+    literal, _ = lasso_edges(
+        *args, LassoConfig(replicates=3, frequency_strata=1, keep="all", screen="per_replicate"), seed=1
+    )
     assert "per_replicate" in stats["screen"]["fallback"] and "max_sequence_pair_entries" in caplog.text
     assert stats["screen"]["scope"] == "per_replicate" and "afresh" in stats["null"]["name"]
     assert len(capped) > 0 and capped.equals(literal)

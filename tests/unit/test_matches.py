@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from saegraph.ingest.edges.matches.actcorr import max_activation_correlation, pair_correlations
 from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
-from saegraph.ingest.edges.matches.stage import evt_max_cosine_baseline, match_saes
+from saegraph.ingest.edges.matches.actcorr import max_activation_correlation, pair_correlations
 from saegraph.ingest.edges.matches.matching import dense_one_to_one, matching_cost, sparse_one_to_one
 from saegraph.ingest.edges.matches.splitting import nnls_r2, parent_child
+from saegraph.ingest.edges.matches.stage import evt_max_cosine_baseline, match_saes
 
 
 def perturbed_permutation(rng, f=300, d=48, noise=0.3):
@@ -47,8 +47,9 @@ def test_sparse_equals_dense_optimum_when_knn_covers_floor(rng):
 
 def test_mcs_of_random_decoders_matches_extreme_value_baseline(rng):
     d = 256
-    res = match_saes(rng.standard_normal((1024, d)), rng.standard_normal((2048, d)), knn=2,
-                     rotation_null_rows=256)
+    res = match_saes(
+        rng.standard_normal((1024, d)), rng.standard_normal((2048, d)), knn=2, rotation_null_rows=256
+    )
     st = res.stats
     assert st["mcsAB"] == pytest.approx(evt_max_cosine_baseline(2048, d), rel=0.10)
     assert st["mcsBA"] == pytest.approx(evt_max_cosine_baseline(1024, d), rel=0.10)
@@ -88,8 +89,14 @@ def test_splitting_finds_planted_children(rng):
     for par, ks in kids.items():
         fires = np.flatnonzero(act_n[:, par] > 0)
         act_w[fires, rng.choice(ks, fires.size)] = 1.0
-    children, parents, stats = parent_child(narrow, wide, min_cosine=0.5, min_cooccurrence=0.8,
-                                            acts_narrow=sp.csr_matrix(act_n), acts_wide=sp.csr_matrix(act_w))
+    children, parents, stats = parent_child(
+        narrow,
+        wide,
+        min_cosine=0.5,
+        min_cooccurrence=0.8,
+        acts_narrow=sp.csr_matrix(act_n),
+        acts_wide=sp.csr_matrix(act_w),
+    )
     got = {(int(p), int(c)) for p, c in zip(children["parent"], children["child"])}
     assert got == {(p, k) for p, ks in kids.items() for k in ks}
     assert parents.set_index("parent")["nChildren"].to_dict() == {0: 2, 1: 3}

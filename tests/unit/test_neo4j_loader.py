@@ -8,8 +8,8 @@ from neo4j.exceptions import ClientError, TransientError
 from saegraph.ingest.bundle import open_bundle
 from saegraph.ingest.stores.common import LoadInterrupted
 from saegraph.ingest.stores.neo4j import load_bundle_neo4j
-from saegraph.schema.graph import Label, RelType
 from saegraph.queries.registry import get_query
+from saegraph.schema.graph import Label, RelType
 from tests.helpers.store_fixtures import make_graph_bundle
 
 
@@ -46,14 +46,24 @@ def test_batches_cover_every_row_once(bundle):
     b = open_bundle(bundle)
     runner = FakeRunner()
     report = load_bundle_neo4j(bundle, runner, batch_size=25, progress=False)
-    feature_rows = [r for n, p in runner.calls if n == "_load.merge_nodes" and p["label"] is Label.FEATURE
-                    for r in p["rows"]]
-    assert sorted(r["featureId"] for r in feature_rows) == sorted(b.table("features")["featureId"].to_pylist())
+    feature_rows = [
+        r
+        for n, p in runner.calls
+        if n == "_load.merge_nodes" and p["label"] is Label.FEATURE
+        for r in p["rows"]
+    ]
+    assert sorted(r["featureId"] for r in feature_rows) == sorted(
+        b.table("features")["featureId"].to_pylist()
+    )
     assert all(len(p["rows"]) <= 25 for n, p in runner.calls if "rows" in p)
     for rel in RelType:
-        rows = [r for n, p in runner.calls if n == "_load.merge_rels" and p["relType"] is rel for r in p["rows"]]
+        rows = [
+            r for n, p in runner.calls if n == "_load.merge_rels" and p["relType"] is rel for r in p["rows"]
+        ]
         assert len(rows) == b.table(rel.table).num_rows == report.relationships[rel.value]
-        assert all(r["runId"] == b.run_id and "source" not in r["props"] and "runId" in r["props"] for r in rows)
+        assert all(
+            r["runId"] == b.run_id and "source" not in r["props"] and "runId" in r["props"] for r in rows
+        )
 
 
 def test_provenance_run_node_and_links(bundle):

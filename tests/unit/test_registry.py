@@ -6,9 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from saegraph.queries.registry import (
+    QueryError,
+    bind,
+    get_query,
+    list_queries,
+    prepare,
+    render,
+    strip_comments,
+)
+from saegraph.schema.ddl import ddl_statements
 from saegraph.schema.graph import FeatureProperty, RelType
-from saegraph.queries.registry import QueryError, bind, get_query, list_queries, prepare, render, strip_comments
-from saegraph.schema.ddl import DDL_FILES, ddl_statements, ddl_text
 
 AREAS = ("lookup", "neighbors", "paths", "communities", "components", "centrality", "compare", "universality")
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +65,9 @@ def test_unknown_and_missing_parameters_are_named():
 
 
 def test_enum_parameters_render_allowlisted_tokens_only():
-    text, params = prepare("neighbors.top_k", "neo4j", {"featureId": "s0:1", "relType": "co_activates", "k": "3"})
+    text, params = prepare(
+        "neighbors.top_k", "neo4j", {"featureId": "s0:1", "relType": "co_activates", "k": "3"}
+    )
     assert "[r:CO_ACTIVATES]" in text and "r.npmi" in text and "{{" not in text
     assert params == {"featureId": "s0:1", "k": 3, "runId": None}
     with pytest.raises(ValueError, match="unknown relationship type"):

@@ -28,7 +28,11 @@ def _cfg(model_dir, **dataset):
 
 def _all(cfg, model, start=0):
     batches = list(iter_batches(cfg, model, start_sequence=start))
-    return batches, np.concatenate([b.tokens for b in batches]), np.concatenate([b.sequence_ids for b in batches])
+    return (
+        batches,
+        np.concatenate([b.tokens for b in batches]),
+        np.concatenate([b.sequence_ids for b in batches]),
+    )
 
 
 def _reference_stream(model, texts):
@@ -100,7 +104,9 @@ def test_pretokenized_arrays(tiny_model_dir, tiny_model, tmp_path):  # noqa: F81
     np.testing.assert_array_equal(tokens, rows)  # full-width rows are taken as they are
     flat = rng.integers(3, tiny_model.d_vocab, size=40)
     np.savez(tmp_path / "flat.npz", tokens=flat, other=np.zeros(2))
-    _, tokens, _ = _all(_cfg(tiny_model_dir, source="tokens", paths=[str(tmp_path / "flat.npz")], column="tokens"), tiny_model)
+    _, tokens, _ = _all(
+        _cfg(tiny_model_dir, source="tokens", paths=[str(tmp_path / "flat.npz")], column="tokens"), tiny_model
+    )
     assert (tokens[:, 0] == tiny_model.bos_token_id).all()
     np.testing.assert_array_equal(tokens[0, 1:], flat[:15])
     with pytest.raises(SourceError, match="set dataset.column"):
@@ -109,7 +115,9 @@ def test_pretokenized_arrays(tiny_model_dir, tiny_model, tmp_path):  # noqa: F81
 
 def test_local_hf_dataset(tiny_model_dir, tiny_model, tmp_path):  # noqa: F811
     (tmp_path / "ds").mkdir()
-    (tmp_path / "ds" / "train.jsonl").write_text("\n".join(json.dumps({"text": "sun moon star " * 10}) for _ in range(3)))
+    (tmp_path / "ds" / "train.jsonl").write_text(
+        "\n".join(json.dumps({"text": "sun moon star " * 10}) for _ in range(3))
+    )
     cfg = _cfg(tiny_model_dir, source="hf", name=str(tmp_path / "ds"), split="train")
     _, tokens, _ = _all(cfg, tiny_model)
     assert tokens.shape == (6, CTX) and tiny_model.decode(tokens[0, 1:4]) == ["sun", "moon", "star"]

@@ -10,8 +10,14 @@ import torch
 
 from saegraph.ingest.config import config_from_mapping
 from saegraph.ingest.sources import SourceError, load_model, save_local_model
-from tests.helpers.source_fixtures import D_MLP, D_MODEL, make_tiny_model, make_tokenizer, tiny_config
-from tests.helpers.source_fixtures import tiny_model_dir  # noqa: F401  (fixture)
+from tests.helpers.source_fixtures import (
+    D_MLP,
+    D_MODEL,
+    make_tiny_model,
+    make_tokenizer,
+    tiny_config,
+    tiny_model_dir,  # noqa: F401  (fixture)
+)
 
 HOOKS = ["blocks.0.mlp.hook_post", "blocks.1.hook_resid_post"]
 
@@ -60,7 +66,9 @@ def test_run_hooks_stops_early(tiny_model_dir):  # noqa: F811
 
 def test_unknown_hook_lists_close_matches(tiny_model_dir):  # noqa: F811
     model = _local(tiny_model_dir)
-    with pytest.raises(SourceError, match=r"unknown hook 'blocks\.1\.hook_resid_pots'.*blocks\.1\.hook_resid_post"):
+    with pytest.raises(
+        SourceError, match=r"unknown hook 'blocks\.1\.hook_resid_pots'.*blocks\.1\.hook_resid_post"
+    ):
         model.hook_width("blocks.1.hook_resid_pots")
     with pytest.raises(SourceError, match="not a per-token activation"):
         model.hook_width("blocks.0.attn.hook_pattern")

@@ -49,12 +49,18 @@ def _saes(model_dir, tiny_model, *tables):
 
 def test_local_sae_round_trip(tiny_model_dir, tiny_model, tiny_sae_dir, tiny_mlp_sae_dir):  # noqa: F811
     loaded = _saes(
-        tiny_model_dir, tiny_model,
+        tiny_model_dir,
+        tiny_model,
         {"id": "resid", "source": "local", "path": str(tiny_sae_dir)},
         {"id": "mlp", "source": "local", "path": str(tiny_mlp_sae_dir)},
     )
     resid, mlp = loaded
-    assert (resid.hook_name, resid.layer, resid.d_in, resid.d_sae) == ("blocks.1.hook_resid_post", 1, D_MODEL, 64)
+    assert (resid.hook_name, resid.layer, resid.d_in, resid.d_sae) == (
+        "blocks.1.hook_resid_post",
+        1,
+        D_MODEL,
+        64,
+    )
     assert (mlp.hook_name, mlp.layer, mlp.d_in, mlp.d_sae) == ("blocks.0.mlp.hook_post", 0, D_MLP, 256)
     assert resid.architecture == "standard" and resid.seed == 1 and resid.source == "local"
     reference = make_tiny_sae(D_MODEL, 64, "blocks.1.hook_resid_post", seed=1)
@@ -74,17 +80,26 @@ def test_from_pretrained_reads_offline_hf_cache(tiny_model_dir, tiny_model, tiny
         },
     )
     (sae,) = _saes(
-        tiny_model_dir, tiny_model,
+        tiny_model_dir,
+        tiny_model,
         {"id": "hub", "source": "pretrained", "release": "saegraph-test/tiny-saes", "sae_id": "layer1"},
     )
-    assert (sae.release, sae.sae_name, sae.hook_name) == ("saegraph-test/tiny-saes", "layer1", "blocks.1.hook_resid_post")
+    assert (sae.release, sae.sae_name, sae.hook_name) == (
+        "saegraph-test/tiny-saes",
+        "layer1",
+        "blocks.1.hook_resid_post",
+    )
     reference = make_tiny_sae(D_MODEL, 64, "blocks.1.hook_resid_post", seed=1)
     torch.testing.assert_close(torch.from_numpy(sae.w_dec), reference.W_dec.detach())
 
 
 def test_from_pretrained_not_cached_offline(tiny_model_dir, tiny_model, offline_hub):  # noqa: F811
     with pytest.raises(SourceError, match="not in the local Hugging Face cache") as err:
-        _saes(tiny_model_dir, tiny_model, {"id": "x", "source": "pretrained", "release": "nobody/none", "sae_id": "a"})
+        _saes(
+            tiny_model_dir,
+            tiny_model,
+            {"id": "x", "source": "pretrained", "release": "nobody/none", "sae_id": "a"},
+        )
     assert "\n" not in str(err.value)
 
 
@@ -109,9 +124,15 @@ def test_neelnanda_converter_rejects_mismatched_files(tmp_path):
 def test_neelnanda_from_path_and_from_hf_cache(tiny_model_dir, tiny_model, tmp_path, offline_hub):  # noqa: F811
     run_dir = tmp_path / "nn"
     state = save_fake_neelnanda_run(run_dir, "47", d_in=D_MLP, d_sae=256, seed=9, act_name=None)
-    (local,) = _saes(tiny_model_dir, tiny_model, {"id": "n47", "source": "neelnanda", "sae_id": "47", "path": str(run_dir)})
+    (local,) = _saes(
+        tiny_model_dir, tiny_model, {"id": "n47", "source": "neelnanda", "sae_id": "47", "path": str(run_dir)}
+    )
     assert (local.hook_name, local.d_in, local.d_sae, local.seed) == ("blocks.0.mlp.hook_post", D_MLP, 256, 9)
-    fill_hf_cache(offline_hub, "NeelNanda/sparse_autoencoder", {"47_cfg.json": run_dir / "47_cfg.json", "47.pt": run_dir / "47.pt"})
+    fill_hf_cache(
+        offline_hub,
+        "NeelNanda/sparse_autoencoder",
+        {"47_cfg.json": run_dir / "47_cfg.json", "47.pt": run_dir / "47.pt"},
+    )
     (hub,) = _saes(tiny_model_dir, tiny_model, {"id": "n47", "source": "neelnanda", "sae_id": "47"})
     assert hub.release == "NeelNanda/sparse_autoencoder" and hub.sae_name == "47"
     torch.testing.assert_close(torch.from_numpy(hub.w_dec), state["W_dec"])
@@ -119,14 +140,21 @@ def test_neelnanda_from_path_and_from_hf_cache(tiny_model_dir, tiny_model, tmp_p
 
 def test_neelnanda_missing_run(tiny_model_dir, tiny_model, tmp_path):  # noqa: F811
     with pytest.raises(SourceError, match="lacks 25_cfg.json"):
-        _saes(tiny_model_dir, tiny_model, {"id": "n", "source": "neelnanda", "sae_id": "25", "path": str(tmp_path)})
+        _saes(
+            tiny_model_dir,
+            tiny_model,
+            {"id": "n", "source": "neelnanda", "sae_id": "25", "path": str(tmp_path)},
+        )
 
 
 # ----------------------------------------------------------------- validation errors
 def test_unknown_hook(tiny_model_dir, tiny_model, tiny_sae_dir):  # noqa: F811
     with pytest.raises(SourceError, match=r"unknown hook 'blocks\.7\.hook_resid_post'.*saes\.hook") as err:
-        _saes(tiny_model_dir, tiny_model,
-              {"id": "s", "source": "local", "path": str(tiny_sae_dir), "hook": "blocks.7.hook_resid_post"})
+        _saes(
+            tiny_model_dir,
+            tiny_model,
+            {"id": "s", "source": "local", "path": str(tiny_sae_dir), "hook": "blocks.7.hook_resid_post"},
+        )
     assert "\n" not in str(err.value)
 
 
@@ -137,9 +165,14 @@ def test_unknown_hook_from_sae_metadata(tiny_model_dir, tiny_model, tmp_path):  
 
 
 def test_d_in_mismatch(tiny_model_dir, tiny_model, tiny_mlp_sae_dir):  # noqa: F811
-    with pytest.raises(SourceError, match=r"d_in 128 but hook 'blocks\.1\.hook_resid_post' .* is 32 wide") as err:
-        _saes(tiny_model_dir, tiny_model,
-              {"id": "s", "source": "local", "path": str(tiny_mlp_sae_dir), "hook": "blocks.1.hook_resid_post"})
+    with pytest.raises(
+        SourceError, match=r"d_in 128 but hook 'blocks\.1\.hook_resid_post' .* is 32 wide"
+    ) as err:
+        _saes(
+            tiny_model_dir,
+            tiny_model,
+            {"id": "s", "source": "local", "path": str(tiny_mlp_sae_dir), "hook": "blocks.1.hook_resid_post"},
+        )
     assert "\n" not in str(err.value)
 
 
@@ -147,22 +180,44 @@ def test_incompatible_passes(tiny_model_dir, tiny_model, tmp_path):  # noqa: F81
     a = save_tiny_sae(tmp_path / "a", D_MODEL, 8, "blocks.0.hook_resid_post", prepend_bos=True)
     b = save_tiny_sae(tmp_path / "b", D_MLP, 8, "blocks.0.mlp.hook_post", prepend_bos=False)
     with pytest.raises(SourceError, match="SAEs a and b need different forward passes.*separate runs"):
-        _saes(tiny_model_dir, tiny_model,
-              {"id": "a", "source": "local", "path": str(a)}, {"id": "b", "source": "local", "path": str(b)})
-    c = save_tiny_sae(tmp_path / "c", D_MODEL, 8, "blocks.1.hook_resid_post",
-                      model_from_pretrained_kwargs={"center_writing_weights": False})
-    d = save_tiny_sae(tmp_path / "d", D_MODEL, 8, "blocks.0.hook_resid_post",
-                      model_from_pretrained_kwargs={"center_writing_weights": True})
+        _saes(
+            tiny_model_dir,
+            tiny_model,
+            {"id": "a", "source": "local", "path": str(a)},
+            {"id": "b", "source": "local", "path": str(b)},
+        )
+    c = save_tiny_sae(
+        tmp_path / "c",
+        D_MODEL,
+        8,
+        "blocks.1.hook_resid_post",
+        model_from_pretrained_kwargs={"center_writing_weights": False},
+    )
+    d = save_tiny_sae(
+        tmp_path / "d",
+        D_MODEL,
+        8,
+        "blocks.0.hook_resid_post",
+        model_from_pretrained_kwargs={"center_writing_weights": True},
+    )
     with pytest.raises(SourceError, match="model_from_pretrained_kwargs"):
-        _saes(tiny_model_dir, tiny_model,
-              {"id": "c", "source": "local", "path": str(c)}, {"id": "d", "source": "local", "path": str(d)})
+        _saes(
+            tiny_model_dir,
+            tiny_model,
+            {"id": "c", "source": "local", "path": str(c)},
+            {"id": "d", "source": "local", "path": str(d)},
+        )
 
 
 def test_compatible_saes_on_different_hooks_and_widths(tiny_model_dir, tiny_model, tmp_path):  # noqa: F811
     a = save_tiny_sae(tmp_path / "a", D_MODEL, 8, "blocks.0.hook_resid_post", prepend_bos=True)
     b = save_tiny_sae(tmp_path / "b", D_MLP, 16, "blocks.1.mlp.hook_post", prepend_bos=True)
-    loaded = _saes(tiny_model_dir, tiny_model,
-                   {"id": "a", "source": "local", "path": str(a)}, {"id": "b", "source": "local", "path": str(b)})
+    loaded = _saes(
+        tiny_model_dir,
+        tiny_model,
+        {"id": "a", "source": "local", "path": str(a)},
+        {"id": "b", "source": "local", "path": str(b)},
+    )
     assert [s.hook_name for s in loaded] == ["blocks.0.hook_resid_post", "blocks.1.mlp.hook_post"]
 
 

@@ -18,20 +18,30 @@ from saegraph.ingest.sources import (
     write_ground_truth,
 )
 
-SYN = {"num_features": 64, "hidden_dim": 32, "firing_probability": 0.04, "hierarchy_roots": 2,
-       "hierarchy_branching": 3, "hierarchy_depth": 1, "n_correlated_pairs": 8, "correlation": 0.7,
-       "sequence_length": 32}
+SYN = {
+    "num_features": 64,
+    "hidden_dim": 32,
+    "firing_probability": 0.04,
+    "hierarchy_roots": 2,
+    "hierarchy_branching": 3,
+    "hierarchy_depth": 1,
+    "n_correlated_pairs": 8,
+    "correlation": 0.7,
+    "sequence_length": 32,
+}
 
 
 def _cfg(saes=None, n_tokens=4000, seed=0, **syn):
-    return config_from_mapping({
-        "run": {"seed": seed},
-        "model": {"source": "synthetic", "name": "toy"},
-        "dataset": {"source": "synthetic", "name": "toy-data", "n_tokens": n_tokens},
-        "synthetic": {**SYN, **syn},
-        "activations": {"batch_size": 8},
-        "saes": saes or [{"id": "truth", "source": "synthetic", "synthetic_mode": "truth"}],
-    })
+    return config_from_mapping(
+        {
+            "run": {"seed": seed},
+            "model": {"source": "synthetic", "name": "toy"},
+            "dataset": {"source": "synthetic", "name": "toy-data", "n_tokens": n_tokens},
+            "synthetic": {**SYN, **syn},
+            "activations": {"batch_size": 8},
+            "saes": saes or [{"id": "truth", "source": "synthetic", "synthetic_mode": "truth"}],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +52,11 @@ def toy():
 
 def _stack(cfg, model, start=0):
     batches = list(iter_batches(cfg, model, start_sequence=start))
-    return batches, np.concatenate([b.tokens for b in batches]), np.concatenate([b.sequence_ids for b in batches])
+    return (
+        batches,
+        np.concatenate([b.tokens for b in batches]),
+        np.concatenate([b.sequence_ids for b in batches]),
+    )
 
 
 def test_model_surface(toy):
@@ -147,6 +161,8 @@ def test_two_seeds_train_two_similar_saes():
 def test_synthetic_errors():
     with pytest.raises(SourceError, match="lower synthetic.n_correlated_pairs"):
         load_model(_cfg(n_correlated_pairs=40))
-    cfg = _cfg([{"id": "x", "source": "synthetic", "synthetic_mode": "truth", "hook": "blocks.0.hook_resid_post"}])
+    cfg = _cfg(
+        [{"id": "x", "source": "synthetic", "synthetic_mode": "truth", "hook": "blocks.0.hook_resid_post"}]
+    )
     with pytest.raises(SourceError, match="unknown hook"):
         load_saes(cfg, load_model(cfg))

@@ -73,9 +73,15 @@ def tail_may_be_at_most(c, n_tokens, ni, nj, logfact, q):
     if c > hi or rest < 0:
         return True  # impossible count: leave it to the exact test
     lp = (
-        logfact[ni] - logfact[c] - logfact[ni - c]
-        + logfact[n_tokens - ni] - logfact[nj - c] - logfact[rest]
-        - logfact[n_tokens] + logfact[nj] + logfact[n_tokens - nj]
+        logfact[ni]
+        - logfact[c]
+        - logfact[ni - c]
+        + logfact[n_tokens - ni]
+        - logfact[nj - c]
+        - logfact[rest]
+        - logfact[n_tokens]
+        + logfact[nj]
+        + logfact[n_tokens - nj]
     )
     thr = q * (1.0 + 1e-6)
     term = math.exp(lp)
@@ -176,7 +182,7 @@ def circular_shift_pattern(indptr, indices, bounds, seed):
                 new_idx[fill[nt]] = f
                 fill[nt] += 1
     for t in range(n_tokens):
-        new_idx[new_ptr[t]:new_ptr[t + 1]].sort()
+        new_idx[new_ptr[t] : new_ptr[t + 1]].sort()
     return new_ptr, new_idx
 
 

@@ -149,8 +149,12 @@ def significant_candidates(
     if parts:
         cand = {k: np.concatenate([pt[n] for pt in parts]) for n, k in enumerate(("i", "j", "c", "p"))}
     else:
-        cand = {"i": np.zeros(0, np.int32), "j": np.zeros(0, np.int32), "c": np.zeros(0, np.int32),
-                "p": np.zeros(0, np.float64)}
+        cand = {
+            "i": np.zeros(0, np.int32),
+            "j": np.zeros(0, np.int32),
+            "c": np.zeros(0, np.int32),
+            "p": np.zeros(0, np.float64),
+        }
     stats = {
         "blockRows": rows,
         "pairsWithMinCount": int(counters[0]),
@@ -164,7 +168,9 @@ def significant_candidates(
     return cand, stats
 
 
-def top_k_per_node(i: np.ndarray, j: np.ndarray, score: np.ndarray, k: int, mode: str = "either") -> np.ndarray:
+def top_k_per_node(
+    i: np.ndarray, j: np.ndarray, score: np.ndarray, k: int, mode: str = "either"
+) -> np.ndarray:
     """Boolean mask of edges in the top ``k`` by ``score`` of either (or both) endpoints."""
     n = i.size
     if n == 0:
@@ -191,8 +197,13 @@ def select_edges(cand: dict[str, np.ndarray], n_fires: np.ndarray, n_tokens: int
     floors = (c >= config.min_count) & (scores["npmi"] >= config.min_npmi)
     keep = top_k_per_node(i[floors], j[floors], scores["npmi"][floors], config.top_k, config.top_k_mode)
     sel = np.flatnonzero(floors)[keep]
-    cols = {"i": i[sel], "j": j[sel], "count": c[sel], "pValue": cand["p"][passed_bh][sel],
-            "qValue": qv[passed_bh][sel]}
+    cols = {
+        "i": i[sel],
+        "j": j[sel],
+        "count": c[sel],
+        "pValue": cand["p"][passed_bh][sel],
+        "qValue": qv[passed_bh][sel],
+    }
     cols.update({k: v[sel] for k, v in scores.items()})
     counts = {"passedBH": int(passed_bh.sum()), "passedFloors": int(floors.sum()), "kept": int(sel.size)}
     return cols, counts
@@ -226,8 +237,13 @@ def coactivation_edges(
     n_tokens, n_features = acts.shape
     indptr, indices = binary_pattern(acts)
     n_fires, sums, sumsq = column_moments(acts)
-    common = dict(min_count=config.min_count, q=config.fdr_q, block_rows=config.block_rows,
-                  block_memory_mb=config.block_memory_mb, progress=progress)
+    common = dict(
+        min_count=config.min_count,
+        q=config.fdr_q,
+        block_rows=config.block_rows,
+        block_memory_mb=config.block_memory_mb,
+        progress=progress,
+    )
     cand, scan_stats = significant_candidates(indptr, indices, n_fires, **common)
     cols, counts = select_edges(cand, n_fires, n_tokens, config)
 
@@ -236,12 +252,23 @@ def coactivation_edges(
     csc.sort_indices()
     cnt = np.empty(cols["i"].size, np.int64)
     dots = np.empty(cols["i"].size, np.float64)
-    kern.pair_dots(csc.indptr.astype(np.int64), csc.indices, csc.data, csc.indptr.astype(np.int64),
-                   csc.indices, csc.data, cols["i"], cols["j"], cnt, dots)
+    kern.pair_dots(
+        csc.indptr.astype(np.int64),
+        csc.indices,
+        csc.data,
+        csc.indptr.astype(np.int64),
+        csc.indices,
+        csc.data,
+        cols["i"],
+        cols["j"],
+        cnt,
+        dots,
+    )
     if not np.array_equal(cnt, cols["count"]):
         raise RuntimeError("co-firing counts disagree between the blocked pass and the column merge")
-    cols["pearson"] = pearson_from_moments(dots, sums[cols["i"]], sums[cols["j"]], sumsq[cols["i"]],
-                                           sumsq[cols["j"]], n_tokens)
+    cols["pearson"] = pearson_from_moments(
+        dots, sums[cols["i"]], sums[cols["j"]], sumsq[cols["i"]], sumsq[cols["j"]], n_tokens
+    )
     t_pearson = time.perf_counter() - t0
 
     stats = {
@@ -277,16 +304,31 @@ def coactivation_edges(
     elif config.null_shift:
         stats["null"] = {"name": NULL_NAME, "skipped": "no sequence ids were given"}
     stats["seconds"] = round(time.perf_counter() - t_start, 3)
-    frame = pd.DataFrame({
-        "i": cols["i"].astype(np.int64), "j": cols["j"].astype(np.int64), "count": cols["count"].astype(np.int64),
-        "jaccard": cols["jaccard"], "npmi": cols["npmi"], "phi": cols["phi"],
-        "pTargetGivenSource": cols["pTargetGivenSource"], "pSourceGivenTarget": cols["pSourceGivenTarget"],
-        "pearson": cols["pearson"], "pValue": cols["pValue"], "qValue": cols["qValue"],
-    }).sort_values(["i", "j"], kind="stable").reset_index(drop=True)
+    frame = (
+        pd.DataFrame(
+            {
+                "i": cols["i"].astype(np.int64),
+                "j": cols["j"].astype(np.int64),
+                "count": cols["count"].astype(np.int64),
+                "jaccard": cols["jaccard"],
+                "npmi": cols["npmi"],
+                "phi": cols["phi"],
+                "pTargetGivenSource": cols["pTargetGivenSource"],
+                "pSourceGivenTarget": cols["pSourceGivenTarget"],
+                "pearson": cols["pearson"],
+                "pValue": cols["pValue"],
+                "qValue": cols["qValue"],
+            }
+        )
+        .sort_values(["i", "j"], kind="stable")
+        .reset_index(drop=True)
+    )
     return frame, stats
 
 
-CO_ACTIVATES_SCHEMA = RelType.CO_ACTIVATES.arrow_schema()  # the schema's one definition (saegraph.schema.graph)
+CO_ACTIVATES_SCHEMA = (
+    RelType.CO_ACTIVATES.arrow_schema()
+)  # the schema's one definition (saegraph.schema.graph)
 
 
 def build_from_bundle(bundle, config: CoactivationConfig, *, run_id: str, seed: int, work_dir: Path):
@@ -297,12 +339,16 @@ def build_from_bundle(bundle, config: CoactivationConfig, *, run_id: str, seed: 
     for sid in bundle.sae_ids:
         acts, seqs, _ = nonempty_activations(bundle, sid)
         log.info("co-activation for %s: %d tokens x %d features", sid, *acts.shape)
-        frame, stats = coactivation_edges(acts, config, sequence_ids=seqs, seed=seed, progress=progress_enabled())
+        frame, stats = coactivation_edges(
+            acts, config, sequence_ids=seqs, seed=seed, progress=progress_enabled()
+        )
         per_sae[sid] = stats
         frames.append(pair_rows(frame, sid, run_id))
-    table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True) if frames else
-                                 pd.DataFrame(columns=CO_ACTIVATES_SCHEMA.names),
-                                 schema=CO_ACTIVATES_SCHEMA, preserve_index=False)
+    table = pa.Table.from_pandas(
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CO_ACTIVATES_SCHEMA.names),
+        schema=CO_ACTIVATES_SCHEMA,
+        preserve_index=False,
+    )
     stats = {
         "method": "blocked exact co-firing counts; one-sided exact hypergeometric p; BH over F(F-1)/2 pairs",
         "fdrLevel": config.fdr_q,

@@ -79,9 +79,17 @@ def topk_rows(block, k, floor, self_offset):
 NO_SELF = -(1 << 62)
 
 
-def blocked_topk(queries: np.ndarray, keys: np.ndarray, k: int, floor: float = -np.inf, *,
-                 block_rows: int = 2048, exclude_self: bool = False, progress: bool = False,
-                 desc: str = "top-k") -> tuple[np.ndarray, np.ndarray]:
+def blocked_topk(
+    queries: np.ndarray,
+    keys: np.ndarray,
+    k: int,
+    floor: float = -np.inf,
+    *,
+    block_rows: int = 2048,
+    exclude_self: bool = False,
+    progress: bool = False,
+    desc: str = "top-k",
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k of ``queries @ keys.T`` per query row (both already normalised).
 
     Returns (idx int32 [n, k], val float32 [n, k]); slots beyond a row's hits are -1 / -inf.

@@ -43,8 +43,9 @@ def cosine_knn(W_dec: np.ndarray, k: int, floor: float, block_rows: int = 4096, 
     """Directed exact kNN by decoder cosine: (rows, cols, sims), rows ascending and each
     row's neighbours by similarity descending (so position within a row is rank − 1)."""
     w = normalize_rows(W_dec)
-    idx, val = blocked_topk(w, w, k, floor, block_rows=block_rows, exclude_self=True,
-                            progress=progress, desc="cosine kNN")
+    idx, val = blocked_topk(
+        w, w, k, floor, block_rows=block_rows, exclude_self=True, progress=progress, desc="cosine kNN"
+    )
     valid = idx >= 0
     rows = np.repeat(np.arange(w.shape[0], dtype=np.int32), valid.sum(axis=1))
     return rows, idx[valid].astype(np.int32), val[valid].astype(np.float32)
@@ -65,8 +66,9 @@ def undirected_pairs(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> pd
     lo = np.minimum(rows, cols).astype(np.int64)
     hi = np.maximum(rows, cols).astype(np.int64)
     df = pd.DataFrame({"i": lo, "j": hi, "similarity": sims.astype(np.float64), "rank": rank})
-    df = df.groupby(["i", "j"], sort=True, as_index=False).agg(similarity=("similarity", "max"),
-                                                                rank=("rank", "min"))
+    df = df.groupby(["i", "j"], sort=True, as_index=False).agg(
+        similarity=("similarity", "max"), rank=("rank", "min")
+    )
     return df
 
 
@@ -79,8 +81,9 @@ def build_from_bundle(bundle, config: CosineConfig, *, run_id: str, seed: int, w
     for sid in bundle.sae_ids:
         t0 = time.perf_counter()
         w = bundle.decoder(sid)
-        rows, cols, sims = cosine_knn(w, config.top_k, config.min_similarity, config.block_rows,
-                                      progress=progress_enabled())
+        rows, cols, sims = cosine_knn(
+            w, config.top_k, config.min_similarity, config.block_rows, progress=progress_enabled()
+        )
         pairs = undirected_pairs(rows, cols, sims)
         n_feat, d = w.shape
         degree = np.bincount(np.r_[pairs["i"], pairs["j"]].astype(np.int64), minlength=n_feat)
@@ -98,14 +101,18 @@ def build_from_bundle(bundle, config: CosineConfig, *, run_id: str, seed: int, w
             "seconds": round(time.perf_counter() - t0, 3),
         }
         log.info("cosine %s: %d edges", sid, len(pairs))
-        frames.append(pd.DataFrame({
-            "source": feature_ids(sid, pairs["i"].to_numpy()),
-            "target": feature_ids(sid, pairs["j"].to_numpy()),
-            "saeId": sid,
-            "similarity": pairs["similarity"].to_numpy(),
-            "rank": pairs["rank"].to_numpy().astype(np.int64),
-            "runId": run_id,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "source": feature_ids(sid, pairs["i"].to_numpy()),
+                    "target": feature_ids(sid, pairs["j"].to_numpy()),
+                    "saeId": sid,
+                    "similarity": pairs["similarity"].to_numpy(),
+                    "rank": pairs["rank"].to_numpy().astype(np.int64),
+                    "runId": run_id,
+                }
+            )
+        )
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COSINE_SCHEMA.names)
     table = pa.Table.from_pandas(frame, schema=COSINE_SCHEMA, preserve_index=False)
     stats = {

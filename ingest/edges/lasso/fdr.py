@@ -26,8 +26,9 @@ import numpy as np
 TABLE_LEVELS = (1, 2, 3, 5, 10, 20, 30)
 
 
-def count_replicates(keys_per_replicate: list[np.ndarray],
-                     weights_per_replicate: list[np.ndarray] | None = None):
+def count_replicates(
+    keys_per_replicate: list[np.ndarray], weights_per_replicate: list[np.ndarray] | None = None
+):
     """(unique keys, replicate counts, summed weights) over replicates (keys unique per replicate)."""
     if not keys_per_replicate:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
@@ -97,8 +98,12 @@ def bh_qvalues(p: np.ndarray, m: int) -> np.ndarray:
     return out
 
 
-def replicate_count_table(real_counts: np.ndarray, null_counts: np.ndarray, n_replicates: int,
-                          levels: tuple[int, ...] = TABLE_LEVELS) -> list[dict]:
+def replicate_count_table(
+    real_counts: np.ndarray,
+    null_counts: np.ndarray,
+    n_replicates: int,
+    levels: tuple[int, ...] = TABLE_LEVELS,
+) -> list[dict]:
     """Rows {r, edges, nullEdges, estimatedFdr} for the levels r ≤ R."""
     rows = []
     for r in levels:
@@ -106,8 +111,14 @@ def replicate_count_table(real_counts: np.ndarray, null_counts: np.ndarray, n_re
             break
         real = int((real_counts >= r).sum())
         null = int((null_counts >= r).sum())
-        rows.append({"r": r, "edges": real, "nullEdges": null,
-                     "estimatedFdr": float(min(1.0, null / real)) if real else (0.0 if null == 0 else 1.0)})
+        rows.append(
+            {
+                "r": r,
+                "edges": real,
+                "nullEdges": null,
+                "estimatedFdr": float(min(1.0, null / real)) if real else (0.0 if null == 0 else 1.0),
+            }
+        )
     return rows
 
 

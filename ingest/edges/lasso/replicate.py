@@ -87,8 +87,20 @@ class BlockFit:
     mean_candidates: float
 
 
-def fit_blocks(cand_ptr, cand_idx, pair_keys, pair_s, n, mean, sd, dense_corr, dense_gram, n_eff: float,
-               n_predictors: int, config: LassoConfig) -> BlockFit:
+def fit_blocks(
+    cand_ptr,
+    cand_idx,
+    pair_keys,
+    pair_s,
+    n,
+    mean,
+    sd,
+    dense_corr,
+    dense_gram,
+    n_eff: float,
+    n_predictors: int,
+    config: LassoConfig,
+) -> BlockFit:
     """Steps 4 (standardize S at the block pairs) to 6 (AND rule) for nodes 0..len(cand_ptr)−2.
 
     ``pair_keys`` are the sorted unique block pair keys min·n_nodes + max and ``pair_s`` S at
@@ -98,18 +110,30 @@ def fit_blocks(cand_ptr, cand_idx, pair_keys, pair_s, n, mean, sd, dense_corr, d
     slot = np.searchsorted(pair_keys, entry_keys)
     ui, uj = pair_keys // max(n_nodes, 1), pair_keys % max(n_nodes, 1)
     pair_corr = _standardized(pair_s, n, mean[ui], mean[uj], sd[ui], sd[uj])
-    g_flat, g_off, b_flat, b_off, pen = assemble_blocks(cand_ptr, cand_idx, pair_corr[slot], dense_corr,
-                                                        dense_gram)
-    beta, _ = solve_nodes(g_flat, g_off, b_flat, b_off, pen, n_lambdas=config.n_lambdas,
-                          lambda_min_ratio=config.lambda_min_ratio, n_eff=n_eff,
-                          n_predictors=max(n_predictors, 1), ebic_gamma=config.ebic_gamma,
-                          ebic_refit=config.ebic_refit)
+    g_flat, g_off, b_flat, b_off, pen = assemble_blocks(
+        cand_ptr, cand_idx, pair_corr[slot], dense_corr, dense_gram
+    )
+    beta, _ = solve_nodes(
+        g_flat,
+        g_off,
+        b_flat,
+        b_off,
+        pen,
+        n_lambdas=config.n_lambdas,
+        lambda_min_ratio=config.lambda_min_ratio,
+        n_eff=n_eff,
+        n_predictors=max(n_predictors, 1),
+        ebic_gamma=config.ebic_gamma,
+        ebic_refit=config.ebic_refit,
+    )
     # coefficients of the candidates (the first k entries of each block; covariates follow)
     n_cand = np.diff(cand_ptr)
     take = np.repeat(b_off[:-1], n_cand) + (np.arange(cand_idx.size) - np.repeat(cand_ptr[:-1], n_cand))
     node_of = np.repeat(np.arange(n_nodes), n_cand)
     local_keys, weights = and_rule(node_of, cand_idx, beta[take], n_nodes)
-    return BlockFit(local_keys, weights, int((beta[take] != 0).sum()), float(n_cand.mean()) if n_cand.size else 0.0)
+    return BlockFit(
+        local_keys, weights, int((beta[take] != 0).sum()), float(n_cand.mean()) if n_cand.size else 0.0
+    )
 
 
 @dataclass
@@ -140,11 +164,23 @@ def screen_candidates(acts: sp.csr_matrix, seq_starts: np.ndarray, config: Lasso
     node_mom = Moments(n=mom.n, mean=mom.mean[nodes], sd=mom.sd[nodes], firings=mom.firings[nodes])
     t_prepare = time.perf_counter() - t0
     t0 = time.perf_counter()
-    screen = screen_pairs(x, node_mom, n_eff, min_count=config.min_count, q=config.screen_q,
-                          block_entries=config.block_entries)
+    screen = screen_pairs(
+        x, node_mom, n_eff, min_count=config.min_count, q=config.screen_q, block_entries=config.block_entries
+    )
     cand_ptr, cand_idx = top_k_candidates(screen, nodes.size, config.candidates)
-    return Screened(mom, nodes, dense, n_eff, n_eff_info, x, node_mom, screen, cand_ptr, cand_idx,
-                    {"prepare": t_prepare, "screen": time.perf_counter() - t0})
+    return Screened(
+        mom,
+        nodes,
+        dense,
+        n_eff,
+        n_eff_info,
+        x,
+        node_mom,
+        screen,
+        cand_ptr,
+        cand_idx,
+        {"prepare": t_prepare, "screen": time.perf_counter() - t0},
+    )
 
 
 def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig) -> ReplicateEdges:
@@ -158,13 +194,26 @@ def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: Lasso
     t0 = time.perf_counter()
     pair_keys = np.unique(block_pair_keys(cand_ptr, cand_idx, nodes.size))
     pair_s = gram_entries(x, pair_keys, block_entries=config.block_entries)
-    dense_corr, dense_gram = dense_statistics(acts[:, dense], x, n, mom.mean[dense], mom.sd[dense],
-                                              sub_mom.mean, sub_mom.sd)
+    dense_corr, dense_gram = dense_statistics(
+        acts[:, dense], x, n, mom.mean[dense], mom.sd[dense], sub_mom.mean, sub_mom.sd
+    )
     timings["gram"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    fit = fit_blocks(cand_ptr, cand_idx, pair_keys, pair_s, n, sub_mom.mean, sub_mom.sd, dense_corr, dense_gram,
-                     n_eff, nodes.size - 1, config)
+    fit = fit_blocks(
+        cand_ptr,
+        cand_idx,
+        pair_keys,
+        pair_s,
+        n,
+        sub_mom.mean,
+        sub_mom.sd,
+        dense_corr,
+        dense_gram,
+        n_eff,
+        nodes.size - 1,
+        config,
+    )
     timings["solve"] = time.perf_counter() - t0
     info = {
         "nTokens": int(n),

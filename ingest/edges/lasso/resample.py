@@ -45,8 +45,9 @@ def choose_sequences(n_seq: int, fraction: float, rng: np.random.Generator) -> n
     return np.sort(rng.choice(n_seq, size=k, replace=False))
 
 
-def subsample_sequences(acts: sp.csr_matrix, seq_starts: np.ndarray, fraction: float,
-                        rng: np.random.Generator):
+def subsample_sequences(
+    acts: sp.csr_matrix, seq_starts: np.ndarray, fraction: float, rng: np.random.Generator
+):
     """Keep a random ``fraction`` of whole sequences; returns (csr, seq_starts)."""
     chosen = choose_sequences(seq_starts.size - 1, fraction, rng)
     lengths = seq_starts[chosen + 1] - seq_starts[chosen]

@@ -59,7 +59,9 @@ def split_features(mom: Moments, min_firings: int, dense_density: float) -> tupl
 
 
 CACHE_BLOCK_CELLS = 1 << 20  # 16 MiB of (S, c) cells: fits the shared L3 of the 2-core machines
-MAX_PASSES = 128  # a block costs one pass over every token; blocks grow past the cache size to stay under this
+MAX_PASSES = (
+    128  # a block costs one pass over every token; blocks grow past the cache size to stay under this
+)
 
 
 def _blocks(F: int, block_entries: int):
@@ -141,8 +143,9 @@ class ScreenResult:
     n_prefiltered: int  # pairs with c ≥ min_count and p ≤ q before BH
 
 
-def screen_pairs(x: sp.csr_matrix, mom: Moments, n_eff: float, *, min_count: int, q: float,
-                 block_entries: int) -> ScreenResult:
+def screen_pairs(
+    x: sp.csr_matrix, mom: Moments, n_eff: float, *, min_count: int, q: float, block_entries: int
+) -> ScreenResult:
     """Fisher-z screen with BH at ``q`` over all pairs of the columns of ``x`` (see step 3)."""
     n, F = x.shape
     sqrt_dof = math.sqrt(max(n_eff - 3.0, 1.0))
@@ -199,7 +202,7 @@ def _block_pair_keys(cand_ptr, cand_idx, F):
     for v in range(cand_ptr.size - 1):
         members = np.empty(cand_ptr[v + 1] - cand_ptr[v] + 1, np.int64)
         members[0] = v
-        members[1:] = cand_idx[cand_ptr[v]:cand_ptr[v + 1]]
+        members[1:] = cand_idx[cand_ptr[v] : cand_ptr[v + 1]]
         for a in range(members.size):
             for b in range(a + 1, members.size):
                 x, y = members[a], members[b]
@@ -294,9 +297,9 @@ def _assemble(cand_ptr, cand_idx, entry_corr, dense_corr, dense_gram, g_off, b_o
     for v in range(cand_ptr.size - 1):
         k = cand_ptr[v + 1] - cand_ptr[v]
         p = k + d
-        G = g_flat[g_off[v]:g_off[v] + p * p].reshape((p, p))
-        bv = b_flat[b_off[v]:b_off[v] + p]
-        cands = cand_idx[cand_ptr[v]:cand_ptr[v + 1]]
+        G = g_flat[g_off[v] : g_off[v] + p * p].reshape((p, p))
+        bv = b_flat[b_off[v] : b_off[v] + p]
+        cands = cand_idx[cand_ptr[v] : cand_ptr[v + 1]]
         for a in range(k + 1):  # member 0 is the node itself
             for c in range(a + 1, k + 1):
                 val = entry_corr[e]
@@ -328,8 +331,16 @@ def assemble_blocks(cand_ptr, cand_idx, entry_corr, dense_corr, dense_gram):
     g_flat = np.zeros(int(g_off[-1]), dtype=np.float64)
     b_flat = np.zeros(int(b_off[-1]), dtype=np.float64)
     pen = np.zeros(int(b_off[-1]), dtype=np.bool_)
-    _assemble(cand_ptr.astype(np.int64), cand_idx.astype(np.int64), np.asarray(entry_corr, dtype=np.float64),
-              np.ascontiguousarray(dense_corr, dtype=np.float64),
-              np.ascontiguousarray(dense_gram, dtype=np.float64),
-              g_off, b_off, g_flat, b_flat, pen)
+    _assemble(
+        cand_ptr.astype(np.int64),
+        cand_idx.astype(np.int64),
+        np.asarray(entry_corr, dtype=np.float64),
+        np.ascontiguousarray(dense_corr, dtype=np.float64),
+        np.ascontiguousarray(dense_gram, dtype=np.float64),
+        g_off,
+        b_off,
+        g_flat,
+        b_flat,
+        pen,
+    )
     return g_flat, g_off[:-1], b_flat, b_off, pen

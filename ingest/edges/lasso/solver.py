@@ -217,8 +217,23 @@ def _path_ebic(G, b, penalized, n_lambdas, ratio, n_eff, log_p, gamma, refit, to
 
 
 @njit(cache=True, parallel=True)
-def _solve_blocks(g_flat, g_off, b_flat, b_off, pen_flat, n_lambdas, ratio, n_eff, log_p, gamma, refit, tol,
-                  max_iter, beta_out, lam_out):
+def _solve_blocks(
+    g_flat,
+    g_off,
+    b_flat,
+    b_off,
+    pen_flat,
+    n_lambdas,
+    ratio,
+    n_eff,
+    log_p,
+    gamma,
+    refit,
+    tol,
+    max_iter,
+    beta_out,
+    lam_out,
+):
     n_nodes = b_off.size - 1
     for v in prange(n_nodes):
         b0, b1 = b_off[v], b_off[v + 1]
@@ -226,10 +241,22 @@ def _solve_blocks(g_flat, g_off, b_flat, b_off, pen_flat, n_lambdas, ratio, n_ef
         if p == 0:
             lam_out[v] = 0.0
             continue
-        G = g_flat[g_off[v]:g_off[v] + p * p].reshape((p, p))
+        G = g_flat[g_off[v] : g_off[v] + p * p].reshape((p, p))
         best = np.zeros(p)
-        _k, lam, _lmax = _path_ebic(G, b_flat[b0:b1], pen_flat[b0:b1], n_lambdas, ratio, n_eff, log_p, gamma,
-                                    refit, tol, max_iter, best)
+        _k, lam, _lmax = _path_ebic(
+            G,
+            b_flat[b0:b1],
+            pen_flat[b0:b1],
+            n_lambdas,
+            ratio,
+            n_eff,
+            log_p,
+            gamma,
+            refit,
+            tol,
+            max_iter,
+            best,
+        )
         beta_out[b0:b1] = best
         lam_out[v] = lam
 
@@ -259,18 +286,36 @@ def solve_nodes(
     lam = np.zeros(b_off.size - 1, dtype=np.float64)
     if b_off.size > 1:
         _solve_blocks(
-            np.ascontiguousarray(g_flat, dtype=np.float64), g_off.astype(np.int64),
-            np.ascontiguousarray(b_flat, dtype=np.float64), b_off.astype(np.int64),
-            penalized.astype(np.bool_), int(n_lambdas), float(lambda_min_ratio), float(n_eff),
-            math.log(max(n_predictors, 2)), float(ebic_gamma), bool(ebic_refit), float(tol), int(max_iter),
-            beta, lam,
+            np.ascontiguousarray(g_flat, dtype=np.float64),
+            g_off.astype(np.int64),
+            np.ascontiguousarray(b_flat, dtype=np.float64),
+            b_off.astype(np.int64),
+            penalized.astype(np.bool_),
+            int(n_lambdas),
+            float(lambda_min_ratio),
+            float(n_eff),
+            math.log(max(n_predictors, 2)),
+            float(ebic_gamma),
+            bool(ebic_refit),
+            float(tol),
+            int(max_iter),
+            beta,
+            lam,
         )
     return beta, lam
 
 
 # ------------------------------------------------------------------ single problems (tests, small graphs)
-def lasso_gram(G, b, lam: float, *, beta0=None, penalized=None, tol: float = DEFAULT_TOL,
-               max_iter: int = DEFAULT_MAX_ITER) -> np.ndarray:
+def lasso_gram(
+    G,
+    b,
+    lam: float,
+    *,
+    beta0=None,
+    penalized=None,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+) -> np.ndarray:
     """One LASSO fit on a Gram block (optionally warm-started from ``beta0``)."""
     G = np.ascontiguousarray(G, dtype=np.float64)
     b = np.ascontiguousarray(b, dtype=np.float64)
@@ -281,8 +326,9 @@ def lasso_gram(G, b, lam: float, *, beta0=None, penalized=None, tol: float = DEF
     return beta
 
 
-def lasso_path_gram(G, b, lambdas, *, warm_start: bool = True, penalized=None,
-                    tol: float = DEFAULT_TOL) -> np.ndarray:
+def lasso_path_gram(
+    G, b, lambdas, *, warm_start: bool = True, penalized=None, tol: float = DEFAULT_TOL
+) -> np.ndarray:
     """Coefficients [len(lambdas), p] along a λ path, warm-started or each from zero."""
     out = np.zeros((len(lambdas), len(b)))
     prev = None
@@ -315,13 +361,21 @@ def neighborhood_selection(
     b_flat = np.concatenate([corr[o, i] for i, o in enumerate(others)])
     b_off = np.arange(F + 1, dtype=np.int64) * (F - 1)
     beta, _ = solve_nodes(
-        g_flat, g_off, b_flat, b_off, np.ones(b_flat.size, dtype=bool), n_lambdas=n_lambdas,
-        lambda_min_ratio=lambda_min_ratio, n_eff=n_eff, n_predictors=F - 1, ebic_gamma=ebic_gamma,
+        g_flat,
+        g_off,
+        b_flat,
+        b_off,
+        np.ones(b_flat.size, dtype=bool),
+        n_lambdas=n_lambdas,
+        lambda_min_ratio=lambda_min_ratio,
+        n_eff=n_eff,
+        n_predictors=F - 1,
+        ebic_gamma=ebic_gamma,
         ebic_refit=ebic_refit,
     )
     B = np.zeros((F, F))
     for i, o in enumerate(others):
-        B[i, o] = beta[b_off[i]:b_off[i + 1]]
+        B[i, o] = beta[b_off[i] : b_off[i + 1]]
     sel = B != 0
     adj = (sel & sel.T) if rule == "and" else (sel | sel.T)
     return adj, B

@@ -57,7 +57,11 @@ from saegraph.ingest.edges.lasso.resample import (
     subsample_sequences,
 )
 from saegraph.ingest.edges.lasso.screen import column_moments
-from saegraph.ingest.edges.lasso.sufficient import TooManySequencePairs, replicate_from_dataset, screen_dataset
+from saegraph.ingest.edges.lasso.sufficient import (
+    TooManySequencePairs,
+    replicate_from_dataset,
+    screen_dataset,
+)
 from saegraph.ingest.edges.rows import nonempty_activations, pair_rows
 from saegraph.schema.graph import RelType
 
@@ -71,13 +75,13 @@ CAVEATS = (
 )
 NULL_NAMES = {
     "circular_shift": "each latent's column circularly shifted within every sequence (independent shift per "
-                      "latent and sequence)",
+    "latent and sequence)",
     "permutation": "each latent's firings moved to uniformly random distinct tokens",
 }
 SCREEN_NAMES = {
     "once": "Fisher-z BH screen and top-k candidates computed once on all sequences (real data, and separately "
-            "one matched-null dataset); each replicate refits the LASSO on its subsample from per-sequence "
-            "sufficient statistics",
+    "one matched-null dataset); each replicate refits the LASSO on its subsample from per-sequence "
+    "sufficient statistics",
     "per_replicate": "every subsample screened again (Fisher-z BH, top-k), with a freshly drawn null per replicate",
 }
 
@@ -85,8 +89,10 @@ SCREEN_NAMES = {
 def null_name(null: str, screen: str) -> str:
     """How the matched null of a replicate is built, in words (stated in the outputs)."""
     if screen == "once":
-        return (f"{NULL_NAMES[null]}: one null dataset drawn for the whole data, restricted to the same "
-                f"sequences as each real replicate")
+        return (
+            f"{NULL_NAMES[null]}: one null dataset drawn for the whole data, restricted to the same "
+            f"sequences as each real replicate"
+        )
     return f"{NULL_NAMES[null]}, drawn afresh on the same subsample as the real replicate"
 
 
@@ -106,8 +112,9 @@ def _save_replicate(path: Path, rep: ReplicateEdges) -> None:
 def _load_replicate(path: Path) -> ReplicateEdges | None:
     try:
         with np.load(path) as z:
-            return ReplicateEdges(keys=z["keys"].astype(np.int64), weights=z["weights"],
-                                  info=json.loads(str(z["info"])))
+            return ReplicateEdges(
+                keys=z["keys"].astype(np.int64), weights=z["weights"], info=json.loads(str(z["info"]))
+            )
     except (OSError, ValueError, KeyError, json.JSONDecodeError):
         log.warning("ignoring unreadable LASSO checkpoint %s", path)
         return None
@@ -134,8 +141,9 @@ def replicate_rng(seed: int, sae_id: str, r: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(sae_id.encode()), r])
 
 
-def matched_null(acts: sp.csr_matrix, seq_starts: np.ndarray, kind: str,
-                 rng: np.random.Generator) -> sp.csr_matrix:
+def matched_null(
+    acts: sp.csr_matrix, seq_starts: np.ndarray, kind: str, rng: np.random.Generator
+) -> sp.csr_matrix:
     if kind == "circular_shift":
         return circular_shift_null(acts, seq_starts, int(rng.integers(0, 2**62)))
     return permutation_null(acts, rng)
@@ -151,7 +159,13 @@ class _ScreenedOnce:
     replicate on disk never screens)."""
 
     def __init__(self, acts, seq_starts, config: LassoConfig, seed: int, sae_id: str):
-        self.acts, self.seq_starts, self.config, self.seed, self.sae_id = acts, seq_starts, config, seed, sae_id
+        self.acts, self.seq_starts, self.config, self.seed, self.sae_id = (
+            acts,
+            seq_starts,
+            config,
+            seed,
+            sae_id,
+        )
         self.real = self.null = None
         self.fallback = config.screen != "once"
         self.info: dict = {}
@@ -160,14 +174,20 @@ class _ScreenedOnce:
         """(real, null) ScreenedDatasets, or None when the statistics exceed the memory cap."""
         if self.real is None and not self.fallback:
             t0 = time.perf_counter()
-            null_acts = matched_null(self.acts, self.seq_starts, self.config.null, null_rng(self.seed, self.sae_id))
+            null_acts = matched_null(
+                self.acts, self.seq_starts, self.config.null, null_rng(self.seed, self.sae_id)
+            )
             t_null = time.perf_counter() - t0
             try:
                 self.real = screen_dataset(self.acts, self.seq_starts, self.config)
                 self.null = screen_dataset(null_acts, self.seq_starts, self.config)
             except TooManySequencePairs as exc:
-                log.warning("LASSO %s: %s (edges.lasso.max_sequence_pair_entries); screening every replicate "
-                            "instead (screen = per_replicate)", self.sae_id, exc)
+                log.warning(
+                    "LASSO %s: %s (edges.lasso.max_sequence_pair_entries); screening every replicate "
+                    "instead (screen = per_replicate)",
+                    self.sae_id,
+                    exc,
+                )
                 self.fallback = True
                 self.info = {"fallback": f"per_replicate: {exc}"}
                 return None
@@ -176,8 +196,9 @@ class _ScreenedOnce:
         return None if self.fallback else (self.real, self.null)
 
 
-def _compute_replicate(r: int, acts, seq_starts, config: LassoConfig, seed: int, sae_id: str,
-                       once: _ScreenedOnce) -> list[ReplicateEdges]:
+def _compute_replicate(
+    r: int, acts, seq_starts, config: LassoConfig, seed: int, sae_id: str, once: _ScreenedOnce
+) -> list[ReplicateEdges]:
     """Replicate r: [real, matched null]."""
     rng = replicate_rng(seed, sae_id, r)
     datasets = once.datasets()
@@ -196,16 +217,30 @@ def _compute_replicate(r: int, acts, seq_starts, config: LassoConfig, seed: int,
     return done
 
 
-def run_replicates(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig, *, seed: int,
-                   sae_id: str = "sae", work_dir: Path | None = None, progress: bool = False,
-                   screened: dict | None = None):
+def run_replicates(
+    acts: sp.csr_matrix,
+    seq_starts: np.ndarray,
+    config: LassoConfig,
+    *,
+    seed: int,
+    sae_id: str = "sae",
+    work_dir: Path | None = None,
+    progress: bool = False,
+    screened: dict | None = None,
+):
     """R real and R matched-null replicates (lists of ReplicateEdges), resuming from ``work_dir``.
 
     With ``config.screen == "once"`` the screen's statistics (seconds, pairs) are written
     into ``screened`` when given (empty when every replicate came from a checkpoint)."""
-    fingerprint = {"config": asdict(config), "seed": int(seed), "saeId": sae_id, "shape": list(acts.shape),
-                   "nnz": int(acts.nnz), "sum": float(np.round(acts.data.astype(np.float64).sum(), 3)),
-                   "sequences": int(seq_starts.size - 1)}
+    fingerprint = {
+        "config": asdict(config),
+        "seed": int(seed),
+        "saeId": sae_id,
+        "shape": list(acts.shape),
+        "nnz": int(acts.nnz),
+        "sum": float(np.round(acts.data.astype(np.float64).sum(), 3)),
+        "sequences": int(seq_starts.size - 1),
+    }
     ckpt = _prepare_checkpoints(work_dir, fingerprint)
     once = _ScreenedOnce(acts, seq_starts, config, seed, sae_id)
     real, null = [], []
@@ -237,9 +272,17 @@ def _mean_seconds(reps: list[ReplicateEdges]) -> dict:
 
 
 # ------------------------------------------------------------------ aggregation
-def lasso_edges(acts: sp.spmatrix, sequence_ids: np.ndarray, positions: np.ndarray, config: LassoConfig, *,
-                seed: int = 0, sae_id: str = "sae", work_dir: Path | None = None,
-                progress: bool = False) -> tuple[pd.DataFrame, dict]:
+def lasso_edges(
+    acts: sp.spmatrix,
+    sequence_ids: np.ndarray,
+    positions: np.ndarray,
+    config: LassoConfig,
+    *,
+    seed: int = 0,
+    sae_id: str = "sae",
+    work_dir: Path | None = None,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, dict]:
     """The whole LASSO stage on one SAE's token × latent matrix.
 
     Returns a DataFrame (i < j latent indices, weight, stability, nReplicates, nullReplicates,
@@ -248,8 +291,16 @@ def lasso_edges(acts: sp.spmatrix, sequence_ids: np.ndarray, positions: np.ndarr
     acts, seq_starts = order_by_sequence(sp.csr_matrix(acts, dtype=np.float32), sequence_ids, positions)
     n_tokens, F = acts.shape
     screened: dict = {}
-    real, null = run_replicates(acts, seq_starts, config, seed=seed, sae_id=sae_id, work_dir=work_dir,
-                                progress=progress, screened=screened)
+    real, null = run_replicates(
+        acts,
+        seq_starts,
+        config,
+        seed=seed,
+        sae_id=sae_id,
+        work_dir=work_dir,
+        progress=progress,
+        screened=screened,
+    )
     scope = "per_replicate" if "fallback" in screened else config.screen
     R = config.replicates
     keys, counts, wsum = count_replicates([x.keys for x in real], [x.weights for x in real])
@@ -261,16 +312,26 @@ def lasso_edges(acts: sp.spmatrix, sequence_ids: np.ndarray, positions: np.ndarr
     p = stratified_pvalues(keys, counts, nkeys, ncounts, F, bins, config.frequency_strata)
     q = bh_qvalues(p, m_pairs)
     pos = np.searchsorted(nkeys, keys)
-    hit = (pos < nkeys.size) & (nkeys[np.minimum(pos, max(nkeys.size - 1, 0))] == keys) if nkeys.size else \
-        np.zeros(keys.size, bool)
+    hit = (
+        (pos < nkeys.size) & (nkeys[np.minimum(pos, max(nkeys.size - 1, 0))] == keys)
+        if nkeys.size
+        else np.zeros(keys.size, bool)
+    )
     null_of_real = np.where(hit, ncounts[np.minimum(pos, max(nkeys.size - 1, 0))] if nkeys.size else 0, 0)
     sizes = stratum_sizes(bins, config.frequency_strata)
     p_floor = float(1.0 / (1.0 + sizes[sizes > 0].min())) if (sizes > 0).any() else 1.0
-    frame = pd.DataFrame({
-        "i": keys // max(F, 1), "j": keys % max(F, 1), "weight": wsum / np.maximum(counts, 1),
-        "stability": counts / R, "nReplicates": counts, "nullReplicates": null_of_real.astype(np.int64),
-        "pValue": p, "qValue": q,
-    })
+    frame = pd.DataFrame(
+        {
+            "i": keys // max(F, 1),
+            "j": keys % max(F, 1),
+            "weight": wsum / np.maximum(counts, 1),
+            "stability": counts / R,
+            "nReplicates": counts,
+            "nullReplicates": null_of_real.astype(np.int64),
+            "pValue": p,
+            "qValue": q,
+        }
+    )
     significant = frame["qValue"] <= config.fdr_q
     if config.keep == "significant":
         frame = frame[significant].reset_index(drop=True)
@@ -291,11 +352,14 @@ def lasso_edges(acts: sp.spmatrix, sequence_ids: np.ndarray, positions: np.ndarr
             "meanPerReplicate": float(np.mean(n_eff_vals)) if n_eff_vals else 0.0,
             "details": real[0].info["nEffInfo"] if real else {},
             "usedFor": "Fisher-z screen z = atanh(r)*sqrt(n_eff-3) and EBIC = n_eff*log(sigma2) + "
-                       "df*(log(n_eff) + 2*gamma*log(p)), p = node latents of the replicate - 1",
+            "df*(log(n_eff) + 2*gamma*log(p)), p = node latents of the replicate - 1",
         },
         "screen": {"scope": scope, "description": SCREEN_NAMES[scope], **screened},
-        "null": {"kind": config.null, "name": null_name(config.null, scope),
-                 "edgesPerReplicateMean": float(np.mean([x.keys.size for x in null])) if null else 0.0},
+        "null": {
+            "kind": config.null,
+            "name": null_name(config.null, scope),
+            "edgesPerReplicateMean": float(np.mean([x.keys.size for x in null])) if null else 0.0,
+        },
         "edgesPerReplicateMean": mean_sel,
         "replicateCountTable": replicate_count_table(counts, ncounts, R),
         "fdrLevel": config.fdr_q,
@@ -304,15 +368,15 @@ def lasso_edges(acts: sp.spmatrix, sequence_ids: np.ndarray, positions: np.ndarr
         "significantEdges": int(significant.sum()),
         "pValueFloor": p_floor,
         "pValueFloorNote": "smallest attainable empirical p (1/(1 + pairs of the smallest stratum)); BH over "
-                           "eligiblePairs rejects nothing unless about pValueFloor*eligiblePairs/fdrLevel "
-                           "edges reach it - lower frequency_strata when few edges are expected",
+        "eligiblePairs rejects nothing unless about pValueFloor*eligiblePairs/fdrLevel "
+        "edges reach it - lower frequency_strata when few edges are expected",
         "stability": {
             "threshold": config.stability_threshold,
             "stableEdges": int(stable.sum()),
             "stableNullEdges": int((ncounts >= config.stability_threshold * R).sum()),
             "mbBound": mb_bound(mean_sel, config.stability_threshold, m_pairs),
             "mbBoundFormula": "E[V] <= qbar^2 / ((2*pi_thr - 1) * M), qbar = mean AND-rule edges per "
-                              "replicate, M = eligible pairs (Meinshausen & Buhlmann 2010)",
+            "replicate, M = eligible pairs (Meinshausen & Buhlmann 2010)",
         },
         "denseCovariates": sorted({d for x in real for d in x.info["denseCovariates"]}),
         "meanNodes": float(np.mean([x.info["nodes"] for x in real])) if real else 0.0,
@@ -334,9 +398,16 @@ def build_from_bundle(bundle, config: LassoConfig, *, run_id: str, seed: int, wo
     for sid in sae_ids:
         acts, seqs, poss = nonempty_activations(bundle, sid)
         log.info("LASSO for %s: %d tokens x %d latents, %d replicates", sid, *acts.shape, config.replicates)
-        frame, stats = lasso_edges(acts, seqs, poss, config, seed=seed, sae_id=sid,
-                                   work_dir=Path(work_dir) / sid if work_dir is not None else None,
-                                   progress=progress_enabled())
+        frame, stats = lasso_edges(
+            acts,
+            seqs,
+            poss,
+            config,
+            seed=seed,
+            sae_id=sid,
+            work_dir=Path(work_dir) / sid if work_dir is not None else None,
+            progress=progress_enabled(),
+        )
         per_sae[sid] = stats
         frames.append(pair_rows(frame, sid, run_id))
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LASSO_SCHEMA.names)
@@ -346,12 +417,18 @@ def build_from_bundle(bundle, config: LassoConfig, *, run_id: str, seed: int, wo
     for row_idx, row in enumerate(next(iter(per_sae.values()))["replicateCountTable"] if per_sae else []):
         real = sum(s["replicateCountTable"][row_idx]["edges"] for s in per_sae.values())
         nul = sum(s["replicateCountTable"][row_idx]["nullEdges"] for s in per_sae.values())
-        combined.append({"r": row["r"], "edges": real, "nullEdges": nul,
-                         "estimatedFdr": float(min(1.0, nul / real)) if real else float(nul > 0)})
+        combined.append(
+            {
+                "r": row["r"],
+                "edges": real,
+                "nullEdges": nul,
+                "estimatedFdr": float(min(1.0, nul / real)) if real else float(nul > 0),
+            }
+        )
     stats = {
         "method": "nodewise LASSO (Meinshausen-Buhlmann) on standardized Gram blocks after a Fisher-z BH "
-                  "screen; lambda by EBIC; AND rule; R whole-sequence subsamples each with a matched null; "
-                  "per-edge empirical p from null replicate counts within endpoint-frequency strata; BH",
+        "screen; lambda by EBIC; AND rule; R whole-sequence subsamples each with a matched null; "
+        "per-edge empirical p from null replicate counts within endpoint-frequency strata; BH",
         "caveats": CAVEATS,
         "replicates": R,
         "fdrLevel": config.fdr_q,

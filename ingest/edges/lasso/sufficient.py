@@ -62,7 +62,9 @@ class ScreenedDataset:
     pair_keys: np.ndarray  # sorted block pair keys min·n_nodes + max
     seq_pairs: sp.csr_matrix  # [n_seq, |P|] S per sequence at the block pairs
     seq_moments: tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]  # Σa, Σa², firings [n_seq, nodes + dense]
-    seq_lag: tuple[sp.csr_matrix, sp.csr_matrix] | None  # (firings, lag-1 co-firings) [n_seq, F] when deflated
+    seq_lag: (
+        tuple[sp.csr_matrix, sp.csr_matrix] | None
+    )  # (firings, lag-1 co-firings) [n_seq, F] when deflated
     x: sp.csr_matrix  # [tokens, nodes]
     a_dense: sp.csr_matrix  # [tokens, dense]
     info: dict
@@ -71,7 +73,9 @@ class ScreenedDataset:
 def sequence_membership(seq_starts: np.ndarray) -> sp.csr_matrix:
     """[n_seq, tokens] 0/1 matrix: row s marks the tokens of sequence s."""
     n_seq, n = seq_starts.size - 1, int(seq_starts[-1])
-    return sp.csr_matrix((np.ones(n, dtype=np.float64), np.arange(n), seq_starts.astype(np.int64)), shape=(n_seq, n))
+    return sp.csr_matrix(
+        (np.ones(n, dtype=np.float64), np.arange(n), seq_starts.astype(np.int64)), shape=(n_seq, n)
+    )
 
 
 class TooManySequencePairs(RuntimeError):
@@ -187,14 +191,21 @@ def sequence_column_sums(acts: sp.csr_matrix, seq_starts: np.ndarray, columns: n
     """Per-sequence Σa, Σa² and firings (a > 0) of ``acts[:, columns]``: three [n_seq, len(columns)] CSR."""
     col_map = np.full(acts.shape[1], -1, dtype=np.int64)
     col_map[columns] = np.arange(columns.size)
-    ptr, col, *vals = _sequence_column_sums(acts.indptr.astype(np.int64), acts.indices, acts.data,
-                                            seq_starts.astype(np.int64), col_map, int(columns.size))
+    ptr, col, *vals = _sequence_column_sums(
+        acts.indptr.astype(np.int64),
+        acts.indices,
+        acts.data,
+        seq_starts.astype(np.int64),
+        col_map,
+        int(columns.size),
+    )
     shape = (seq_starts.size - 1, int(columns.size))
     return tuple(sp.csr_matrix((v, col, ptr), shape=shape) for v in vals)
 
 
-def sequence_pair_sums(x: sp.csr_matrix, seq_starts: np.ndarray, pair_keys: np.ndarray,
-                       max_entries: int = 2**62) -> sp.csr_matrix:
+def sequence_pair_sums(
+    x: sp.csr_matrix, seq_starts: np.ndarray, pair_keys: np.ndarray, max_entries: int = 2**62
+) -> sp.csr_matrix:
     """[n_seq, |P|] CSR of Σ_{t∈s} x_ti x_tj for the sorted pair keys i·n_cols + j (i < j) of ``x``.
 
     Raises ``TooManySequencePairs`` as soon as more than ``max_entries`` non-zeros would be kept."""
@@ -202,11 +213,20 @@ def sequence_pair_sums(x: sp.csr_matrix, seq_starts: np.ndarray, pair_keys: np.n
     first = pair_keys // max(n_cols, 1)
     p_ptr = np.concatenate([[0], np.cumsum(np.bincount(first, minlength=n_cols))]).astype(np.int64)
     p_partner = (pair_keys % max(n_cols, 1)).astype(np.int64)
-    ptr, slot, val, fits = _sequence_pair_sums(x.indptr.astype(np.int64), x.indices.astype(np.int64), x.data,
-                                               seq_starts.astype(np.int64), p_ptr, p_partner, int(max_entries))
+    ptr, slot, val, fits = _sequence_pair_sums(
+        x.indptr.astype(np.int64),
+        x.indices.astype(np.int64),
+        x.data,
+        seq_starts.astype(np.int64),
+        p_ptr,
+        p_partner,
+        int(max_entries),
+    )
     if not fits:
-        raise TooManySequencePairs(f"more than {max_entries:,} (sequence, block pair) sums for {pair_keys.size:,} "
-                                   f"block pairs over {seq_starts.size - 1:,} sequences")
+        raise TooManySequencePairs(
+            f"more than {max_entries:,} (sequence, block pair) sums for {pair_keys.size:,} "
+            f"block pairs over {seq_starts.size - 1:,} sequences"
+        )
     return sp.csr_matrix((val, slot, ptr), shape=(seq_starts.size - 1, pair_keys.size))
 
 
@@ -232,16 +252,38 @@ def screen_dataset(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoCon
     a_dense = acts[:, dense].tocsr()
     seq_moments = sequence_column_sums(acts, seq_starts, np.concatenate([nodes, dense]))
     seq_lag = _sequence_lag(acts, seq_starts) if config.n_eff == "deflated" else None
-    info = {"nEffWhole": float(sc.n_eff), "nEffWholeInfo": sc.n_eff_info,
-            "screenPrefiltered": int(sc.screen.n_prefiltered), "screenPassed": int(sc.screen.i.size),
-            "blockPairs": int(pair_keys.size), "sequencePairEntries": int(seq_pairs.nnz),
-            "seconds": {"screen": round(sum(sc.seconds.values()), 4),
-                        "statistics": round(time.perf_counter() - t0, 4)}}
-    return ScreenedDataset(acts.shape[1], np.diff(seq_starts).astype(np.int64), nodes, dense, cand_ptr, cand_idx, pair_keys,
-                           seq_pairs, seq_moments, seq_lag, x, a_dense, info)
+    info = {
+        "nEffWhole": float(sc.n_eff),
+        "nEffWholeInfo": sc.n_eff_info,
+        "screenPrefiltered": int(sc.screen.n_prefiltered),
+        "screenPassed": int(sc.screen.i.size),
+        "blockPairs": int(pair_keys.size),
+        "sequencePairEntries": int(seq_pairs.nnz),
+        "seconds": {
+            "screen": round(sum(sc.seconds.values()), 4),
+            "statistics": round(time.perf_counter() - t0, 4),
+        },
+    }
+    return ScreenedDataset(
+        acts.shape[1],
+        np.diff(seq_starts).astype(np.int64),
+        nodes,
+        dense,
+        cand_ptr,
+        cand_idx,
+        pair_keys,
+        seq_pairs,
+        seq_moments,
+        seq_lag,
+        x,
+        a_dense,
+        info,
+    )
 
 
-def _replicate_n_eff(ds: ScreenedDataset, w: np.ndarray, n: float, n_seq: int, mode: str) -> tuple[float, dict]:
+def _replicate_n_eff(
+    ds: ScreenedDataset, w: np.ndarray, n: float, n_seq: int, mode: str
+) -> tuple[float, dict]:
     """``lasso_resample.effective_sample_size`` from per-sequence sums (same formula)."""
     if mode == "sequences" or ds.seq_lag is None:
         return float(n_seq), {"mode": "sequences", "nSequences": n_seq, "nTokens": int(n)}
@@ -282,12 +324,31 @@ def replicate_from_dataset(ds: ScreenedDataset, chosen: np.ndarray, config: Lass
     pair_s = (ds.seq_pairs.T @ w)[np.searchsorted(ds.pair_keys, needed)]
     token_w = np.repeat(w, ds.seq_len)
     with np.errstate(divide="ignore", invalid="ignore"):  # columns of nodes dead in this replicate are unused
-        dense_corr, dense_gram = dense_statistics(sp.diags(token_w) @ ds.a_dense[:, dense_ok], ds.x, n,
-                                                  mean[k:][dense_ok], sd[k:][dense_ok], mean[:k], sd[:k])
+        dense_corr, dense_gram = dense_statistics(
+            sp.diags(token_w) @ ds.a_dense[:, dense_ok],
+            ds.x,
+            n,
+            mean[k:][dense_ok],
+            sd[k:][dense_ok],
+            mean[:k],
+            sd[:k],
+        )
         t_stats = time.perf_counter() - t0
         t0 = time.perf_counter()
-        fit = fit_blocks(cand_ptr, cand_idx, needed, pair_s, n, mean[:k], sd[:k], dense_corr, dense_gram, n_eff,
-                         int(alive.sum()) - 1, config)
+        fit = fit_blocks(
+            cand_ptr,
+            cand_idx,
+            needed,
+            pair_s,
+            n,
+            mean[:k],
+            sd[:k],
+            dense_corr,
+            dense_gram,
+            n_eff,
+            int(alive.sum()) - 1,
+            config,
+        )
     info = {
         "nTokens": int(n),
         "nSequences": int(chosen.size),

@@ -27,8 +27,9 @@ def _csr(acts) -> sp.csr_matrix:
     return m
 
 
-def max_activation_correlation(acts_a, acts_b, *, block_rows: int = 2048, block_memory_mb: int = 512,
-                               progress: bool = False):
+def max_activation_correlation(
+    acts_a, acts_b, *, block_rows: int = 2048, block_memory_mb: int = 512, progress: bool = False
+):
     """Per feature of A: (argmax_b, max r); per feature of B: (argmax_a, max r). NaN for dead."""
     from tqdm.auto import tqdm
 
@@ -49,8 +50,9 @@ def max_activation_correlation(acts_a, acts_b, *, block_rows: int = 2048, block_
     r_ba = np.full(fb, -np.inf)
     buf = np.zeros((rows, fb), dtype=np.float32)
     ptr_a, ptr_b = a.indptr.astype(np.int64), b.indptr.astype(np.int64)
-    for r0 in tqdm(range(0, fa, rows), desc="activation correlation", unit="block", disable=not progress,
-                   leave=False):
+    for r0 in tqdm(
+        range(0, fa, rows), desc="activation correlation", unit="block", disable=not progress, leave=False
+    ):
         r1 = min(r0 + rows, fa)
         view = buf[: r1 - r0]
         view[:] = 0.0
@@ -88,10 +90,30 @@ def pair_correlations(acts_a, acts_b, ia: np.ndarray, ib: np.ndarray) -> tuple[n
     pa.sort_indices()
     pb.sort_indices()
     # counts on the firing pattern (act > 0), dots on the values
-    kern.pair_dots(pa.indptr.astype(np.int64), pa.indices, pa.data.astype(np.float32),
-                   pb.indptr.astype(np.int64), pb.indices, pb.data.astype(np.float32), ia, ib, counts, dots)
-    kern.pair_dots(a.indptr.astype(np.int64), a.indices, a.data, b.indptr.astype(np.int64), b.indices,
-                   b.data, ia, ib, np.empty(ia.size, np.int64), dots)
+    kern.pair_dots(
+        pa.indptr.astype(np.int64),
+        pa.indices,
+        pa.data.astype(np.float32),
+        pb.indptr.astype(np.int64),
+        pb.indices,
+        pb.data.astype(np.float32),
+        ia,
+        ib,
+        counts,
+        dots,
+    )
+    kern.pair_dots(
+        a.indptr.astype(np.int64),
+        a.indices,
+        a.data,
+        b.indptr.astype(np.int64),
+        b.indices,
+        b.data,
+        ia,
+        ib,
+        np.empty(ia.size, np.int64),
+        dots,
+    )
     _, sa, qa = column_moments(a)
     _, sb, qb = column_moments(b)
     r = pearson_from_moments(dots, sa[ia], sb[ib], qa[ia], qb[ib], n)

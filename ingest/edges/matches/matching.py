@@ -37,8 +37,9 @@ def dense_one_to_one(sims: np.ndarray, floor: float) -> tuple[np.ndarray, np.nda
     return a[keep].astype(np.int64), b[keep].astype(np.int64), sims[a, b][keep]
 
 
-def sparse_one_to_one(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray, n_a: int, n_b: int,
-                      floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sparse_one_to_one(
+    rows: np.ndarray, cols: np.ndarray, sims: np.ndarray, n_a: int, n_b: int, floor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact optimum restricted to the candidate pairs (rows[k], cols[k]) with cosine sims[k]."""
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
@@ -53,7 +54,10 @@ def sparse_one_to_one(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray, n_a:
     rows, cols, sims = rows[first], cols[first], sims[first]
     dummy_rows = np.arange(n_a, dtype=np.int64)
     graph = sp.csr_matrix(
-        (np.r_[2.0 - sims, np.full(n_a, 2.0 - floor)], (np.r_[rows, dummy_rows], np.r_[cols, n_b + dummy_rows])),
+        (
+            np.r_[2.0 - sims, np.full(n_a, 2.0 - floor)],
+            (np.r_[rows, dummy_rows], np.r_[cols, n_b + dummy_rows]),
+        ),
         shape=(n_a, n_b + n_a),
     )
     row_ind, col_ind = min_weight_full_bipartite_matching(graph)
@@ -74,6 +78,9 @@ def shared_fractions(cos: np.ndarray, n_a: int, n_b: int, thresholds) -> dict[st
     out = {}
     for tau in thresholds:
         k = int(np.sum(np.asarray(cos) >= tau))
-        out[f"{tau:g}"] = {"matched": k, "fractionOfA": k / n_a if n_a else float("nan"),
-                           "fractionOfB": k / n_b if n_b else float("nan")}
+        out[f"{tau:g}"] = {
+            "matched": k,
+            "fractionOfA": k / n_a if n_a else float("nan"),
+            "fractionOfB": k / n_b if n_b else float("nan"),
+        }
     return out

@@ -22,8 +22,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import nnls
 
-from saegraph.ingest.edges.matches.actcorr import pair_correlations
 from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
+from saegraph.ingest.edges.matches.actcorr import pair_correlations
 
 
 @nb.njit(cache=True, nogil=True)
@@ -56,8 +56,9 @@ def _exclusivity_counts(indptr, indices, data, parent_of, n_parents):
 def children_exclusivity(acts_wide, parent_of: np.ndarray, n_parents: int) -> np.ndarray:
     """Per parent: P(exactly one child fires | at least one child fires); NaN where none fires."""
     m = sp.csr_matrix(acts_wide, dtype=np.float32, copy=True)
-    anyc, one = _exclusivity_counts(m.indptr.astype(np.int64), m.indices, m.data,
-                                    np.asarray(parent_of, np.int64), int(n_parents))
+    anyc, one = _exclusivity_counts(
+        m.indptr.astype(np.int64), m.indices, m.data, np.asarray(parent_of, np.int64), int(n_parents)
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(anyc > 0, one / np.maximum(anyc, 1), np.nan)
 
@@ -71,9 +72,17 @@ def nnls_r2(parent_dir: np.ndarray, child_dirs: np.ndarray) -> float:
     return float(1.0 - resid**2 / denom) if denom > 0 else float("nan")
 
 
-def parent_child(W_narrow: np.ndarray, W_wide: np.ndarray, *, min_cosine: float = 0.5,
-                 min_cooccurrence: float = 0.8, acts_narrow=None, acts_wide=None,
-                 block_rows: int = 2048, progress: bool = False):
+def parent_child(
+    W_narrow: np.ndarray,
+    W_wide: np.ndarray,
+    *,
+    min_cosine: float = 0.5,
+    min_cooccurrence: float = 0.8,
+    acts_narrow=None,
+    acts_wide=None,
+    block_rows: int = 2048,
+    progress: bool = False,
+):
     """Parent/child edges from the narrow SAE to the wide one.
 
     Returns (children, parents, stats): children has columns child, parent, cosine,
@@ -94,8 +103,9 @@ def parent_child(W_narrow: np.ndarray, W_wide: np.ndarray, *, min_cosine: float 
             p_cond = np.where(n_child > 0, counts / np.maximum(n_child, 1), 0.0)
         keep = p_cond >= min_cooccurrence
         cand, p_cond = cand[keep], p_cond[keep]
-    children = pd.DataFrame({"child": cand, "parent": parent[cand], "cosine": cos[cand],
-                             "pParentGivenChild": p_cond})
+    children = pd.DataFrame(
+        {"child": cand, "parent": parent[cand], "cosine": cos[cand], "pParentGivenChild": p_cond}
+    )
     children = children.sort_values(["parent", "cosine", "child"], ascending=[True, False, True])
     children["rank"] = children.groupby("parent").cumcount() + 1
     children = children.reset_index(drop=True)
@@ -106,12 +116,14 @@ def parent_child(W_narrow: np.ndarray, W_wide: np.ndarray, *, min_cosine: float 
     rows = []
     for par, grp in children.groupby("parent", sort=True):
         kids = grp["child"].to_numpy()
-        rows.append({
-            "parent": int(par),
-            "nChildren": int(kids.size),
-            "nnlsR2": nnls_r2(wn[par], ww[kids]),
-            "exclusivity": float(excl[par]) if excl is not None and kids.size >= 2 else float("nan"),
-        })
+        rows.append(
+            {
+                "parent": int(par),
+                "nChildren": int(kids.size),
+                "nnlsR2": nnls_r2(wn[par], ww[kids]),
+                "exclusivity": float(excl[par]) if excl is not None and kids.size >= 2 else float("nan"),
+            }
+        )
     parents = pd.DataFrame(rows, columns=["parent", "nChildren", "nnlsR2", "exclusivity"])
     n_children = parents["nChildren"].to_numpy() if len(parents) else np.zeros(0, int)
     hist = np.bincount(n_children, minlength=1)
@@ -125,7 +137,8 @@ def parent_child(W_narrow: np.ndarray, W_wide: np.ndarray, *, min_cosine: float 
         "meanChildrenPerParent": float(n_children.mean()) if n_children.size else 0.0,
         "childrenPerParentHistogram": {str(k): int(v) for k, v in enumerate(hist) if k > 0 and v},
         "meanNnlsR2": float(parents["nnlsR2"].mean()) if len(parents) else float("nan"),
-        "meanExclusivity": float(np.nanmean(parents["exclusivity"])) if
-        len(parents) and parents["exclusivity"].notna().any() else float("nan"),
+        "meanExclusivity": float(np.nanmean(parents["exclusivity"]))
+        if len(parents) and parents["exclusivity"].notna().any()
+        else float("nan"),
     }
     return children, parents, stats

@@ -64,12 +64,24 @@ class MatchResult:
     stats: dict = field(default_factory=dict)
 
 
-def match_saes(W_a: np.ndarray, W_b: np.ndarray, *, knn: int = 32, match_floor: float = 0.3,
-               dense_max: int = 4096, thresholds=(0.5, 0.6, 0.7, 0.8, 0.9), block_rows: int = 2048,
-               rotation_null_rows: int = 0, seed: int = 0, progress: bool = False) -> MatchResult:
+def match_saes(
+    W_a: np.ndarray,
+    W_b: np.ndarray,
+    *,
+    knn: int = 32,
+    match_floor: float = 0.3,
+    dense_max: int = 4096,
+    thresholds=(0.5, 0.6, 0.7, 0.8, 0.9),
+    block_rows: int = 2048,
+    rotation_null_rows: int = 0,
+    seed: int = 0,
+    progress: bool = False,
+) -> MatchResult:
     """Decoder-based comparison of two SAEs (steps 1–4 of the module docstring)."""
     if W_a.shape[1] != W_b.shape[1]:
-        raise ValueError(f"decoders have different d_in ({W_a.shape[1]} vs {W_b.shape[1]}): they cannot be matched")
+        raise ValueError(
+            f"decoders have different d_in ({W_a.shape[1]} vs {W_b.shape[1]}): they cannot be matched"
+        )
     t0 = time.perf_counter()
     wa, wb = normalize_rows(W_a), normalize_rows(W_b)
     fa, fb, d = wa.shape[0], wb.shape[0], wa.shape[1]
@@ -97,15 +109,22 @@ def match_saes(W_a: np.ndarray, W_b: np.ndarray, *, knn: int = 32, match_floor: 
     t_match = time.perf_counter() - t1
 
     stats = {
-        "nFeaturesA": int(fa), "nFeaturesB": int(fb), "dIn": int(d),
-        "mcsAB": float(np.mean(val_ab[:, 0])), "mcsBA": float(np.mean(val_ba[:, 0])),
-        "mcsBaselineAB": evt_max_cosine_baseline(fb, d), "mcsBaselineBA": evt_max_cosine_baseline(fa, d),
+        "nFeaturesA": int(fa),
+        "nFeaturesB": int(fb),
+        "dIn": int(d),
+        "mcsAB": float(np.mean(val_ab[:, 0])),
+        "mcsBA": float(np.mean(val_ba[:, 0])),
+        "mcsBaselineAB": evt_max_cosine_baseline(fb, d),
+        "mcsBaselineBA": evt_max_cosine_baseline(fa, d),
         "mutualNearest": int(is_mutual.sum()),
         "mutualNearestAboveFloor": int((mutual[2] >= match_floor).sum()),
-        "matchingMethod": method, "matchFloor": match_floor, "matched": int(matched[0].size),
+        "matchingMethod": method,
+        "matchFloor": match_floor,
+        "matched": int(matched[0].size),
         "meanMatchedCosine": float(np.mean(matched[2])) if matched[2].size else float("nan"),
         "sharedFraction": shared_fractions(matched[2], fa, fb, thresholds),
-        "secondsKnn": round(t_knn, 3), "secondsMatching": round(t_match, 3),
+        "secondsKnn": round(t_knn, 3),
+        "secondsMatching": round(t_match, 3),
     }
     if rotation_null_rows > 0:
         rng = np.random.default_rng(seed)
@@ -129,21 +148,32 @@ def _load_acts(bundle, sid: str):
     return bundle.activations.stack(sid)[0]
 
 
-def compare_pair(bundle, sid_a: str, sid_b: str, config: MatchesConfig, *, run_id: str, seed: int,
-                 progress: bool = False) -> tuple[pd.DataFrame, dict]:
+def compare_pair(
+    bundle, sid_a: str, sid_b: str, config: MatchesConfig, *, run_id: str, seed: int, progress: bool = False
+) -> tuple[pd.DataFrame, dict]:
     """All MATCHES rows and statistics for the SAE pair (A, B)."""
     from saegraph.ingest.edges.matches.actcorr import max_activation_correlation, pair_correlations
-    from saegraph.ingest.edges.rows import feature_ids
     from saegraph.ingest.edges.matches.splitting import parent_child
+    from saegraph.ingest.edges.rows import feature_ids
 
     w_a, w_b = bundle.decoder(sid_a), bundle.decoder(sid_b)
-    res = match_saes(w_a, w_b, knn=config.knn, match_floor=config.match_floor, dense_max=config.dense_max,
-                     thresholds=config.shared_thresholds, block_rows=config.block_rows,
-                     rotation_null_rows=config.rotation_null_rows, seed=seed, progress=progress)
+    res = match_saes(
+        w_a,
+        w_b,
+        knn=config.knn,
+        match_floor=config.match_floor,
+        dense_max=config.dense_max,
+        thresholds=config.shared_thresholds,
+        block_rows=config.block_rows,
+        rotation_null_rows=config.rotation_null_rows,
+        seed=seed,
+        progress=progress,
+    )
     stats = dict(res.stats)
     stats["threshold"] = config.threshold
-    stats["sharedAtThreshold"] = shared_fractions(res.matched[2], w_a.shape[0], w_b.shape[0],
-                                                  [config.threshold])[f"{config.threshold:g}"]
+    stats["sharedAtThreshold"] = shared_fractions(
+        res.matched[2], w_a.shape[0], w_b.shape[0], [config.threshold]
+    )[f"{config.threshold:g}"]
     have_acts = {sid_a, sid_b} <= set(bundle.activations.sae_ids) and bundle.activations.n_tokens > 0
     acts_a = acts_b = None
     widths_differ = w_a.shape[0] != w_b.shape[0]
@@ -151,8 +181,9 @@ def compare_pair(bundle, sid_a: str, sid_b: str, config: MatchesConfig, *, run_i
         acts_a, acts_b = _load_acts(bundle, sid_a), _load_acts(bundle, sid_b)
     if config.activation_correlation and have_acts:
         t0 = time.perf_counter()
-        _, r_ab, _, r_ba = max_activation_correlation(acts_a, acts_b, block_rows=config.block_rows,
-                                                      progress=progress)
+        _, r_ab, _, r_ba = max_activation_correlation(
+            acts_a, acts_b, block_rows=config.block_rows, progress=progress
+        )
         stats["activationCorrelation"] = {
             "nTokens": int(acts_a.shape[0]),
             "meanMaxAB": float(np.nanmean(r_ab)) if np.isfinite(r_ab).any() else float("nan"),
@@ -162,7 +193,11 @@ def compare_pair(bundle, sid_a: str, sid_b: str, config: MatchesConfig, *, run_i
             "seconds": round(time.perf_counter() - t0, 3),
         }
     else:
-        why = "disabled" if not config.activation_correlation else "activations of both SAEs are not in the bundle"
+        why = (
+            "disabled"
+            if not config.activation_correlation
+            else "activations of both SAEs are not in the bundle"
+        )
         stats["activationCorrelation"] = {"skipped": why}
 
     idx_ab = res.knn_ab[0]
@@ -170,46 +205,85 @@ def compare_pair(bundle, sid_a: str, sid_b: str, config: MatchesConfig, *, run_i
     mutual_set = set(zip(res.mutual[0].tolist(), res.mutual[1].tolist()))
     matched_set = set(zip(ma.tolist(), mb.tolist()))
     mut_keep = res.mutual[2] >= config.match_floor
-    extra = [(a, b, c) for a, b, c in zip(res.mutual[0][mut_keep], res.mutual[1][mut_keep], res.mutual[2][mut_keep])
-             if (a, b) not in matched_set]
+    extra = [
+        (a, b, c)
+        for a, b, c in zip(res.mutual[0][mut_keep], res.mutual[1][mut_keep], res.mutual[2][mut_keep])
+        if (a, b) not in matched_set
+    ]
     xa = np.array([e[0] for e in extra], np.int64)
     xb = np.array([e[1] for e in extra], np.int64)
     xc = np.array([e[2] for e in extra], np.float64)
     parts = [
-        pd.DataFrame({"a": ma, "b": mb, "cosine": mcos, "method": "hungarian",
-                      "mutual": [(a, b) in mutual_set for a, b in zip(ma.tolist(), mb.tolist())],
-                      "rank": knn_rank(idx_ab, ma, mb)}),
-        pd.DataFrame({"a": xa, "b": xb, "cosine": xc, "method": "mnn", "mutual": True, "rank": np.ones(xa.size, np.int64)}),
+        pd.DataFrame(
+            {
+                "a": ma,
+                "b": mb,
+                "cosine": mcos,
+                "method": "hungarian",
+                "mutual": [(a, b) in mutual_set for a, b in zip(ma.tolist(), mb.tolist())],
+                "rank": knn_rank(idx_ab, ma, mb),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "a": xa,
+                "b": xb,
+                "cosine": xc,
+                "method": "mnn",
+                "mutual": True,
+                "rank": np.ones(xa.size, np.int64),
+            }
+        ),
     ]
     fa, fb = w_a.shape[0], w_b.shape[0]
     if widths_differ:
         narrow_is_a = fa < fb
         kids, parents, split_stats = parent_child(
-            w_a if narrow_is_a else w_b, w_b if narrow_is_a else w_a, min_cosine=config.parent_min_cosine,
+            w_a if narrow_is_a else w_b,
+            w_b if narrow_is_a else w_a,
+            min_cosine=config.parent_min_cosine,
             min_cooccurrence=config.parent_min_cooccurrence,
             acts_narrow=(acts_a if narrow_is_a else acts_b) if have_acts else None,
             acts_wide=(acts_b if narrow_is_a else acts_a) if have_acts else None,
-            block_rows=config.block_rows, progress=progress)
+            block_rows=config.block_rows,
+            progress=progress,
+        )
         split_stats["parentSae"] = sid_a if narrow_is_a else sid_b
         stats["splitting"] = split_stats
         pa_ = kids["parent"].to_numpy() if narrow_is_a else kids["child"].to_numpy()
         pb_ = kids["child"].to_numpy() if narrow_is_a else kids["parent"].to_numpy()
-        parts.append(pd.DataFrame({"a": pa_, "b": pb_, "cosine": kids["cosine"].to_numpy(), "method": "parent",
-                                   "mutual": [(a, b) in mutual_set for a, b in zip(pa_.tolist(), pb_.tolist())],
-                                   "rank": kids["rank"].to_numpy().astype(np.int64)}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "a": pa_,
+                    "b": pb_,
+                    "cosine": kids["cosine"].to_numpy(),
+                    "method": "parent",
+                    "mutual": [(a, b) in mutual_set for a, b in zip(pa_.tolist(), pb_.tolist())],
+                    "rank": kids["rank"].to_numpy().astype(np.int64),
+                }
+            )
+        )
     rows = pd.concat(parts, ignore_index=True)
     if config.activation_correlation and acts_a is not None and len(rows):
         _, r = pair_correlations(acts_a, acts_b, rows["a"].to_numpy(), rows["b"].to_numpy())
         rows["actCorr"] = r
     else:
         rows["actCorr"] = np.nan
-    frame = pd.DataFrame({
-        "source": feature_ids(sid_a, rows["a"].to_numpy()), "target": feature_ids(sid_b, rows["b"].to_numpy()),
-        "sourceSae": sid_a, "targetSae": sid_b, "cosine": rows["cosine"].astype(np.float64).to_numpy(),
-        "actCorr": rows["actCorr"].astype(np.float64).to_numpy(), "method": rows["method"].to_numpy(),
-        "mutual": rows["mutual"].astype(bool).to_numpy(), "rank": rows["rank"].astype(np.int64).to_numpy(),
-        "runId": run_id,
-    })
+    frame = pd.DataFrame(
+        {
+            "source": feature_ids(sid_a, rows["a"].to_numpy()),
+            "target": feature_ids(sid_b, rows["b"].to_numpy()),
+            "sourceSae": sid_a,
+            "targetSae": sid_b,
+            "cosine": rows["cosine"].astype(np.float64).to_numpy(),
+            "actCorr": rows["actCorr"].astype(np.float64).to_numpy(),
+            "method": rows["method"].to_numpy(),
+            "mutual": rows["mutual"].astype(bool).to_numpy(),
+            "rank": rows["rank"].astype(np.int64).to_numpy(),
+            "runId": run_id,
+        }
+    )
     stats["rowsByMethod"] = {str(k): int(v) for k, v in frame["method"].value_counts().items()}
     return frame, stats
 
@@ -223,19 +297,24 @@ def build_from_bundle(bundle, config: MatchesConfig, *, run_id: str, seed: int, 
     d_in = dict(zip(order, saes["dIn"].astype(int)))
     frames, per_pair, skipped = [], {}, []
     for x, sid_a in enumerate(order):
-        for sid_b in order[x + 1:]:
+        for sid_b in order[x + 1 :]:
             if d_in[sid_a] != d_in[sid_b]:
                 skipped.append(f"{sid_a}->{sid_b} (dIn {d_in[sid_a]} vs {d_in[sid_b]})")
                 continue
             log.info("matches %s -> %s", sid_a, sid_b)
             t0 = time.perf_counter()
-            frame, st = compare_pair(bundle, sid_a, sid_b, config, run_id=run_id, seed=seed,
-                                     progress=progress_enabled())
+            frame, st = compare_pair(
+                bundle, sid_a, sid_b, config, run_id=run_id, seed=seed, progress=progress_enabled()
+            )
             st["seconds"] = round(time.perf_counter() - t0, 3)
             frames.append(frame)
             per_pair[f"{sid_a}->{sid_b}"] = st
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=MATCHES_SCHEMA.names)
     table = pa.Table.from_pandas(frame, schema=MATCHES_SCHEMA, preserve_index=False)
-    stats = {"method": "decoder-cosine kNN, one-to-one matching with an unmatched option, splitting",
-             "pairs": per_pair, "skippedPairs": skipped, "edges": int(table.num_rows)}
+    stats = {
+        "method": "decoder-cosine kNN, one-to-one matching with an unmatched option, splitting",
+        "pairs": per_pair,
+        "skippedPairs": skipped,
+        "edges": int(table.num_rows),
+    }
     return StageResult("matches", table, stats)
