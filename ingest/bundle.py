@@ -38,7 +38,7 @@ GROUND_TRUTH_DIR = "ground_truth"
 DECODERS_DIR = "decoders"
 
 NODE_TABLES = ("models", "saes", "datasets", "features")
-EDGE_TABLES = ("co_activates", "lasso", "cosine", "matches")
+EDGE_TABLES = ("co_activates", "excludes", "lasso", "cosine", "matches")
 
 
 class BundleError(RuntimeError):

@@ -17,24 +17,42 @@ from saegraph.ingest.config_checks import check_prob as _check_prob
 @dataclass(frozen=True)
 class CoactivationConfig:
     enabled: bool = True
-    """Build CO_ACTIVATES edges."""
+    """Build CO_ACTIVATES (and EXCLUDES) edges."""
     min_count: int = 5
-    """Minimum co-firing tokens c_ij for an edge."""
+    """Minimum co-firing tokens c_ij for a CO_ACTIVATES edge."""
     fdr_q: float = 0.01
-    """Benjamini-Hochberg level over all F(F-1)/2 pairs."""
-    min_npmi: float = 0.1
-    """Effect-size floor on NPMI."""
-    top_k: int = 32
-    """Edges kept per node (by NPMI) after the tests."""
+    """Benjamini-Hochberg level, per tail: over all F(F-1)/2 pairs for CO_ACTIVATES, over the
+    testable exclusion family for EXCLUDES."""
+    min_phi: float = 0.1
+    """Effect-size floor of CO_ACTIVATES, applied before the test: phi of the 2x2 firing table
+    >= 0.1, Cohen's "small" association (docs/methods.md: on planted data it keeps structural
+    precision 1.0 where the significance-only set has 0.33)."""
+    min_npmi: float = 0.0
+    """NPMI floor of CO_ACTIVATES after the test (0: any positive association; phi >= min_phi
+    already implies it)."""
+    exclusion: bool = True
+    """Also test the lower tail and write EXCLUDES edges (significantly rare co-firing)."""
+    exclusion_odds_ratio: float = 0.6
+    """ω0 of the exclusion test: H0 "the co-firing odds ratio is >= ω0" (Fisher noncentral
+    hypergeometric), so an EXCLUDES edge claims co-firing at least 1/0.6 ≈ 1.68 times rarer in
+    odds than chance, the odds-ratio counterpart of Cohen's small effect (Chen, Cohen & Chen
+    2010). 1.0 tests the point null of independence."""
+    null_calibrate: bool = True
+    """Lower each tail's BH threshold, where needed, until the within-sequence circular-shift null's
+    estimate of the kept set's FDR (null kept / real kept) is <= fdr_q (needs null_shift)."""
+    top_k: int = 0
+    """Per-node cap on CO_ACTIVATES (by NPMI) after the tests; 0 = off (a cap shapes the degree
+    distribution that graph comparisons measure)."""
     null_shift: bool = True
-    """Also run the within-sequence circular-shift null and record how many edges it passes."""
+    """Run the within-sequence circular-shift null: its pass rate and estimated FDR per tail go to
+    the stats (and set the threshold when null_calibrate)."""
     block_rows: int = 4096
     """Most feature rows per block when counting co-firings; blocks are cache-sized below this
-    (``coactivation.effective_block_rows``)."""
+    (``coactivation.stage.effective_block_rows``)."""
     block_memory_mb: int = 512
     """Cap on the int32 count buffer (block_rows x F x 4 bytes); fewer rows per block at large F."""
     top_k_mode: Literal["either", "both"] = "either"
-    """Keep an edge when it is in the top_k of either endpoint (kNN union) or of both (mutual)."""
+    """With top_k > 0: keep an edge in the top_k of either endpoint (kNN union) or of both (mutual)."""
 
     def __post_init__(self) -> None:
         _check(self.min_count >= 1, "edges.coactivation.min_count must be >= 1")
@@ -42,9 +60,10 @@ class CoactivationConfig:
         _check_choice("edges.coactivation.top_k_mode", self.top_k_mode, ("either", "both"))
         _check_prob("edges.coactivation.fdr_q", self.fdr_q)
         _check(-1.0 <= self.min_npmi <= 1.0, "edges.coactivation.min_npmi must lie in [-1, 1]")
-        _check(
-            self.top_k >= 1 and self.block_rows >= 1, "edges.coactivation.top_k and block_rows must be >= 1"
-        )
+        _check(-1.0 <= self.min_phi <= 1.0, "edges.coactivation.min_phi must lie in [-1, 1]")
+        _check(0.0 < self.exclusion_odds_ratio <= 1.0, "edges.coactivation.exclusion_odds_ratio must lie in (0, 1]")
+        _check(self.top_k >= 0, "edges.coactivation.top_k must be >= 0 (0 = no cap)")
+        _check(self.block_rows >= 1, "edges.coactivation.block_rows must be >= 1")
 
 
 @dataclass(frozen=True)

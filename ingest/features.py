@@ -4,12 +4,17 @@ Algorithm (one streaming pass over the chunks of one SAE; reference: the feature
 dashboards of Bricken et al. 2023, "Towards Monosemanticity"):
 1. Per chunk, accumulate firing counts, activation sums and maxima per latent, and the
    (latent, token id) activation sums and counts as a sparse [F, V] matrix.
-2. Keep the exact top-k activating (value, global token index) per latent by merging the
-   chunk's candidates with the running top-k (``merge_top_k``: one lexsort per chunk).
+2. Keep the exact top-(k x ``CANDIDATE_FACTOR``) activating (value, global token index) per
+   latent by merging the chunk's candidates with the running top list (``merge_top_k``: one
+   lexsort per chunk).
 3. After the pass: density = firings / kept tokens; mean act over firings; top tokens by
-   mean activation over at least two firings (one if none qualify); top examples decoded
-   with ``context_window`` tokens either side inside the same sequence, the firing token
-   in «guillemets».
+   mean activation over at least two firings (one if none qualify). Top examples are
+   distinct contexts (``distinct_examples``): candidates in activation order, skipping one
+   whose window of ``context_window`` tokens either side (inside its sequence) has the same
+   token ids as a kept one, or that lies within ``context_window`` tokens of a kept one in
+   the same sequence; then each is decoded by the tokenizer's own detokenizer
+   (``marked_contexts``: left, left + token, left + token + right decoded in one batch, the
+   firing token's text being the difference), the firing token in «guillemets».
 4. Logit effects: decoder rows through W_U in row blocks, centred over the vocabulary,
    top-n promoted tokens; skipped (empty lists, with a note in the stats) when the hook
    is not in the residual/MLP-out space or the model has no unembedding.
@@ -27,6 +32,9 @@ import scipy.sparse as sp
 from saegraph.ingest.activation_store import ActivationStore
 
 LOGIT_BLOCK_ROWS = 1024
+CANDIDATE_FACTOR = 4
+"""Top-activation candidates kept per example slot, so that near-duplicates can be skipped."""
+MARK_OPEN, MARK_CLOSE = "«", "»"
 
 
 def merge_top_k(
@@ -132,26 +140,79 @@ def logit_effects(
     return ids, vals
 
 
-def contexts(
-    top_idx: np.ndarray,
+def context_span(g: int, token_ids: np.ndarray, sequence_ids: np.ndarray, window: int):
+    """(left ids, token id, right ids) of global index ``g``, inside its own sequence."""
+    n = token_ids.shape[0]
+    lo, hi = max(0, g - window), min(n, g + window + 1)
+    same = sequence_ids[lo:hi] == sequence_ids[g]
+    ids = token_ids[lo:hi]
+    pos = np.arange(lo, hi)
+    left = ids[(pos < g) & same].tolist()
+    right = ids[(pos > g) & same].tolist()
+    return left, int(token_ids[g]), right
+
+
+def distinct_examples(
+    cols: np.ndarray,
+    vals: np.ndarray,
+    idx: np.ndarray,
     token_ids: np.ndarray,
     sequence_ids: np.ndarray,
-    vocab: Callable[[int], str],
     window: int,
-) -> list[str]:
-    """Decoded context around each global token index, the token itself in «»."""
-    out = []
-    n = token_ids.shape[0]
-    for g in top_idx.tolist():
-        lo, hi = max(0, g - window), min(n, g + window + 1)
-        seq = sequence_ids[g]
-        parts = []
-        for j in range(lo, hi):
-            if sequence_ids[j] != seq:
+    k: int,
+) -> np.ndarray:
+    """Positions (into cols/vals/idx, sorted by column then activation) of at most k distinct
+    contexts per column: see step 3 of the module docstring."""
+    keep: list[int] = []
+    i, n = 0, cols.size
+    while i < n:
+        j = i
+        while j < n and cols[j] == cols[i]:
+            j += 1
+        seen: set[tuple] = set()
+        chosen: list[tuple[int, int]] = []  # (sequence, global index)
+        for p in range(i, j):
+            if len(chosen) >= k:
+                break
+            g = int(idx[p])
+            seq = int(sequence_ids[g])
+            if any(s == seq and abs(g - h) <= window for s, h in chosen):
                 continue
-            s = vocab(int(token_ids[j]))
-            parts.append(f"«{s}»" if j == g else s)
-        out.append("".join(parts))
+            left, tok, right = context_span(g, token_ids, sequence_ids, window)
+            key = (tuple(left), tok, tuple(right))
+            if key in seen:
+                continue
+            seen.add(key)
+            chosen.append((seq, g))
+            keep.append(p)
+        i = j
+    return np.asarray(keep, dtype=np.int64)
+
+
+def marked_contexts(
+    spans: Sequence[tuple[list[int], int, list[int]]],
+    decode_texts: Callable[[Sequence[Sequence[int]]], list[str]],
+    vocab: Callable[[int], str],
+) -> list[str]:
+    """Each (left, token, right) as readable text with the token in «»: the tokenizer decodes
+    left, left + token and the whole span (one batch); the token's text is what it adds."""
+    if not spans:
+        return []
+    batch: list[list[int]] = []
+    for left, tok, right in spans:
+        batch += [left, [*left, tok], [*left, tok, *right]]
+    texts = decode_texts(batch)
+    out = []
+    for n, (_, tok, right) in enumerate(spans):
+        a, b, c = texts[3 * n : 3 * n + 3]
+        if b.startswith(a) and c.startswith(b) and b[len(a) :].strip():
+            piece, rest = b[len(a) :], c[len(b) :]
+        else:  # a detokenizer that rewrites earlier text (or a special token): decode the parts alone
+            piece = vocab(tok)
+            rest_text = decode_texts([right])[0] if right else ""
+            a, rest = a.rstrip() + " ", (" " + rest_text) if rest_text else ""
+        lead = piece[: len(piece) - len(piece.lstrip())]
+        out.append(f"{a}{lead}{MARK_OPEN}{piece.strip()}{MARK_CLOSE}{rest}".strip())
     return out
 
 
@@ -171,11 +232,16 @@ def feature_table(
     fcfg,
     *,
     token_meta: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    decode_texts: Callable[[Sequence[Sequence[int]]], list[str]] | None = None,
 ) -> tuple[pa.Table, dict]:
-    """Build the ``features`` rows of one SAE (docs/bundle.md) and its summary statistics."""
+    """Build the ``features`` rows of one SAE (docs/bundle.md) and its summary statistics.
+
+    ``decode``: one display string per token id (top tokens, logits); ``decode_texts``: readable
+    text of id sequences (contexts; default: the per-id strings joined by spaces).
+    """
     token_ids, sequence_ids, _ = token_meta if token_meta is not None else store.token_metadata()
     n_vocab = int(token_ids.max()) + 1 if token_ids.size else 1
-    acc = FeatureAccumulator(store.d_sae(sae_id), n_vocab, fcfg.top_examples)
+    acc = FeatureAccumulator(store.d_sae(sae_id), n_vocab, fcfg.top_examples * CANDIDATE_FACTOR)
     offset = 0
     for chunk in store.iter_chunks([sae_id]):
         acc.add(chunk.acts[sae_id], chunk.token_ids, offset)
@@ -195,9 +261,19 @@ def feature_table(
     )
     vocab = build_vocab(decode, vocab_ids)
 
-    order = np.lexsort((-acc.top_vals, acc.top_cols))
+    order = np.lexsort((acc.top_idx, -acc.top_vals, acc.top_cols))
     cols, vals, idx = acc.top_cols[order], acc.top_vals[order], acc.top_idx[order]
-    texts = contexts(idx, token_ids, sequence_ids, vocab, fcfg.context_window)
+    kept = distinct_examples(
+        cols, vals, idx, token_ids, sequence_ids, fcfg.context_window, fcfg.top_examples
+    )
+    cols, vals, idx = cols[kept], vals[kept], idx[kept]
+    if decode_texts is None:
+
+        def decode_texts(seqs):
+            return [" ".join(vocab(int(t)) for t in seq) for seq in seqs]
+
+    spans = [context_span(g, token_ids, sequence_ids, fcfg.context_window) for g in idx.tolist()]
+    texts = marked_contexts(spans, decode_texts, vocab)
     ex_text: list[list[str]] = [[] for _ in range(acc.n_features)]
     ex_acts: list[list[float]] = [[] for _ in range(acc.n_features)]
     for c, v, t in zip(cols.tolist(), vals.tolist(), texts, strict=True):

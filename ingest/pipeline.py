@@ -101,6 +101,7 @@ def run_ingest(
             model.decode,
             cfg.features,
             token_meta=token_meta,
+            decode_texts=model.decode_texts,
         )
         tables.append(tbl)
         feature_stats[sae.sae_id] = st

@@ -48,6 +48,8 @@ class StageResult(NamedTuple):
     table_name: str
     table: pa.Table
     stats: dict
+    extra_tables: dict[str, pa.Table] = {}
+    """Further bundle tables the stage fills (co-activation: ``excludes``)."""
 
 
 class EdgeStageError(RuntimeError):
@@ -149,7 +151,7 @@ def run_edges(
         stats = json_safe(dict(result.stats))
         stats.setdefault("seconds", round(time.perf_counter() - t0, 3))
         stats.setdefault("rows", int(result.table.num_rows))
-        bundle = update_bundle(path, tables={expected: result.table}, stats={stage: stats})
+        bundle = update_bundle(path, tables={expected: result.table, **result.extra_tables}, stats={stage: stats})
         shutil.rmtree(work_dir, ignore_errors=True)
         results[stage] = stats
     work_root = path / WORK_DIR

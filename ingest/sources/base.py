@@ -11,7 +11,10 @@ a ``TransformerBridge`` or the synthetic source) behind four calls:
    ``[B, T, d]`` tensors (multi-dimensional hooks such as ``hook_z`` are flattened).
 3. ``unembed(name)``: ``W_U`` when the hook lives in the residual stream's basis
    (residual, MLP-out, attention-out hooks of width ``d_model``), else ``None``.
-4. ``decode(ids)``: one display string per token id.
+4. ``decode(ids)``: one display string per token id; ``decode_texts(seqs)``: readable text of
+   each token sequence through the tokenizer's own detokenizer (WordPiece ``##`` joins and
+   byte-level ``Ġ`` spaces undone, special tokens dropped), the batched Rust decoder when the
+   tokenizer is a fast one.
 """
 
 from __future__ import annotations
@@ -178,6 +181,25 @@ class LoadedModel:
         if self.tokenizer is None:
             return [str(t) for t in ids]
         return list(self.tokenizer.batch_decode([[t] for t in ids], clean_up_tokenization_spaces=False))
+
+    def decode_texts(self, sequences: Sequence[Sequence[int]]) -> list[str]:
+        """Readable text of each token sequence (see the module docstring, call 4)."""
+        return decode_texts(self.tokenizer if not self.is_synthetic else None, sequences, self.decode)
+
+
+def decode_texts(tokenizer: Any | None, sequences: Sequence[Sequence[int]], decode=None) -> list[str]:
+    """Text of each id sequence through ``tokenizer``'s detokenizer (special tokens skipped).
+
+    Without a tokenizer the per-id strings of ``decode`` (default: ``str``) are joined by spaces.
+    """
+    seqs = [[int(t) for t in seq] for seq in sequences]
+    if tokenizer is None:
+        one = decode or (lambda ids: [str(i) for i in ids])
+        return [" ".join(one(seq)) for seq in seqs]
+    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+    if backend is not None and hasattr(backend, "decode_batch"):
+        return list(backend.decode_batch(seqs, skip_special_tokens=True))
+    return list(tokenizer.batch_decode(seqs, skip_special_tokens=True))
 
 
 @dataclass

@@ -97,10 +97,10 @@ def scipy_gram(acts):
 
 def our_pass(acts, block_memory_mb):
     from saegraph.ingest.edges.coactivation.stage import binary_pattern, significant_candidates
-    from saegraph.ingest.edges.stats.significance import column_moments
+    from saegraph.ingest.edges.stats.moments import column_moments
 
     indptr, indices = binary_pattern(acts)
-    n_fires, _, _ = column_moments(acts)
+    n_fires = column_moments(acts).firings
     cand, stats = significant_candidates(
         indptr, indices, n_fires, min_count=5, q=0.01, block_rows=4096, block_memory_mb=block_memory_mb
     )

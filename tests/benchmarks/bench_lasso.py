@@ -33,8 +33,9 @@ from sklearn.linear_model import Lasso
 from saegraph.ingest.config import CoactivationConfig, LassoConfig
 from saegraph.ingest.edges.coactivation.stage import coactivation_edges
 from saegraph.ingest.edges.lasso.resample import order_by_sequence, subsample_sequences
-from saegraph.ingest.edges.lasso.screen import column_moments, screen_pairs, split_features, top_k_candidates
+from saegraph.ingest.edges.lasso.screen import screen_pairs, split_features, top_k_candidates
 from saegraph.ingest.edges.lasso.stage import lasso_edges, run_replicates
+from saegraph.ingest.edges.stats.moments import column_moments
 from tests.helpers.lasso_synthetic import planted_activations
 
 

@@ -18,6 +18,7 @@ from saegraph.ingest.edges.coactivation.stage import (
     significant_candidates,
     top_k_per_node,
 )
+from saegraph.ingest.edges.stats.nulls import circular_shift_pattern
 from saegraph.ingest.edges.stats.significance import (
     bh_qvalues,
     hypergeom_pvalues,
@@ -210,7 +211,7 @@ def test_circular_shift_null_keeps_counts_and_breaks_alignment(rng):
     seq = np.repeat(np.arange(n_seq), length)
     indptr, indices = binary_pattern(acts)
     bounds = sequence_segments(seq)
-    nptr, nidx = kern.circular_shift_pattern(indptr, indices, bounds, np.uint64(3))
+    nptr, nidx = circular_shift_pattern(indptr, indices, bounds, np.uint64(3))
     shifted = sp.csr_matrix((np.ones(nidx.size), nidx, nptr), shape=b.shape).toarray() > 0
     for s in range(n_seq):  # per sequence, each feature keeps its number of firings
         sl = slice(s * length, (s + 1) * length)

@@ -56,8 +56,11 @@ def test_feature_table_matches_dense_reference(tmp_path, rng):
     assert stats["dead"] == 1
     np.testing.assert_allclose(df["decoderNorm"], np.linalg.norm(w_dec, axis=1), rtol=1e-6)
     for j in range(f - 1):
-        # top examples: the three largest activations, contexts inside one sequence
-        order = np.argsort(-a[:, j], kind="stable")[:3]
+        # top examples: the largest activations whose windows (2 tokens) do not overlap in a sequence
+        order = []
+        for g in np.argsort(-a[:, j], kind="stable"):
+            if a[g, j] > 0 and len(order) < 3 and all(seqs[g] != seqs[h] or abs(g - h) > 2 for h in order):
+                order.append(g)
         np.testing.assert_allclose(df["topExampleActs"][j], a[order, j], rtol=1e-6)
         g = order[0]
         ex = df["topExamples"][j][0]
@@ -88,3 +91,21 @@ def test_logits_skipped_without_unembedding(tmp_path, rng):
     )
     assert all(len(x) == 0 for x in tbl.column("topLogits").to_pylist())
     assert stats["logits"].startswith("skipped")
+
+
+def test_top_examples_are_distinct_contexts(tmp_path):
+    """A feature firing on adjacent tokens of one passage, and on a repeated passage, gets
+    one example per passage, not one per firing."""
+    store = ActivationStore(tmp_path / "act", sae_widths={"s": 2})
+    passage = [5, 6, 7, 8, 9, 10]
+    toks = np.array(passage * 3 + [1, 2, 3, 4, 11, 12], dtype=np.int32)  # 3 copies, then other text
+    seqs = np.repeat(np.arange(4), 6)
+    a = np.zeros((24, 2), np.float32)
+    a[[2, 3, 8, 9, 14, 15], 0] = [9, 8, 7, 6, 5, 4]  # two firings per copy of the passage
+    a[20, 0] = 1.0  # a weaker firing in other text
+    a[0, 1] = 1.0
+    store.append(ActivationChunk(0, toks, seqs, np.tile(np.arange(6), 4), {"s": sp.csr_matrix(a)}))
+    cfg = FeaturesConfig(top_examples=4, context_window=2, top_tokens=2, top_logits=0)
+    tbl, _ = feature_table(store, "s", np.ones((2, 3), np.float32), None, lambda ids: [f"t{i}" for i in ids], cfg)
+    ex = tbl.to_pandas()["topExamples"][0].tolist()
+    assert ex == ["t5 t6 «t7» t8 t9", "t2 t3 «t11» t12"]

@@ -8,7 +8,6 @@ import scipy.sparse as sp
 import scipy.stats
 
 from saegraph.ingest.edges.lasso.resample import (
-    circular_shift_null,
     effective_sample_size,
     order_by_sequence,
     permutation_null,
@@ -17,12 +16,13 @@ from saegraph.ingest.edges.lasso.resample import (
 from saegraph.ingest.edges.lasso.screen import (
     assemble_blocks,
     block_pair_keys,
-    column_moments,
     gram_entries,
     screen_pairs,
     split_features,
     top_k_candidates,
 )
+from saegraph.ingest.edges.stats.moments import column_moments
+from saegraph.ingest.edges.stats.nulls import circular_shift_null
 
 
 def sparse_acts(rng, n=3000, F=40, planted=((0, 1), (2, 3), (5, 30), (7, 8))):

@@ -221,13 +221,13 @@ def test_bundle_stage_through_runner_and_resume(tmp_path, monkeypatch):
 
 def test_fdr_helpers_against_brute_force(rng):
     from saegraph.ingest.edges.lasso.fdr import (
-        bh_qvalues,
         count_replicates,
         frequency_bins,
         mb_bound,
         replicate_count_table,
         stratified_pvalues,
     )
+    from saegraph.ingest.edges.stats.significance import bh_qvalues
 
     F, R = 30, 6
     firings = rng.integers(0, 500, F)

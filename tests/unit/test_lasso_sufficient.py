@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from saegraph.ingest.config import LassoConfig
 from saegraph.ingest.edges.lasso.replicate import dense_statistics, fit_blocks, to_global
 from saegraph.ingest.edges.lasso.resample import choose_sequences, effective_sample_size, order_by_sequence
-from saegraph.ingest.edges.lasso.screen import block_pair_keys, column_moments, gram_entries
+from saegraph.ingest.edges.lasso.screen import block_pair_keys, gram_entries
 from saegraph.ingest.edges.lasso.sufficient import (
     _alive_candidates,
     replicate_from_dataset,
@@ -17,6 +17,7 @@ from saegraph.ingest.edges.lasso.sufficient import (
     sequence_column_sums,
     sequence_pair_sums,
 )
+from saegraph.ingest.edges.stats.moments import column_moments
 from tests.helpers.lasso_synthetic import planted_activations
 
 

@@ -17,7 +17,7 @@ Algorithm (blocked rows, exact; METHODS.md §1 "Cost"):
    log-concave, so once the ratio r < 1 the rest of the tail is at most term·r/(1−r):
    the sum stops as soon as it proves p > q (pair dropped) or p <= q is possible
    (pair kept for the exact ``scipy.stats.hypergeom.sf``).
-4. ``circular_shift_pattern`` builds the within-sequence circular-shift null: each
+4. The within-sequence circular-shift null (``stats.nulls``, shared with LASSO): each
    feature's firing times are rotated inside each sequence by an offset drawn from a
    hash of (seed, feature, sequence), so every feature keeps its count and its own
    autocorrelation while its alignment with other features is broken.
@@ -137,53 +137,6 @@ def block_candidates(
                 stats[1] += 1
         row += 1
     return w, row
-
-
-@nb.njit(cache=True, nogil=True)
-def _mix(seed, f, s):
-    # splitmix64 on a combination of (seed, feature, sequence)
-    z = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
-    z ^= np.uint64(f) * np.uint64(0xBF58476D1CE4E5B9)
-    z ^= np.uint64(s) * np.uint64(0x94D049BB133111EB)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@nb.njit(cache=True, nogil=True)
-def shift_offset(seed, f, s, length):
-    """Offset in [0, length) by which feature f is rotated inside segment s."""
-    return np.int64(_mix(seed, f, s) % np.uint64(length))
-
-
-@nb.njit(cache=True, nogil=True)
-def circular_shift_pattern(indptr, indices, bounds, seed):
-    """Rotate each feature's firings within each segment [bounds[s], bounds[s+1])."""
-    n_tokens = indptr.shape[0] - 1
-    counts = np.zeros(n_tokens + 1, dtype=np.int64)
-    for s in range(bounds.shape[0] - 1):
-        t0 = bounds[s]
-        length = bounds[s + 1] - t0
-        for t in range(t0, t0 + length):
-            for p in range(indptr[t], indptr[t + 1]):
-                f = indices[p]
-                nt = t0 + (t - t0 + shift_offset(seed, f, s, length)) % length
-                counts[nt + 1] += 1
-    new_ptr = np.cumsum(counts)
-    fill = new_ptr[:-1].copy()
-    new_idx = np.empty(indices.shape[0], dtype=np.int32)
-    for s in range(bounds.shape[0] - 1):
-        t0 = bounds[s]
-        length = bounds[s + 1] - t0
-        for t in range(t0, t0 + length):
-            for p in range(indptr[t], indptr[t + 1]):
-                f = indices[p]
-                nt = t0 + (t - t0 + shift_offset(seed, f, s, length)) % length
-                new_idx[fill[nt]] = f
-                fill[nt] += 1
-    for t in range(n_tokens):
-        new_idx[new_ptr[t] : new_ptr[t + 1]].sort()
-    return new_ptr, new_idx
 
 
 @nb.njit(cache=True, nogil=True)

@@ -1,23 +1,31 @@
-"""CO_ACTIVATES edges: exact co-firing counts, exact hypergeometric tests, BH, floors, top-k.
+"""CO_ACTIVATES and EXCLUDES edges: both tails of the exact co-firing test, effect floors, BH, the null's FDR.
 
-Algorithm (METHODS.md §1; Benjamini & Hochberg 1995 for the FDR step):
+Algorithm (docs/methods.md, "CO_ACTIVATES and EXCLUDES"; Benjamini & Hochberg 1995;
+Tarone 1990 and Gilbert 2005 for the exclusion family; Elias & Gygi 2007 for target–decoy):
 1. Stack the SAE's activation chunks into one token x feature CSR matrix A (whole
    sequences per chunk, so sequence ids stay contiguous); B = A > 0, n_i = firings.
-2. Count co-firings in blocks of feature rows (``cofiring_kernel.count_block``): the dense
-   buffer is block_rows x F int32, never F x F; its size is capped by block_memory_mb.
-3. For each block keep pairs with c >= min_count whose exact p may be <= q (a rigorous
-   hypergeometric lower-bound prescreen), then compute the exact one-sided p-value with
-   ``scipy.stats.hypergeom.sf(c − 1, N, n_i, n_j)`` and keep p <= q.
-4. BH over all m = F(F−1)/2 pairs (pairs never tested have p = 1) — exact for every kept
-   q-value (``significance.bh_qvalues``).
-5. Floors: q <= fdr_q, c >= min_count, NPMI >= min_npmi; then keep the top_k edges per
-   node by NPMI (an edge survives if it is in the top_k of either endpoint, or of both
-   when top_k_mode = "both").
-6. Scores for the kept pairs: Jaccard, NPMI, phi, P(target|source), P(source|target)
-   and the weighted Pearson correlation from S = AᵀA, computed by merging the two sorted
-   CSC columns of each kept pair only.
-7. Null: the same steps 2–5 on the within-sequence circular shift of every feature's
-   column; the number of null edges that pass is recorded beside the real count.
+2. Exclusion family (``stats.hypergeom.exclusion_family``): the pairs whose margins allow
+   an exclusion p small enough to pass BH at fdr_q; its size is BH's m for that tail.
+3. Count co-firings in blocks of feature rows (``kernel.count_block``; the dense buffer is
+   block_rows x F int32, never F x F) and read both tails in one pass (``tails``):
+   co-occurrence candidates have c >= min_count and phi >= min_phi, p = P(C >= c);
+   exclusion candidates are in the family, have odds ratio <= exclusion_odds_ratio (ω0),
+   p = P_ω0(C <= c) under Fisher's noncentral hypergeometric law (a minimum-effect test).
+   Floors act before the test, so BH's guarantee covers the kept set.
+4. Null: the same scan on the within-sequence circular shift of every feature's column
+   (``stats.nulls``), same margins, same family.
+5. Per tail, BH at fdr_q: over all m = F(F−1)/2 pairs for co-occurrence (pairs never
+   tested count with p = 1; exact q-values, ``significance.bh_qvalues``), over the family
+   for exclusion.
+6. Per tail, the null's estimate of the FDR of the kept set, #null p <= t / #real p <= t at
+   the BH threshold t; with null_calibrate the threshold is lowered to the largest t whose
+   estimate is <= fdr_q (``stats.hypergeom.null_calibrated_threshold``). The null pass
+   rate, the estimate and the effect-size quantiles go to the stats.
+7. CO_ACTIVATES scores for the kept pairs: Jaccard, NPMI, phi, P(target|source),
+   P(source|target) and the weighted Pearson correlation from S = AᵀA (two sorted CSC
+   columns merged per kept pair); NPMI >= min_npmi; a per-node top_k (NPMI) only when
+   top_k > 0 (off by default). EXCLUDES rows: count, expected count n_i n_j / N, odds
+   ratio, NPMI, p and q.
 """
 
 from __future__ import annotations
@@ -34,10 +42,14 @@ import scipy.sparse as sp
 
 from saegraph.ingest.config import CoactivationConfig
 from saegraph.ingest.edges.coactivation import kernel as kern
+from saegraph.ingest.edges.coactivation.tails import two_tail_candidates
 from saegraph.ingest.edges.rows import nonempty_activations, pair_rows
+from saegraph.ingest.edges.stats.blocks import target_block_cells
+from saegraph.ingest.edges.stats.moments import column_moments
+from saegraph.ingest.edges.stats.nulls import circular_shift_pattern
+from saegraph.ingest.edges.stats.hypergeom import estimated_fdr, exclusion_family, null_calibrated_threshold
 from saegraph.ingest.edges.stats.significance import (
     bh_qvalues,
-    column_moments,
     hypergeom_pvalues,
     log_factorial_table,
     pair_scores,
@@ -51,18 +63,13 @@ NULL_NAME = "within-sequence circular shift of each feature's column"
 _BUFFER = 1 << 20
 
 
-CACHE_BLOCK_BYTES = 16 << 20  # half the shared L3 of the 2-core machines
-MAX_PASSES = 128  # each block is one pass over every token
-
-
 def effective_block_rows(n_features: int, block_rows: int, block_memory_mb: int) -> int:
-    """Rows per block: a cache-sized int32 count buffer (the random increments then hit the
-    cache: 6.3 s against 9.7 s with 4096-row blocks at 16k features × 256k tokens) unless that
-    takes more than ``MAX_PASSES`` passes over the tokens; never more than ``block_rows`` rows
-    or ``block_memory_mb``."""
+    """Rows per block: a cache-sized int32 count buffer (``stats.blocks``) unless that takes
+    more than ``MAX_PASSES`` passes over the tokens; never more than ``block_rows`` rows or
+    ``block_memory_mb``."""
     F = max(n_features, 1)
     by_memory = max(1, (block_memory_mb << 20) // (4 * F))
-    by_cache = max(CACHE_BLOCK_BYTES // (4 * F), -(-F // MAX_PASSES))
+    by_cache = target_block_cells(F * F, 4) // F
     return int(max(1, min(block_rows, by_memory, by_cache, F)))
 
 
@@ -186,29 +193,6 @@ def top_k_per_node(
     return hits >= (2 if mode == "both" else 1)
 
 
-def select_edges(cand: dict[str, np.ndarray], n_fires: np.ndarray, n_tokens: int, config: CoactivationConfig):
-    """BH over F(F−1)/2 pairs, floors and top-k; returns (columns dict, stage counts)."""
-    n_features = int(n_fires.shape[0])
-    m = max(n_features * (n_features - 1) // 2, 1)
-    qv = bh_qvalues(cand["p"], m)
-    passed_bh = qv <= config.fdr_q
-    i, j, c = cand["i"][passed_bh], cand["j"][passed_bh], cand["c"][passed_bh]
-    scores = pair_scores(c, n_fires[i], n_fires[j], n_tokens)
-    floors = (c >= config.min_count) & (scores["npmi"] >= config.min_npmi)
-    keep = top_k_per_node(i[floors], j[floors], scores["npmi"][floors], config.top_k, config.top_k_mode)
-    sel = np.flatnonzero(floors)[keep]
-    cols = {
-        "i": i[sel],
-        "j": j[sel],
-        "count": c[sel],
-        "pValue": cand["p"][passed_bh][sel],
-        "qValue": qv[passed_bh][sel],
-    }
-    cols.update({k: v[sel] for k, v in scores.items()})
-    counts = {"passedBH": int(passed_bh.sum()), "passedFloors": int(floors.sum()), "kept": int(sel.size)}
-    return cols, counts
-
-
 def sequence_segments(sequence_ids: np.ndarray) -> np.ndarray:
     """Boundaries of runs of equal sequence id (tokens of a sequence are contiguous)."""
     s = np.asarray(sequence_ids)
@@ -218,6 +202,45 @@ def sequence_segments(sequence_ids: np.ndarray) -> np.ndarray:
     return np.r_[0, change, s.size].astype(np.int64)
 
 
+def _quantiles(x: np.ndarray) -> dict[str, float] | None:
+    """min, 10/50/90 % quantiles and max of an effect-size column (None when empty)."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return None
+    v = np.quantile(x, [0.0, 0.1, 0.5, 0.9, 1.0])
+    return dict(zip(("min", "q10", "median", "q90", "max"), (round(float(t), 6) for t in v), strict=True))
+
+
+def select_tail(real_p: np.ndarray, null_p: np.ndarray | None, m: int, q: float, calibrate: bool):
+    """Steps 5–6: BH at ``q`` over a family of ``m``; the null's estimated FDR of the kept set,
+    and (``calibrate``) the BH threshold lowered to the largest p whose estimate is <= q.
+
+    Returns (kept mask, q-values, statistics).
+    """
+    qv = bh_qvalues(real_p, max(int(m), 1))
+    passed = qv <= q
+    t_bh = float(real_p[passed].max()) if passed.any() else -1.0
+    t = t_bh
+    out: dict = {"familySize": int(m), "passedBH": int(passed.sum())}
+    if null_p is not None:
+        null_at_bh = int(np.count_nonzero(null_p <= t_bh)) if t_bh >= 0 else 0
+        out["nullPassedBH"] = null_at_bh
+        out["estimatedFdrAtBH"] = estimated_fdr(real_p, null_p, t_bh)
+        if calibrate and out["estimatedFdrAtBH"] > q:
+            t = null_calibrated_threshold(real_p, null_p, t_bh, q)
+    keep = real_p <= t if t >= 0 else np.zeros(real_p.size, dtype=bool)
+    out["pThreshold"] = t
+    out["kept"] = int(keep.sum())
+    if null_p is not None:
+        n_null = int(np.count_nonzero(null_p <= t)) if t >= 0 else 0
+        out["nullKept"] = n_null
+        out["nullPassRate"] = n_null / max(int(m), 1)
+        out["estimatedFdr"] = n_null / out["kept"] if out["kept"] else 0.0
+        out["calibratedByNull"] = bool(t != t_bh)
+    return keep, qv, out
+
+
 def coactivation_edges(
     acts: sp.spmatrix,
     config: CoactivationConfig | None = None,
@@ -225,45 +248,73 @@ def coactivation_edges(
     sequence_ids: np.ndarray | None = None,
     seed: int = 0,
     progress: bool = False,
-) -> tuple[pd.DataFrame, dict]:
+    return_exclusions: bool = False,
+):
     """The whole co-activation pipeline on a token x feature activation matrix.
 
-    Returns a DataFrame (i < j latent indices, count, jaccard, npmi, phi, pTargetGivenSource,
-    pSourceGivenTarget, pearson, pValue, qValue) and the summary statistics.
+    Returns a DataFrame of CO_ACTIVATES pairs (i < j latent indices, count, jaccard, npmi,
+    phi, pTargetGivenSource, pSourceGivenTarget, pearson, pValue, qValue) and the summary
+    statistics; with ``return_exclusions`` also the EXCLUDES frame (i, j, count, expected,
+    oddsRatio, npmi, pValue, qValue) as a third item.
     """
     config = config or CoactivationConfig()
     t_start = time.perf_counter()
     acts = sp.csr_matrix(acts, dtype=np.float32)  # read-only below
     n_tokens, n_features = acts.shape
     indptr, indices = binary_pattern(acts)
-    n_fires, sums, sumsq = column_moments(acts)
+    mom = column_moments(acts)
+    n_fires, sums, sumsq = mom.firings, mom.sums, mom.sumsq
+    logfact = log_factorial_table(n_tokens)
+    if config.exclusion and n_features > 1:
+        m_x, log_thr_x = exclusion_family(n_fires, n_tokens, logfact, config.fdr_q)
+    else:
+        m_x, log_thr_x = 0, -np.inf
     common = dict(
+        rows=effective_block_rows(n_features, config.block_rows, config.block_memory_mb),
         min_count=config.min_count,
+        min_phi=config.min_phi,
         q=config.fdr_q,
-        block_rows=config.block_rows,
-        block_memory_mb=config.block_memory_mb,
+        exclusion=bool(config.exclusion and m_x > 0),
+        log_family_thr=float(log_thr_x),
+        omega=config.exclusion_odds_ratio,
         progress=progress,
     )
-    cand, scan_stats = significant_candidates(indptr, indices, n_fires, **common)
-    cols, counts = select_edges(cand, n_fires, n_tokens, config)
+    pos, exc, scan_stats = two_tail_candidates(indptr, indices, n_fires, **common)
+
+    null_stats: dict = {}
+    npos = nexc = None
+    if config.null_shift and sequence_ids is not None:
+        t0 = time.perf_counter()
+        bounds = sequence_segments(sequence_ids)
+        nptr, nidx = circular_shift_pattern(indptr, indices, bounds, np.uint64(seed))
+        npos, nexc, _ = two_tail_candidates(nptr, nidx, n_fires, **{**common, "desc": "co-activation null"})
+        null_stats = {"name": NULL_NAME, "seed": int(seed), "nSegments": int(bounds.size - 1),
+                      "seconds": round(time.perf_counter() - t0, 3)}
+    elif config.null_shift:
+        null_stats = {"name": NULL_NAME, "skipped": "no sequence ids were given"}
+
+    m = n_features * (n_features - 1) // 2
+    calibrate = config.null_calibrate
+    keep, qv, pos_stats = select_tail(pos["p"], None if npos is None else npos["p"], m, config.fdr_q, calibrate)
+    i, j, c = pos["i"][keep], pos["j"][keep], pos["c"][keep]
+    scores = pair_scores(c, n_fires[i], n_fires[j], n_tokens)
+    floors = scores["npmi"] >= config.min_npmi
+    sel = np.flatnonzero(floors)
+    if config.top_k > 0:
+        sel = sel[top_k_per_node(i[sel], j[sel], scores["npmi"][sel], config.top_k, config.top_k_mode)]
+    cols = {"i": i[sel], "j": j[sel], "count": c[sel], "pValue": pos["p"][keep][sel], "qValue": qv[keep][sel]}
+    cols.update({k: v[sel] for k, v in scores.items()})
+    pos_stats["kept"] = int(sel.size)
+    pos_stats["phi"] = _quantiles(cols["phi"])
+    pos_stats["npmi"] = _quantiles(cols["npmi"])
 
     t0 = time.perf_counter()
     csc = acts.tocsc()
     csc.sort_indices()
     cnt = np.empty(cols["i"].size, np.int64)
     dots = np.empty(cols["i"].size, np.float64)
-    kern.pair_dots(
-        csc.indptr.astype(np.int64),
-        csc.indices,
-        csc.data,
-        csc.indptr.astype(np.int64),
-        csc.indices,
-        csc.data,
-        cols["i"],
-        cols["j"],
-        cnt,
-        dots,
-    )
+    cptr = csc.indptr.astype(np.int64)
+    kern.pair_dots(cptr, csc.indices, csc.data, cptr, csc.indices, csc.data, cols["i"], cols["j"], cnt, dots)
     if not np.array_equal(cnt, cols["count"]):
         raise RuntimeError("co-firing counts disagree between the blocked pass and the column merge")
     cols["pearson"] = pearson_from_moments(
@@ -271,38 +322,40 @@ def coactivation_edges(
     )
     t_pearson = time.perf_counter() - t0
 
+    xkeep, xq, exc_stats = select_tail(exc["p"], None if nexc is None else nexc["p"], m_x, config.fdr_q, calibrate)
+    xi, xj, xc = exc["i"][xkeep], exc["j"][xkeep], exc["c"][xkeep]
+    ni, nj = n_fires[xi].astype(np.float64), n_fires[xj].astype(np.float64)
+    expected = ni * nj / n_tokens
+    with np.errstate(divide="ignore", invalid="ignore"):
+        odds = xc * (n_tokens - ni - nj + xc) / ((ni - xc) * (nj - xc))
+    xscores = pair_scores(xc, ni, nj, n_tokens)
+    exc_stats["oddsRatio"] = _quantiles(odds)
+    exc_stats["expected"] = _quantiles(expected)
+    exc_stats["familyLogThreshold"] = float(log_thr_x) if np.isfinite(log_thr_x) else None
+
     stats = {
         "nTokens": int(n_tokens),
         "nFeatures": int(n_features),
         "nFiringFeatures": int((n_fires > 0).sum()),
-        "pairsTested": int(n_features * (n_features - 1) // 2),
+        "pairsTested": int(m),
         "minCount": config.min_count,
+        "minPhi": config.min_phi,
         "fdrQ": config.fdr_q,
         "minNpmi": config.min_npmi,
         "topK": config.top_k,
         "topKMode": config.top_k_mode,
+        "exclusionOddsRatio": config.exclusion_odds_ratio,
+        "nullCalibrate": bool(calibrate),
         **scan_stats,
-        **counts,
+        "passedBH": pos_stats["passedBH"],
+        "kept": pos_stats["kept"],
+        "coActivates": pos_stats,
+        "excludes": exc_stats if config.exclusion else {"skipped": "edges.coactivation.exclusion = false"},
         "secondsPearson": round(t_pearson, 3),
     }
-    if config.null_shift and sequence_ids is not None:
-        t0 = time.perf_counter()
-        bounds = sequence_segments(sequence_ids)
-        nptr, nidx = kern.circular_shift_pattern(indptr, indices, bounds, np.uint64(seed))
-        ncand, nscan = significant_candidates(nptr, nidx, n_fires, desc="co-activation null", **common)
-        _, ncounts = select_edges(ncand, n_fires, n_tokens, config)
-        stats["null"] = {
-            "name": NULL_NAME,
-            "seed": int(seed),
-            "nSegments": int(bounds.size - 1),
-            "pairsWithMinCount": nscan["pairsWithMinCount"],
-            "passedBH": ncounts["passedBH"],
-            "passedFloors": ncounts["passedFloors"],
-            "kept": ncounts["kept"],
-            "seconds": round(time.perf_counter() - t0, 3),
-        }
-    elif config.null_shift:
-        stats["null"] = {"name": NULL_NAME, "skipped": "no sequence ids were given"}
+    if null_stats:
+        stats["null"] = {**null_stats, "kept": pos_stats.get("nullKept", 0),
+                         "excludesKept": exc_stats.get("nullKept", 0)}
     stats["seconds"] = round(time.perf_counter() - t_start, 3)
     frame = (
         pd.DataFrame(
@@ -323,38 +376,67 @@ def coactivation_edges(
         .sort_values(["i", "j"], kind="stable")
         .reset_index(drop=True)
     )
-    return frame, stats
+    if not return_exclusions:
+        return frame, stats
+    xframe = (
+        pd.DataFrame(
+            {
+                "i": xi.astype(np.int64),
+                "j": xj.astype(np.int64),
+                "count": xc.astype(np.int64),
+                "expected": expected,
+                "oddsRatio": odds,
+                "exclusion": np.clip(1.0 - xc / np.maximum(expected, 1e-300), 0.0, 1.0),
+                "npmi": xscores["npmi"],
+                "pValue": exc["p"][xkeep],
+                "qValue": xq[xkeep],
+            }
+        )
+        .sort_values(["i", "j"], kind="stable")
+        .reset_index(drop=True)
+    )
+    return frame, stats, xframe
 
 
-CO_ACTIVATES_SCHEMA = (
-    RelType.CO_ACTIVATES.arrow_schema()
-)  # the schema's one definition (saegraph.schema.graph)
+CO_ACTIVATES_SCHEMA = RelType.CO_ACTIVATES.arrow_schema()  # the schema's one definition (saegraph.schema.graph)
+EXCLUDES_SCHEMA = RelType.EXCLUDES.arrow_schema()
+
+
+def _table(frames: list[pd.DataFrame], schema: pa.Schema) -> pa.Table:
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=schema.names)
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
 
 
 def build_from_bundle(bundle, config: CoactivationConfig, *, run_id: str, seed: int, work_dir: Path):
-    """Co-activation edges for every SAE in the bundle (one table, a saeId column)."""
+    """CO_ACTIVATES (and, with ``exclusion``, EXCLUDES) edges for every SAE of the bundle."""
     from saegraph.ingest.edges.runner import StageResult, progress_enabled
 
-    frames, per_sae = [], {}
+    frames, xframes, per_sae = [], [], {}
     for sid in bundle.sae_ids:
         acts, seqs, _ = nonempty_activations(bundle, sid)
         log.info("co-activation for %s: %d tokens x %d features", sid, *acts.shape)
-        frame, stats = coactivation_edges(
-            acts, config, sequence_ids=seqs, seed=seed, progress=progress_enabled()
+        frame, stats, xframe = coactivation_edges(
+            acts, config, sequence_ids=seqs, seed=seed, progress=progress_enabled(), return_exclusions=True
         )
         per_sae[sid] = stats
         frames.append(pair_rows(frame, sid, run_id))
-    table = pa.Table.from_pandas(
-        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CO_ACTIVATES_SCHEMA.names),
-        schema=CO_ACTIVATES_SCHEMA,
-        preserve_index=False,
-    )
+        xframes.append(pair_rows(xframe, sid, run_id))
+    table = _table(frames, CO_ACTIVATES_SCHEMA)
     stats = {
-        "method": "blocked exact co-firing counts; one-sided exact hypergeometric p; BH over F(F-1)/2 pairs",
+        "method": (
+            "blocked exact co-firing counts; co-occurrence: P(C >= c) with phi >= minPhi, BH over F(F-1)/2 "
+            "pairs; exclusion: P(C <= c) under odds ratio exclusionOddsRatio (Fisher noncentral), BH over "
+            "the Tarone/Gilbert testable family; each tail's kept set checked (and, with nullCalibrate, "
+            "thresholded) by the within-sequence circular-shift null"
+        ),
         "fdrLevel": config.fdr_q,
         "edges": int(table.num_rows),
         "nullName": NULL_NAME,
         "nullEdges": int(sum(s.get("null", {}).get("kept", 0) for s in per_sae.values())),
         "perSae": per_sae,
     }
-    return StageResult("co_activates", table, stats)
+    extra = {}
+    if config.exclusion:
+        extra["excludes"] = _table(xframes, EXCLUDES_SCHEMA)
+        stats["excludesEdges"] = int(extra["excludes"].num_rows)
+    return StageResult("co_activates", table, stats, extra)

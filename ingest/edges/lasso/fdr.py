@@ -11,7 +11,7 @@ Algorithm (METHODS.md §2, "Edge test across replicates"):
 3. ``stratified_pvalues``: p_e = (1 + #{pairs f in stratum(e): c⁰_f ≥ c_e}) / (1 + M_s)
    with M_s all eligible pairs of the stratum (pairs never selected in the null have
    c⁰ = 0) — the empirical tail of the null count distribution.
-4. ``bh_qvalues``: Benjamini–Hochberg q-values with m = all eligible pairs.
+4. ``stats.significance.bh_qvalues``: Benjamini–Hochberg q-values with m = all eligible pairs.
    Replicates are never pooled into a binomial test: they share data and are correlated.
 5. ``replicate_count_table``: for r in (1, 2, 3, 5, 10, 20, 30) ∩ [1, R], edges with
    c_e ≥ r, null edges with c⁰_e ≥ r, and the estimated FDR = null / real.
@@ -83,19 +83,6 @@ def stratified_pvalues(real_keys, real_counts, null_keys, null_counts, n_feature
         exceed = null_sorted.size - np.searchsorted(null_sorted, real_counts[here], side="left")
         p[here] = (1.0 + exceed) / (1.0 + sizes[s])
     return np.minimum(p, 1.0)
-
-
-def bh_qvalues(p: np.ndarray, m: int) -> np.ndarray:
-    """BH q-values of ``p`` when ``m`` ≥ len(p) hypotheses were tested (the rest have p = 1)."""
-    if p.size == 0:
-        return np.zeros(0)
-    m = max(int(m), p.size)
-    order = np.argsort(p, kind="stable")
-    q = p[order] * m / np.arange(1, p.size + 1)
-    q = np.minimum.accumulate(q[::-1])[::-1]
-    out = np.empty_like(q)
-    out[order] = np.minimum(q, 1.0)
-    return out
 
 
 def replicate_count_table(

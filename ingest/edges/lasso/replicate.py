@@ -1,7 +1,7 @@
 """One replicate of the nodewise LASSO: from a token × feature matrix to an AND-rule graph.
 
 Algorithm (METHODS.md §2, steps 3–6; Meinshausen & Bühlmann 2006 neighbourhood selection):
-1. Moments μ, σ, firings; drop features with < ``min_firings`` firings; features with
+1. ColumnMoments μ, σ, firings; drop features with < ``min_firings`` firings; features with
    density > ``dense_density`` become unpenalized covariates of every regression.
 2. n_eff (sequences, or autocorrelation-deflated tokens) for the screen and for EBIC.
 3. Fisher-z screen with BH over all pairs of node features, c_ij ≥ ``min_count``; top-k
@@ -28,17 +28,16 @@ import scipy.sparse as sp
 from saegraph.ingest.config import LassoConfig
 from saegraph.ingest.edges.lasso.resample import effective_sample_size
 from saegraph.ingest.edges.lasso.screen import (
-    Moments,
     ScreenResult,
     assemble_blocks,
     block_pair_keys,
-    column_moments,
     gram_entries,
     screen_pairs,
     split_features,
     top_k_candidates,
 )
 from saegraph.ingest.edges.lasso.solver import solve_nodes
+from saegraph.ingest.edges.stats.moments import ColumnMoments, column_moments, select
 
 
 @dataclass
@@ -140,13 +139,13 @@ def fit_blocks(
 class Screened:
     """Steps 1–3 on one dataset: the node columns, their screen and top-k candidates."""
 
-    mom: Moments  # every column
+    mom: ColumnMoments  # every column
     nodes: np.ndarray  # global ids of the node columns (sorted)
     dense: np.ndarray  # global ids of the dense covariates (sorted)
     n_eff: float
     n_eff_info: dict
     x: sp.csr_matrix  # [tokens, nodes], sorted indices
-    node_mom: Moments  # the node columns' moments
+    node_mom: ColumnMoments  # the node columns' moments
     screen: ScreenResult
     cand_ptr: np.ndarray  # top-k candidates per node, CSR over the node index space
     cand_idx: np.ndarray
@@ -161,7 +160,7 @@ def screen_candidates(acts: sp.csr_matrix, seq_starts: np.ndarray, config: Lasso
     n_eff, n_eff_info = effective_sample_size(acts, seq_starts, config.n_eff)
     x = acts[:, nodes].tocsr()
     x.sort_indices()
-    node_mom = Moments(n=mom.n, mean=mom.mean[nodes], sd=mom.sd[nodes], firings=mom.firings[nodes])
+    node_mom = select(mom, nodes)
     t_prepare = time.perf_counter() - t0
     t0 = time.perf_counter()
     screen = screen_pairs(

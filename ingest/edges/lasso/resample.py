@@ -5,7 +5,7 @@ Algorithm (METHODS.md §2, steps 1–2):
    contiguous run of CSR rows delimited by ``seq_starts``.
 2. ``subsample_sequences`` draws a fraction of the sequences without replacement and
    keeps all of their tokens (tokens of a sequence are dependent; never subsample tokens).
-3. ``circular_shift_null`` moves every non-zero ``(t, f)`` of sequence s to position
+3. ``stats.nulls.circular_shift_null`` moves every non-zero ``(t, f)`` of sequence s to position
    ``(t − start_s + shift_{f,s}) mod len_s``, with an independent pseudo-random shift per
    (feature, sequence): each feature keeps its firing count and its within-sequence
    autocorrelation, but its alignment with every other feature is destroyed.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
 
 
 def order_by_sequence(acts: sp.csr_matrix, sequence_ids: np.ndarray, positions: np.ndarray):
@@ -54,38 +53,6 @@ def subsample_sequences(
     new_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     rows = np.repeat(seq_starts[chosen] - new_starts[:-1], lengths) + np.arange(new_starts[-1])
     return acts[rows], new_starts
-
-
-@njit(cache=True)
-def _splitmix(x):
-    x = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-    x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-    x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-    return x ^ (x >> np.uint64(31))
-
-
-@njit(cache=True)
-def _shift_rows(indptr, indices, seq_starts, seed, new_rows):
-    n_seq = seq_starts.size - 1
-    base = _splitmix(np.uint64(seed))
-    for s in range(n_seq):
-        lo = seq_starts[s]
-        length = seq_starts[s + 1] - lo
-        hs = _splitmix(base ^ (np.uint64(s) * np.uint64(0xD1B54A32D192ED03)))
-        for t in range(lo, lo + length):
-            for a in range(indptr[t], indptr[t + 1]):
-                h = _splitmix(hs ^ (np.uint64(indices[a]) * np.uint64(0xA24BAED4963EE407)))
-                shift = np.int64(h % np.uint64(length))
-                new_rows[a] = lo + (t - lo + shift) % length
-
-
-def circular_shift_null(acts: sp.csr_matrix, seq_starts: np.ndarray, seed: int) -> sp.csr_matrix:
-    """Each feature's column circularly shifted within every sequence (independent shifts)."""
-    new_rows = np.empty(acts.nnz, dtype=np.int64)
-    _shift_rows(acts.indptr.astype(np.int64), acts.indices, seq_starts, np.uint64(seed % (1 << 63)), new_rows)
-    out = sp.csr_matrix((acts.data, (new_rows, acts.indices)), shape=acts.shape, dtype=np.float32)
-    out.sort_indices()
-    return out
 
 
 def permutation_null(acts: sp.csr_matrix, rng: np.random.Generator) -> sp.csr_matrix:

@@ -4,7 +4,7 @@ Everything the LASSO needs is μ, σ and a few entries of S = AᵀA (METHODS.md 
 S is never densified as F × F.
 
 Algorithm:
-1. ``column_moments``: n, Σa, Σa², firing counts per column → μ, σ (population).
+1. ``stats.moments.column_moments``: n, Σa, Σa², firing counts per column → μ, σ (population).
 2. ``split_features``: drop features firing fewer than ``min_firings`` times; features
    denser than ``dense_density`` become covariates (not nodes, in every regression).
 3. ``screen_pairs``: rows of the upper triangle of S and C = BᵀB are accumulated in
@@ -32,46 +32,26 @@ import scipy.sparse as sp
 from numba import njit
 from scipy import special
 
-
-@dataclass
-class Moments:
-    n: int
-    mean: np.ndarray
-    sd: np.ndarray
-    firings: np.ndarray
+from saegraph.ingest.edges.stats.blocks import target_block_cells
+from saegraph.ingest.edges.stats.moments import ColumnMoments
 
 
-def column_moments(acts: sp.csr_matrix) -> Moments:
-    n, F = acts.shape
-    sums = np.bincount(acts.indices, weights=acts.data.astype(np.float64), minlength=F)
-    sq = np.bincount(acts.indices, weights=acts.data.astype(np.float64) ** 2, minlength=F)
-    firings = np.bincount(acts.indices[acts.data > 0], minlength=F)
-    mean = sums / max(n, 1)
-    var = np.maximum(sq / max(n, 1) - mean * mean, 0.0)
-    return Moments(n=n, mean=mean, sd=np.sqrt(var), firings=firings)
-
-
-def split_features(mom: Moments, min_firings: int, dense_density: float) -> tuple[np.ndarray, np.ndarray]:
+def split_features(
+    mom: ColumnMoments, min_firings: int, dense_density: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(sparse node columns, dense covariate columns), both sorted global indices."""
     alive = (mom.firings >= min_firings) & (mom.sd > 0)
     dense = alive & (mom.firings > dense_density * mom.n)
     return np.flatnonzero(alive & ~dense), np.flatnonzero(dense)
 
 
-CACHE_BLOCK_CELLS = 1 << 20  # 16 MiB of (S, c) cells: fits the shared L3 of the 2-core machines
-MAX_PASSES = (
-    128  # a block costs one pass over every token; blocks grow past the cache size to stay under this
-)
-
-
 def _blocks(F: int, block_entries: int):
     """Row ranges [lo, hi) of the upper triangle, each at most ``block_entries`` cells.
 
-    Blocks aim at ``CACHE_BLOCK_CELLS`` (the random updates then hit the cache: measured 3.3 s
-    against 6.5 s with 16M-cell blocks at 12k nodes × 256k tokens) unless that would take
+    Blocks are cache-sized (``stats.blocks``: 16-byte (S, c) cells) unless that would take
     more than ``MAX_PASSES`` passes over the tokens; ``block_entries`` caps the memory."""
     triangle = F * (F - 1) // 2
-    target = min(block_entries, max(CACHE_BLOCK_CELLS, -(-triangle // MAX_PASSES)))
+    target = min(block_entries, target_block_cells(triangle, 16))
     lo = 0
     while lo < F:
         rows = max(1, target // max(F - lo, 1))
@@ -144,7 +124,7 @@ class ScreenResult:
 
 
 def screen_pairs(
-    x: sp.csr_matrix, mom: Moments, n_eff: float, *, min_count: int, q: float, block_entries: int
+    x: sp.csr_matrix, mom: ColumnMoments, n_eff: float, *, min_count: int, q: float, block_entries: int
 ) -> ScreenResult:
     """Fisher-z screen with BH at ``q`` over all pairs of the columns of ``x`` (see step 3)."""
     n, F = x.shape

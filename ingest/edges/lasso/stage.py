@@ -40,7 +40,6 @@ from tqdm.auto import tqdm
 
 from saegraph.ingest.config import LassoConfig
 from saegraph.ingest.edges.lasso.fdr import (
-    bh_qvalues,
     count_replicates,
     frequency_bins,
     mb_bound,
@@ -51,18 +50,19 @@ from saegraph.ingest.edges.lasso.fdr import (
 from saegraph.ingest.edges.lasso.replicate import ReplicateEdges, select_edges_once
 from saegraph.ingest.edges.lasso.resample import (
     choose_sequences,
-    circular_shift_null,
     order_by_sequence,
     permutation_null,
     subsample_sequences,
 )
-from saegraph.ingest.edges.lasso.screen import column_moments
 from saegraph.ingest.edges.lasso.sufficient import (
     TooManySequencePairs,
     replicate_from_dataset,
     screen_dataset,
 )
 from saegraph.ingest.edges.rows import nonempty_activations, pair_rows
+from saegraph.ingest.edges.stats.moments import column_moments
+from saegraph.ingest.edges.stats.nulls import circular_shift_null
+from saegraph.ingest.edges.stats.significance import bh_qvalues
 from saegraph.schema.graph import RelType
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ sequences, and a replicate (a subsample of whole sequences) is a 0/1 weight vect
 sequences: its statistics are w·M for per-sequence matrices M computed once.
 
 Algorithm (``screen_dataset`` once per dataset: the real one and its one matched null):
-1. Moments, firing floor and dense covariates on the whole dataset; n_eff; Fisher-z screen
+1. ColumnMoments, firing floor and dense covariates on the whole dataset; n_eff; Fisher-z screen
    with BH and the top-k candidates per node (``lasso_screen``), exactly as a replicate
    would, but on all sequences.
 2. P = every pair inside every node block {i} ∪ candidates(i), as sorted keys.

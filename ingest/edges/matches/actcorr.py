@@ -18,7 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from saegraph.ingest.edges.coactivation import kernel as kern
-from saegraph.ingest.edges.stats.significance import column_moments, pearson_from_moments
+from saegraph.ingest.edges.stats.moments import column_moments
+from saegraph.ingest.edges.stats.significance import pearson_from_moments
 
 
 def _csr(acts) -> sp.csr_matrix:
@@ -38,8 +39,8 @@ def max_activation_correlation(
         raise ValueError(f"the two SAEs saw different numbers of tokens ({a.shape[0]} vs {b.shape[0]})")
     n = a.shape[0]
     fa, fb = a.shape[1], b.shape[1]
-    _, sa, qa = column_moments(a)
-    _, sb, qb = column_moments(b)
+    ma, mb = column_moments(a), column_moments(b)
+    sa, qa, sb, qb = ma.sums, ma.sumsq, mb.sums, mb.sumsq
     mu_a, mu_b = sa / n, sb / n
     sd_a = np.sqrt(np.maximum(qa / n - mu_a**2, 0.0))
     sd_b = np.sqrt(np.maximum(qb / n - mu_b**2, 0.0))
@@ -114,7 +115,7 @@ def pair_correlations(acts_a, acts_b, ia: np.ndarray, ib: np.ndarray) -> tuple[n
         np.empty(ia.size, np.int64),
         dots,
     )
-    _, sa, qa = column_moments(a)
-    _, sb, qb = column_moments(b)
+    ma, mb = column_moments(a), column_moments(b)
+    sa, qa, sb, qb = ma.sums, ma.sumsq, mb.sums, mb.sumsq
     r = pearson_from_moments(dots, sa[ia], sb[ib], qa[ia], qb[ib], n)
     return counts, r

@@ -138,19 +138,3 @@ def pearson_from_moments(s_ij, sum_i, sum_j, sumsq_i, sumsq_j, n_tokens: int) ->
     with np.errstate(divide="ignore", invalid="ignore"):
         r = (s_ij / n - mu_i * mu_j) / np.sqrt(var_i * var_j)
     return np.clip(r, -1.0, 1.0)
-
-
-def column_moments(acts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(firings n_i, Σ a, Σ a²) per column of a CSR/CSC matrix; a feature fires when a > 0."""
-    n_features = acts.shape[1]
-    idx = acts.indices
-    pos = acts.data > 0
-    if acts.format == "csr":
-        cols = idx
-    else:
-        cols = np.repeat(np.arange(n_features), np.diff(acts.indptr))
-    n_fires = np.bincount(cols[pos], minlength=n_features).astype(np.int64)
-    data = acts.data.astype(np.float64)
-    sums = np.bincount(cols, weights=data, minlength=n_features)
-    sumsq = np.bincount(cols, weights=data * data, minlength=n_features)
-    return n_fires, sums, sumsq
