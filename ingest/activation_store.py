@@ -24,11 +24,13 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from saegraph.errors import SaegraphError
+
 INDEX_FILE = "index.json"
 TOKENS_FILE = "tokens.npz"
 
 
-class ActivationStoreError(RuntimeError):
+class ActivationStoreError(SaegraphError, RuntimeError):
     """The activation directory is missing, inconsistent or corrupted."""
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from saegraph.errors import SaegraphError
 from saegraph.ingest.activation_store import ActivationChunk, ActivationStore
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 TRUTH_ID = "truth"
 
 
-class ActivationError(RuntimeError):
+class ActivationError(SaegraphError, RuntimeError):
     """Bad activations (NaN/Inf) or an inconsistent activation pass."""
 
 

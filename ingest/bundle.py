@@ -28,6 +28,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from saegraph.errors import SaegraphError
 from saegraph.ingest.activation_store import ActivationStore, fsync_dir, write_json_atomic
 
 FORMAT_VERSION = 1
@@ -41,7 +42,7 @@ NODE_TABLES = ("models", "saes", "datasets", "features")
 EDGE_TABLES = ("co_activates", "excludes", "lasso", "cosine", "matches")
 
 
-class BundleError(RuntimeError):
+class BundleError(SaegraphError, RuntimeError):
     """A bundle is missing, half-written, corrupted or of an unsupported format."""
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 
+from saegraph.errors import SaegraphError
+
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
-class ConfigError(ValueError):
+class ConfigError(SaegraphError, ValueError):
     """The run config is invalid; the message names the key and the fix."""
 
 

@@ -29,6 +29,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from saegraph.errors import SaegraphError
 from saegraph.schema.graph import TEMPLATE_ENUMS, RelType
 
 EMBEDDED_SUFFIX = ".embedded.cypher"
@@ -39,7 +40,7 @@ _SCALAR_TYPES = ("str", "int", "float", "bool", "list[str]", "rows")  # rows: a 
 NON_QUERY_DIRS = frozenset({"browser"})  # Neo4j Browser favourites (linted only)
 
 
-class QueryError(ValueError):
+class QueryError(SaegraphError, ValueError):
     """An unknown query name, or an unknown / missing / ill-typed parameter."""
 
 

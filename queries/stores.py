@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from saegraph.errors import SaegraphError
 from saegraph.queries.registry import prepare
 from saegraph.schema.ddl import ddl_statements
 from saegraph.schema.graph import TABLES, FeatureProperty, RelType
@@ -36,7 +37,7 @@ DEFAULT_STORE_DIR = "saegraph.db"
 DEFAULT_BUFFER_POOL = 1 << 30  # 1 GiB; tests pass a smaller one
 
 
-class StoreError(RuntimeError):
+class StoreError(SaegraphError, RuntimeError):
     """A store cannot be opened or used (down, locked, refused credentials, missing)."""
 
 

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
+from saegraph.errors import SaegraphError
 from saegraph.ingest.config import EdgesConfig, from_dict
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class StageResult(NamedTuple):
     """Further bundle tables the stage fills (co-activation: ``excludes``)."""
 
 
-class EdgeStageError(RuntimeError):
+class EdgeStageError(SaegraphError, RuntimeError):
     """An edge stage cannot run (unknown name, missing module, bad bundle)."""
 
 
@@ -151,7 +152,9 @@ def run_edges(
         stats = json_safe(dict(result.stats))
         stats.setdefault("seconds", round(time.perf_counter() - t0, 3))
         stats.setdefault("rows", int(result.table.num_rows))
-        bundle = update_bundle(path, tables={expected: result.table, **result.extra_tables}, stats={stage: stats})
+        bundle = update_bundle(
+            path, tables={expected: result.table, **result.extra_tables}, stats={stage: stats}
+        )
         shutil.rmtree(work_dir, ignore_errors=True)
         results[stage] = stats
     work_root = path / WORK_DIR

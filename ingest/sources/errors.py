@@ -5,8 +5,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from saegraph.errors import SaegraphError
 
-class SourceError(ValueError):
+
+class SourceError(SaegraphError, ValueError):
     """A model, SAE or dataset cannot be used as configured; the message names the fix."""
 
 

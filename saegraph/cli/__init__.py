@@ -12,6 +12,8 @@ import logging
 
 import click
 
+from saegraph.errors import SaegraphError
+
 # name -> "module:attribute" of a click.Command. Keep one line per command.
 COMMANDS: dict[str, str] = {
     "doctor": "saegraph.cli.doctor_cmd:doctor",
@@ -34,6 +36,17 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def invoke(self, ctx: click.Context):
+        """Run the command; a :class:`SaegraphError` becomes its one-line message and exit 1.
+
+        This is the one place that catches the library's user-facing errors: commands let
+        them propagate, and nothing already written is removed on the way out.
+        """
+        try:
+            return super().invoke(ctx)
+        except SaegraphError as exc:
+            raise click.ClickException(str(exc)) from None
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         target = COMMANDS.get(name)

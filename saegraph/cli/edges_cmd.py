@@ -6,7 +6,7 @@ import click
 
 from saegraph.schema.graph import RelType
 
-STAGE_NAMES = tuple(rel.stage for rel in RelType)
+STAGE_NAMES = tuple(dict.fromkeys(rel.stage for rel in RelType))
 
 
 def _summary(stage: str, stats: dict) -> str:
@@ -76,10 +76,8 @@ def edges(
       saegraph edges bundle/ --only coactivation      # re-run one stage
       saegraph edges bundle/ --only cosine --only matches --config run.toml
     """
-    from saegraph.ingest.activation_store import ActivationStoreError
-    from saegraph.ingest.bundle import BundleError
-    from saegraph.ingest.config import ConfigError, load_config
-    from saegraph.ingest.edges.runner import EdgeStageError, run_edges
+    from saegraph.ingest.config import load_config
+    from saegraph.ingest.edges.runner import run_edges
     from saegraph.ingest.threads import apply_threads, choose_threads
 
     apply_threads(choose_threads(threads))
@@ -87,8 +85,6 @@ def edges(
     try:
         cfg = load_config(config_path).edges if config_path else None
         results = run_edges(bundle, cfg, list(only) or None, progress=not no_progress)
-    except (BundleError, ConfigError, EdgeStageError, ActivationStoreError) as exc:
-        raise click.ClickException(str(exc)) from None
     except MemoryError:
         raise click.ClickException(
             "out of memory: lower [edges.coactivation] block_memory_mb or block_rows in the config"

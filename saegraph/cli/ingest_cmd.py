@@ -37,24 +37,17 @@ def ingest(config: str, out: str, restart: bool, no_edges: bool, quiet: bool, th
       saegraph ingest examples/synthetic.toml -o bundle/
       saegraph inspect bundle/
     """
-    from saegraph.ingest.bundle import BundleError
     from saegraph.ingest.config import ConfigError, load_config
 
     try:
         cfg = load_config(config)
     except ConfigError as exc:
         raise click.ClickException(f"{config}: {exc}") from None
-    from saegraph.ingest.activation_store import ActivationStoreError
-    from saegraph.ingest.activations import ActivationError
     from saegraph.ingest.pipeline import run_ingest
-    from saegraph.ingest.sources import SourceError
     from saegraph.ingest.threads import apply_threads, choose_threads
 
     apply_threads(choose_threads(threads))
 
-    try:
-        path = run_ingest(cfg, out, progress=not quiet, restart=restart, edges=not no_edges)
-    except (BundleError, SourceError, ActivationError, ActivationStoreError, ConfigError) as exc:
-        raise click.ClickException(str(exc)) from None
+    path = run_ingest(cfg, out, progress=not quiet, restart=restart, edges=not no_edges)
     click.echo(f"bundle written: {path}")
     click.echo(f"next: saegraph inspect {path}   |   saegraph load {path}")

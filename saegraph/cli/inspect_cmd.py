@@ -19,12 +19,9 @@ def inspect(bundle: str, as_json: bool, no_verify: bool) -> None:
       saegraph inspect bundle/
       saegraph inspect bundle/ --json | jq .stats.coactivation
     """
-    from saegraph.ingest.bundle import BundleError, open_bundle
+    from saegraph.ingest.bundle import open_bundle
 
-    try:
-        b = open_bundle(bundle, verify=not no_verify)
-    except BundleError as exc:
-        raise click.ClickException(str(exc)) from None
+    b = open_bundle(bundle, verify=not no_verify)
     if as_json:
         click.echo(json.dumps(b.manifest, indent=2, sort_keys=True))
         return

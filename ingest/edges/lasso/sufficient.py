@@ -37,6 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
+from saegraph.errors import SaegraphError
 from saegraph.ingest.config import LassoConfig
 from saegraph.ingest.edges.coactivation.kernel import first_at_least
 from saegraph.ingest.edges.lasso.replicate import (
@@ -78,7 +79,7 @@ def sequence_membership(seq_starts: np.ndarray) -> sp.csr_matrix:
     )
 
 
-class TooManySequencePairs(RuntimeError):
+class TooManySequencePairs(SaegraphError, RuntimeError):
     """The per-sequence pair sums would exceed ``max_sequence_pair_entries``."""
 
 
