@@ -8,14 +8,13 @@ Algorithm (atomic writes; the manifest is the commit point):
 3. ``update_bundle`` replaces tables of a finished bundle the same way and rewrites the
    manifest last, so a crash leaves either the old or the new state, never a mix the
    reader accepts (a table whose checksum disagrees with the manifest is refused).
-4. ``open_bundle`` refuses: a ``.partial`` directory, a missing manifest, a newer
-   ``formatVersion``, a missing table, or (``verify=True``) a checksum mismatch.
+4. ``open_bundle`` (the reader, ``saegraph.queries.bundle``) refuses: a ``.partial``
+   directory, a missing manifest, a newer ``formatVersion``, a missing table, or
+   (``verify=True``) a checksum mismatch.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 from collections.abc import Mapping
@@ -28,36 +27,22 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from saegraph.errors import SaegraphError
 from saegraph.ingest.activation_store import ActivationStore, fsync_dir, write_json_atomic
-
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-PARTIAL_SUFFIX = ".partial"
-ACTIVATIONS_DIR = "activations"
-GROUND_TRUTH_DIR = "ground_truth"
-DECODERS_DIR = "decoders"
-
-NODE_TABLES = ("models", "saes", "datasets", "features")
-EDGE_TABLES = ("co_activates", "excludes", "lasso", "cosine", "matches")
-
-
-class BundleError(SaegraphError, RuntimeError):
-    """A bundle is missing, half-written, corrupted or of an unsupported format."""
-
-
-def partial_path(path: str | os.PathLike) -> Path:
-    """Where a bundle is built before it is complete."""
-    p = Path(path)
-    return p.with_name(p.name + PARTIAL_SUFFIX)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from saegraph.queries import bundle as reader
+from saegraph.queries.bundle import (  # the read side: one verified reader for both paths
+    ACTIVATIONS_DIR,
+    DECODERS_DIR,
+    FORMAT_VERSION,
+    GROUND_TRUTH_DIR,
+    MANIFEST,
+    BundleError,
+    partial_path,
+    read_manifest,
+    sha256_file,
+)
+from saegraph.queries.bundle import EDGE_TABLES as EDGE_TABLES
+from saegraph.queries.bundle import NODE_TABLES as NODE_TABLES
+from saegraph.queries.bundle import PARTIAL_SUFFIX as PARTIAL_SUFFIX
 
 
 def to_arrow(table: Any) -> pa.Table:
@@ -145,114 +130,17 @@ class BundleBuilder:
         return self.path
 
 
-class Bundle:
-    """A finished bundle opened for reading. Use :func:`open_bundle`."""
-
-    def __init__(self, path: Path, manifest: dict):
-        self.path = path
-        self.manifest = manifest
-
-    @property
-    def run_id(self) -> str:
-        return self.manifest["runId"]
-
-    @property
-    def config(self) -> dict:
-        return self.manifest.get("config", {})
-
-    @property
-    def sae_ids(self) -> list[str]:
-        return [str(s) for s in self.table("saes").column("saeId").to_pylist()]
-
-    @property
-    def tables(self) -> dict:
-        return self.manifest.get("tables", {})
-
-    @property
-    def stats(self) -> dict:
-        return self.manifest.get("stats", {})
-
-    def has_table(self, name: str) -> bool:
-        return name in self.tables
-
-    def table_path(self, name: str) -> Path:
-        if name not in self.tables:
-            raise BundleError(
-                f"bundle {self.path} has no {name!r} table (has: {sorted(self.tables)}); "
-                f"build it with `saegraph edges {self.path}`"
-            )
-        return self.path / self.tables[name]["file"]
-
-    def table(self, name: str, columns: list[str] | None = None) -> pa.Table:
-        return pq.read_table(self.table_path(name), columns=columns)
-
-    def frame(self, name: str, columns: list[str] | None = None):
-        return self.table(name, columns).to_pandas()
+class Bundle(reader.Bundle):
+    """A finished bundle opened by the write path: the reader plus its activation chunks."""
 
     @cached_property
     def activations(self) -> ActivationStore:
         return ActivationStore(self.path / ACTIVATIONS_DIR)
 
-    @property
-    def ground_truth_path(self) -> Path:
-        return self.path / GROUND_TRUTH_DIR
-
-    def decoder(self, sae_id: str):
-        """Decoder rows W_dec of ``sae_id`` as float32 [dSae, dIn]."""
-        import numpy as np
-
-        p = self.path / DECODERS_DIR / f"{sae_id}.npy"
-        if not p.exists():
-            raise BundleError(f"bundle {self.path} has no decoder for SAE {sae_id!r} (known: {self.sae_ids})")
-        return np.load(p)
-
-    def verify(self) -> None:
-        for name, entry in self.tables.items():
-            p = self.path / entry["file"]
-            if not p.exists():
-                raise BundleError(f"bundle {self.path} lacks {entry['file']}: it is incomplete; rebuild it")
-            if sha256_file(p) != entry["sha256"]:
-                raise BundleError(
-                    f"{p} does not match its checksum in the manifest (corrupted or edited): "
-                    f"rebuild it with `saegraph edges {self.path}` or re-run `saegraph ingest`"
-                )
-
-
-def read_manifest(path: Path) -> dict:
-    if path.name.endswith(PARTIAL_SUFFIX):
-        raise BundleError(f"{path} is a half-written bundle: re-run the same `saegraph ingest` to resume it")
-    mpath = path / MANIFEST
-    if not mpath.exists():
-        if partial_path(path).exists():
-            raise BundleError(
-                f"{path} is not a finished bundle (an unfinished run is in {partial_path(path)}): "
-                "re-run the same `saegraph ingest` to resume it"
-            )
-        if not path.is_dir():
-            raise BundleError(f"no bundle at {path}: create one with `saegraph ingest CONFIG -o {path}`")
-        raise BundleError(f"{path} has no {MANIFEST}: it is not a finished bundle; re-run `saegraph ingest`")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{mpath} is not valid JSON ({exc}): the bundle is corrupted; rebuild it") from exc
-    version = manifest.get("formatVersion")
-    if not isinstance(version, int):
-        raise BundleError(f"{mpath} has no integer formatVersion: not a saegraph bundle")
-    if version > FORMAT_VERSION:
-        raise BundleError(
-            f"bundle {path} has format version {version}, newer than this saegraph reads "
-            f"({FORMAT_VERSION}): upgrade saegraph (pip install -U saegraph)"
-        )
-    return manifest
-
 
 def open_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle:
-    """Open a finished bundle; ``verify`` checks every table's sha256 against the manifest."""
-    p = Path(path)
-    bundle = Bundle(p, read_manifest(p))
-    if verify:
-        bundle.verify()
-    return bundle
+    """Open a finished bundle (``saegraph.queries.bundle.open_bundle``) with its activations."""
+    return reader.open_bundle(path, verify=verify, cls=Bundle)
 
 
 def update_bundle(

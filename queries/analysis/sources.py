@@ -1,9 +1,10 @@
 """Where analysis reads its graph from: a bundle directory or an open store (thin I/O shell).
 
 Algorithm:
-1. ``BundleSource`` reads the bundle's Parquet tables by path with pyarrow (``queries``
-   never imports ``ingest``); it refuses a directory without ``manifest.json`` (half-written
-   bundles have none) and reads ``decoders/<saeId>.npy`` and ``manifest.stats`` when present.
+1. ``BundleSource`` opens the bundle with the one verified reader
+   (``saegraph.queries.bundle.open_bundle``: unfinished, corrupted or too-new bundles are
+   refused, every table's checksum is checked) and reads tables, ``decoders/<saeId>.npy``
+   and ``manifest.stats`` through it.
 2. ``StoreSource`` wraps a ``saegraph.queries.stores.Store``: edges and features come from the
    store's own named statements; algorithm results can be written back.
 3. Both expose: ``sae_ids()``, ``features(sae_id)``, ``edges(rel_type, sae_id)``,
@@ -13,13 +14,11 @@ Algorithm:
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from saegraph.queries.analysis.graph import TABLE_OF, rel_name
+from saegraph.queries.bundle import open_bundle
 
 _FEATURE_COLUMNS = ["featureId", "saeId", "index", "density", "topTokens"]
 
@@ -27,27 +26,15 @@ _FEATURE_COLUMNS = ["featureId", "saeId", "index", "density", "topTokens"]
 class BundleSource:
     kind = "bundle"
 
-    def __init__(self, path):
-        self.path = Path(path)
-        manifest = self.path / "manifest.json"
-        if not manifest.exists():
-            raise FileNotFoundError(
-                f"{self.path} is not a finished bundle (no manifest.json): "
-                f"run `saegraph ingest` or pass a finished bundle directory"
-            )
-        self.manifest = json.loads(manifest.read_text())
+    def __init__(self, path, *, verify: bool = True):
+        self.bundle = open_bundle(path, verify=verify)
+        self.path = self.bundle.path
+        self.manifest = self.bundle.manifest
         self._cache: dict[str, pd.DataFrame] = {}
 
     def _table(self, name: str) -> pd.DataFrame:
         if name not in self._cache:
-            import pyarrow.parquet as pq
-
-            file = self.path / f"{name}.parquet"
-            if not file.exists():
-                raise FileNotFoundError(
-                    f"bundle {self.path} has no {name} table: build it with `saegraph edges {self.path}`"
-                )
-            self._cache[name] = pq.read_table(file).to_pandas()
+            self._cache[name] = self.bundle.frame(name)
         return self._cache[name]
 
     def sae_ids(self) -> list[str]:
