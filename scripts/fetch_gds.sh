@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Download the pinned Neo4j Graph Data Science plugin jar into docker/plugins/ and verify it.
 #
-#   scripts/fetch_gds.sh                 # GDS 2.13.4 for Neo4j 5.26 (the compose file's image)
+#   scripts/fetch_gds.sh                 # GDS 2.13.9 for Neo4j 5.26.24 (the compose file's image)
 #   GDS_VERSION=2.13.x scripts/fetch_gds.sh   # another 2.13 patch (also update the checksum)
 #
 # The checksum of each version lives in docker/plugins/SHA256SUMS (committed). When the pinned
@@ -10,11 +10,13 @@
 # (trust on first use: compare the printed value with the one on the GDS release page before
 # committing it). The jar itself is git-ignored.
 #
-# GDS 2.13.x is the release line for Neo4j 5.26 (see the GDS compatibility table).
+# GDS 2.13.x is the release line for Neo4j 5.26 (see the GDS compatibility table); 2.13.9 is
+# built against Neo4j 5.26.24 (GDS gradle/dependencies.gradle), the image pinned in
+# docker/.env.example and the version docker/neo4j-local/pom.xml resolves. Keep all three equal.
 # Mirror: set GDS_URL to fetch from elsewhere (a file:// URL works for offline copies).
 set -euo pipefail
 
-GDS_VERSION="${GDS_VERSION:-2.13.4}"
+GDS_VERSION="${GDS_VERSION:-2.13.9}"
 JAR="neo4j-graph-data-science-${GDS_VERSION}.jar"
 GDS_URL="${GDS_URL:-https://github.com/neo4j/graph-data-science/releases/download/${GDS_VERSION}/${JAR}}"
 
