@@ -61,7 +61,10 @@ class CoactivationConfig:
         _check_prob("edges.coactivation.fdr_q", self.fdr_q)
         _check(-1.0 <= self.min_npmi <= 1.0, "edges.coactivation.min_npmi must lie in [-1, 1]")
         _check(-1.0 <= self.min_phi <= 1.0, "edges.coactivation.min_phi must lie in [-1, 1]")
-        _check(0.0 < self.exclusion_odds_ratio <= 1.0, "edges.coactivation.exclusion_odds_ratio must lie in (0, 1]")
+        _check(
+            0.0 < self.exclusion_odds_ratio <= 1.0,
+            "edges.coactivation.exclusion_odds_ratio must lie in (0, 1]",
+        )
         _check(self.top_k >= 0, "edges.coactivation.top_k must be >= 0 (0 = no cap)")
         _check(self.block_rows >= 1, "edges.coactivation.block_rows must be >= 1")
 
@@ -84,12 +87,27 @@ class LassoConfig:
     Above it that SAE falls back to ``per_replicate`` with a warning, stated in its stats."""
     null: Literal["circular_shift", "permutation"] = "circular_shift"
     """Matched null: circular shift of each feature within sequences, or a plain permutation."""
-    min_firings: int = 25
-    """Features firing fewer times in a replicate are dropped from it."""
+    min_firings: int = 10
+    """Features firing fewer times in a replicate are dropped from it (docs/methods.md: 25 lost a
+    quarter of the planted parent-child pairs, whose children fire rarely, at no gain in precision)."""
     screen_q: float = 0.05
     """BH level of the Fisher-z correlation screen."""
     min_count: int = 5
-    """Minimum co-firings for a candidate."""
+    """Minimum co-firings for a positively correlated candidate. Negatively correlated pairs
+    (exclusion: they co-fire rarely by definition) need only pass the screen and the effect floor."""
+    min_abs_correlation: float = 0.05
+    """Effect floor of the screen: a pair is a candidate only when its correlation |r| is at least
+    this. With n_eff in the hundreds of thousands the Fisher-z test alone passes real but tiny
+    dependencies (a weak background correlation of the latent causes, |r| about 0.02); on the
+    planted data every parent-child pair has |r| >= 0.1 and no strictly false pair has |r| >= 0.05."""
+    min_abs_coefficient: float = 0.05
+    """Effect floor of the fit: standardized coefficients with |beta| below this are set to zero
+    before the AND rule, in real and null replicates alike."""
+    null_tail: Literal["bound", "empirical"] = "bound"
+    """Per-edge p from the null's replicate counts: ``bound`` = truncated-Markov bound
+    P(C0 >= c) <= E[min(C0, c)]/c with one pseudo null selection (valid under any dependence
+    between replicates; ranks edges by replicate count even when the null selects nothing);
+    ``empirical`` = the empirical tail of the stratum's null counts (ties at the floor then)."""
     candidates: int = 50
     """Top-k candidates per node after the screen."""
     n_lambdas: int = 25
@@ -100,8 +118,11 @@ class LassoConfig:
     """EBIC gamma."""
     ebic_refit: bool = True
     """Score each lambda by the least-squares refit on its support (relaxed LASSO) rather than the shrunken fit."""
-    n_eff: Literal["sequences", "deflated"] = "sequences"
-    """Effective sample size for EBIC: sequences, or tokens deflated by autocorrelation."""
+    n_eff: Literal["sequences", "deflated"] = "deflated"
+    """Effective sample size for the Fisher-z screen and EBIC. ``deflated``: tokens x (1 - rho)/(1 + rho)
+    with rho the median within-sequence lag-1 autocorrelation of the features' firing indicators,
+    estimated from the data (``lasso.resample.effective_sample_size``); ``sequences``: the number of
+    sequences (the most conservative value, far too small when tokens are nearly independent)."""
     dense_density: float = 0.2
     """Features denser than this enter every regression as covariates (BOS/position-like)."""
     fdr_q: float = 0.05
@@ -132,6 +153,9 @@ class LassoConfig:
         _check_choice("edges.lasso.screen", self.screen, ("once", "per_replicate"))
         _check(self.max_sequence_pair_entries >= 1, "edges.lasso.max_sequence_pair_entries must be >= 1")
         _check_choice("edges.lasso.n_eff", self.n_eff, ("sequences", "deflated"))
+        _check_choice("edges.lasso.null_tail", self.null_tail, ("bound", "empirical"))
+        _check(0.0 <= self.min_abs_correlation < 1.0, "edges.lasso.min_abs_correlation must lie in [0, 1)")
+        _check(self.min_abs_coefficient >= 0.0, "edges.lasso.min_abs_coefficient must be >= 0")
         _check_prob("edges.lasso.screen_q", self.screen_q)
         _check_prob("edges.lasso.fdr_q", self.fdr_q)
         _check_prob("edges.lasso.lambda_min_ratio", self.lambda_min_ratio)
@@ -199,7 +223,7 @@ class EdgesConfig:
     coactivation: CoactivationConfig = field(default_factory=CoactivationConfig)
     """Co-activation edges (METHODS.md §1)."""
     lasso: LassoConfig = field(default_factory=LassoConfig)
-    """Conditional-dependence edges (METHODS.md §2)."""
+    """Conditional-dependence edges (docs/methods.md, LASSO)."""
     cosine: CosineConfig = field(default_factory=CosineConfig)
     """Decoder-cosine kNN edges (METHODS.md §3)."""
     matches: MatchesConfig = field(default_factory=MatchesConfig)

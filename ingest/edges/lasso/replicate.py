@@ -1,16 +1,19 @@
 """One replicate of the nodewise LASSO: from a token × feature matrix to an AND-rule graph.
 
-Algorithm (METHODS.md §2, steps 3–6; Meinshausen & Bühlmann 2006 neighbourhood selection):
+Algorithm (docs/methods.md, LASSO; Meinshausen & Bühlmann 2006 neighbourhood selection):
 1. ColumnMoments μ, σ, firings; drop features with < ``min_firings`` firings; features with
    density > ``dense_density`` become unpenalized covariates of every regression.
-2. n_eff (sequences, or autocorrelation-deflated tokens) for the screen and for EBIC.
-3. Fisher-z screen with BH over all pairs of node features, c_ij ≥ ``min_count``; top-k
-   candidates per node (``lasso_screen``).
+2. n_eff (``resample.effective_sample_size``: tokens deflated by the within-sequence lag-1
+   autocorrelation, or the number of sequences) for the screen and for EBIC.
+3. Fisher-z screen with BH over all pairs of node features, |r_ij| ≥ ``min_abs_correlation``,
+   c_ij ≥ ``min_count`` for positive r only; top-k candidates per node (``screen``).
 4. S at every pair inside each node block (second blocked pass), correlations
    r = (S/n − μ_i μ_j)/(σ_i σ_j); covariate correlations from AᵀA_dense.
-5. Per node: LASSO path on the block with warm starts, λ by EBIC (``lasso_solver``).
-6. AND rule: keep (i, j) when i selects j and j selects i; weight = the mean of the two
-   signed coefficients. Keys are i·F + j (i < j) in the SAE's latent index space.
+5. Per node: LASSO path on the block with warm starts, λ by EBIC (``solver``).
+6. Coefficients with |β| < ``min_abs_coefficient`` are set to zero (the effect floor, applied
+   alike to real and null replicates); AND rule: keep (i, j) when i selects j and j selects i;
+   weight = the mean of the two signed coefficients (negative weights kept). Keys are
+   i·F + j (i < j) in the SAE's latent index space.
 The cost after step 3's S pass does not depend on the token count. Steps 1–3 are
 ``screen_candidates`` and steps 4 (from S at the block pairs) to 6 are ``fit_blocks``, both
 shared with ``lasso_sufficient``, which screens once and feeds every replicate's S from
@@ -129,10 +132,10 @@ def fit_blocks(
     n_cand = np.diff(cand_ptr)
     take = np.repeat(b_off[:-1], n_cand) + (np.arange(cand_idx.size) - np.repeat(cand_ptr[:-1], n_cand))
     node_of = np.repeat(np.arange(n_nodes), n_cand)
-    local_keys, weights = and_rule(node_of, cand_idx, beta[take], n_nodes)
-    return BlockFit(
-        local_keys, weights, int((beta[take] != 0).sum()), float(n_cand.mean()) if n_cand.size else 0.0
-    )
+    coef = beta[take]
+    coef = np.where(np.abs(coef) >= config.min_abs_coefficient, coef, 0.0)  # effect floor (step 6)
+    local_keys, weights = and_rule(node_of, cand_idx, coef, n_nodes)
+    return BlockFit(local_keys, weights, int((coef != 0).sum()), float(n_cand.mean()) if n_cand.size else 0.0)
 
 
 @dataclass
@@ -164,7 +167,13 @@ def screen_candidates(acts: sp.csr_matrix, seq_starts: np.ndarray, config: Lasso
     t_prepare = time.perf_counter() - t0
     t0 = time.perf_counter()
     screen = screen_pairs(
-        x, node_mom, n_eff, min_count=config.min_count, q=config.screen_q, block_entries=config.block_entries
+        x,
+        node_mom,
+        n_eff,
+        min_count=config.min_count,
+        q=config.screen_q,
+        block_entries=config.block_entries,
+        min_abs_r=config.min_abs_correlation,
     )
     cand_ptr, cand_idx = top_k_candidates(screen, nodes.size, config.candidates)
     return Screened(

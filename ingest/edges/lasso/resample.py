@@ -1,6 +1,6 @@
 """Resampling for the nodewise LASSO: whole-sequence subsamples, matched nulls, n_eff.
 
-Algorithm (METHODS.md §2, steps 1–2):
+Algorithm (docs/methods.md, LASSO):
 1. ``order_by_sequence`` sorts tokens by (sequence, position) so each sequence is a
    contiguous run of CSR rows delimited by ``seq_starts``.
 2. ``subsample_sequences`` draws a fraction of the sequences without replacement and
@@ -11,9 +11,16 @@ Algorithm (METHODS.md §2, steps 1–2):
    autocorrelation, but its alignment with every other feature is destroyed.
    ``permutation_null`` is the simpler variant: each feature's firings go to uniformly
    random distinct tokens of the replicate (autocorrelation destroyed too).
-4. ``effective_sample_size``: ``sequences`` → the number of sequences; ``deflated`` →
-   tokens · (1 − ρ)/(1 + ρ) with ρ the median lag-1 autocorrelation of the firing
-   indicators of the features (AR(1) deflation), clipped to [sequences, tokens].
+4. ``effective_sample_size``: ``sequences`` → the number of sequences; ``deflated`` (the
+   default) → ``deflated_n_eff``: for every feature f firing at least twice, the lag-1
+   autocorrelation of its firing indicator within sequences,
+   ρ_f = (L_f / P − p_f²) / (p_f (1 − p_f)), with L_f its firings at both t and t+1 of one
+   sequence, P = tokens − sequences the number of such adjacent pairs and p_f = n_f / tokens;
+   ρ = the median ρ_f clipped to [0, 0.999]; n_eff = tokens · (1 − ρ)/(1 + ρ), the
+   effective sample size of a mean under AR(1) dependence (Bartlett 1946; Kish's design
+   effect 1 + 2Σρ_k with ρ_k = ρ^k), clipped to [sequences, tokens]. Independent tokens give
+   n_eff ≈ tokens; a feature that persists over whole sequences gives about the number of
+   sequences.
 """
 
 from __future__ import annotations
@@ -70,11 +77,35 @@ def permutation_null(acts: sp.csr_matrix, rng: np.random.Generator) -> sp.csr_ma
     return out
 
 
+def deflated_n_eff(
+    firings: np.ndarray, lag_pairs: np.ndarray, n_tokens: float, n_seq: int
+) -> tuple[float, dict]:
+    """Step 4 from per-feature firings n_f and lag-1 co-firings L_f over ``n_tokens`` tokens in
+    ``n_seq`` sequences: (n_eff, description for the stats)."""
+    n_adjacent = max(float(n_tokens) - n_seq, 1.0)
+    ok = (firings > 1) & (firings < n_tokens)
+    p = firings[ok] / float(n_tokens)
+    rho_f = (lag_pairs[ok] / n_adjacent - p * p) / (p * (1 - p))
+    rho = float(np.clip(np.median(rho_f), 0.0, 0.999)) if rho_f.size else 0.0
+    n_eff = float(np.clip(n_tokens * (1 - rho) / (1 + rho), n_seq, n_tokens))
+    quart = np.quantile(rho_f, [0.25, 0.75]).round(4).tolist() if rho_f.size else [0.0, 0.0]
+    return n_eff, {
+        "mode": "deflated",
+        "lag1Autocorrelation": rho,
+        "lag1AutocorrelationQuartiles": quart,
+        "featuresUsed": int(ok.sum()),
+        "nSequences": int(n_seq),
+        "nTokens": int(n_tokens),
+        "formula": "n_eff = tokens (1 - rho)/(1 + rho), rho = median within-sequence lag-1 autocorrelation "
+        "of the features' firing indicators, clipped to [sequences, tokens]",
+    }
+
+
 def effective_sample_size(acts: sp.csr_matrix, seq_starts: np.ndarray, mode: str) -> tuple[float, dict]:
-    """n_eff for the screen and EBIC; returns (n_eff, description for the stats)."""
+    """n_eff for the screen and EBIC (step 4); returns (n_eff, description for the stats)."""
     n_tokens = acts.shape[0]
     n_seq = seq_starts.size - 1
-    if mode == "sequences":
+    if mode == "sequences" or n_tokens < 2:
         return float(n_seq), {"mode": "sequences", "nSequences": n_seq, "nTokens": n_tokens}
     fires = acts.copy()
     fires.data = np.ones_like(fires.data)
@@ -83,9 +114,4 @@ def effective_sample_size(acts: sp.csr_matrix, seq_starts: np.ndarray, mode: str
     keep = sp.diags(same_seq.astype(np.float32))
     lagged = np.asarray((keep @ fires[:-1]).multiply(fires[1:]).sum(axis=0)).ravel()
     n_f = np.asarray(fires.sum(axis=0)).ravel()
-    ok = (n_f > 1) & (n_f < n_tokens)
-    p = n_f[ok] / n_tokens
-    rho_f = (lagged[ok] / max(n_tokens - 1, 1) - p * p) / (p * (1 - p))
-    rho = float(np.clip(np.median(rho_f), 0.0, 0.999)) if rho_f.size else 0.0
-    n_eff = float(np.clip(n_tokens * (1 - rho) / (1 + rho), n_seq, n_tokens))
-    return n_eff, {"mode": "deflated", "lag1Autocorrelation": rho, "nSequences": n_seq, "nTokens": n_tokens}
+    return deflated_n_eff(n_f, lagged, n_tokens, n_seq)

@@ -1,6 +1,6 @@
 """Sufficient statistics and the correlation screen for the nodewise LASSO.
 
-Everything the LASSO needs is μ, σ and a few entries of S = AᵀA (METHODS.md §2, step 3–4);
+Everything the LASSO needs is μ, σ and a few entries of S = AᵀA (docs/methods.md, LASSO);
 S is never densified as F × F.
 
 Algorithm:
@@ -9,11 +9,13 @@ Algorithm:
    denser than ``dense_density`` become covariates (not nodes, in every regression).
 3. ``screen_pairs``: rows of the upper triangle of S and C = BᵀB are accumulated in
    dense row blocks (cache-sized, at most ``block_entries`` cells; S and c of a pair side by
-   side, one cache line per update) by a numba kernel over the sorted CSR rows; for every pair with
-   c_ij ≥ ``min_count`` and |r_ij| at least the correlation at which p = q:
-   r_ij = (S_ij/n − μ_i μ_j)/(σ_i σ_j), z = atanh(r)·sqrt(n_eff − 3), two-sided p;
-   pairs with p ≤ q are kept, then Benjamini–Hochberg at q over all F(F−1)/2 pairs
-   (untested pairs count as p = 1, so the prefilter p ≤ q loses nothing).
+   side, one cache line per update) by a numba kernel over the sorted CSR rows. For every pair,
+   r_ij = (S_ij/n − μ_i μ_j)/(σ_i σ_j); a pair is tested when |r_ij| ≥ ``min_abs_r`` (the
+   effect floor) and, if r_ij > 0, c_ij ≥ ``min_count`` (a negative pair co-fires rarely by
+   definition, so the co-firing floor would hide exactly the exclusion it shows):
+   z = atanh(r)·sqrt(n_eff − 3), two-sided p; pairs with p ≤ q are kept, then
+   Benjamini–Hochberg at q over all F(F−1)/2 pairs (untested pairs count as p = 1, so the
+   prefilter loses nothing).
 4. ``top_k_candidates``: per node, the k screened neighbours with the largest |r|.
 5. ``gram_entries``: S at the requested pairs only (all pairs inside each node's block
    {i} ∪ candidates(i)): by merging sorted CSC columns when that is cheaper, else by a
@@ -80,10 +82,11 @@ def _accumulate_block(indptr, indices, data, ptr, lo, hi, acc):
 
 @njit(cache=True)
 def _screen_block(acc, lo, hi, n, mean, sd, sqrt_dof, min_count, p_max, r_min):
-    """Pairs of the block with c >= min_count and Fisher-z p <= p_max: (i, j, r, p).
+    """Pairs of the block with |r| >= r_min, c >= min_count when r > 0, and Fisher-z p <= p_max:
+    (i, j, r, p).
 
-    |r| >= r_min (the correlation at which p = p_max, less a margin) is checked first, so
-    atanh and erfc run only for pairs that can pass."""
+    r_min is the larger of the effect floor and the correlation at which p = p_max (less a
+    margin), checked first, so atanh and erfc run only for pairs that can pass."""
     F = mean.size
     cap = 1024
     oi = np.empty(cap, np.int64)
@@ -93,10 +96,10 @@ def _screen_block(acc, lo, hi, n, mean, sd, sqrt_dof, min_count, p_max, r_min):
     cnt = 0
     for i in range(lo, hi):
         for j in range(i + 1, F):
-            if acc[i - lo, j - lo, 1] < min_count:
-                continue
             r = (acc[i - lo, j - lo, 0] / n - mean[i] * mean[j]) / (sd[i] * sd[j])
             if abs(r) < r_min:
+                continue
+            if r > 0 and acc[i - lo, j - lo, 1] < min_count:
                 continue
             r = min(max(r, -1.0 + 1e-12), 1.0 - 1e-12)
             p = math.erfc(abs(math.atanh(r) * sqrt_dof) / math.sqrt(2.0))
@@ -120,18 +123,25 @@ class ScreenResult:
     r: np.ndarray  # correlation
     p: np.ndarray  # two-sided Fisher-z p-value
     n_tests: int  # F(F−1)/2
-    n_prefiltered: int  # pairs with c ≥ min_count and p ≤ q before BH
+    n_prefiltered: int  # pairs past the floors with p ≤ q, before BH
 
 
 def screen_pairs(
-    x: sp.csr_matrix, mom: ColumnMoments, n_eff: float, *, min_count: int, q: float, block_entries: int
+    x: sp.csr_matrix,
+    mom: ColumnMoments,
+    n_eff: float,
+    *,
+    min_count: int,
+    q: float,
+    block_entries: int,
+    min_abs_r: float = 0.0,
 ) -> ScreenResult:
     """Fisher-z screen with BH at ``q`` over all pairs of the columns of ``x`` (see step 3)."""
     n, F = x.shape
     sqrt_dof = math.sqrt(max(n_eff - 3.0, 1.0))
     ptr = x.indptr[:-1].astype(np.int64).copy()
     indptr = x.indptr.astype(np.int64)
-    r_min = math.tanh(math.sqrt(2.0) * float(special.erfcinv(q)) / sqrt_dof) * (1.0 - 1e-9)
+    r_min = max(math.tanh(math.sqrt(2.0) * float(special.erfcinv(q)) / sqrt_dof) * (1.0 - 1e-9), min_abs_r)
     parts = []
     for lo, hi in _blocks(F, block_entries):
         acc = np.zeros((hi - lo, F - lo, 2), dtype=np.float64)

@@ -1,6 +1,6 @@
 """LASSO edges: nodewise LASSO with resampling, matched nulls and FDR on replicate counts.
 
-Algorithm (METHODS.md §2; Meinshausen & Bühlmann 2006 and 2010; Foygel & Drton 2010):
+Algorithm (docs/methods.md, LASSO; Meinshausen & Bühlmann 2006 and 2010; Foygel & Drton 2010):
 1. Stack the SAE's chunks into one token × latent CSR matrix, rows sorted by
    (sequence, position) (``lasso_resample.order_by_sequence``).
 2. ``screen = "once"`` (default): build one matched-null dataset (each latent's column
@@ -14,12 +14,15 @@ Algorithm (METHODS.md §2; Meinshausen & Bühlmann 2006 and 2010; Foygel & Drton
    and run the whole of ``lasso_replicate.select_edges_once`` (screen included) on both.
    Each finished replicate is written to ``work_dir`` (temp file + fsync + rename) and
    skipped on restart.
-3. Count c_e (real) and c⁰_e (null) per edge; p_e = empirical tail of the null counts in
-   the edge's endpoint-frequency stratum; BH at ``fdr_q`` over all eligible pairs
-   (``lasso_fdr``). Replicates are never pooled into a binomial test.
+3. Count c_e (real) and c⁰_e (null) per edge; p_e from the null counts in the edge's
+   endpoint-frequency stratum (``null_tail``: the truncated-Markov bound by default, or the
+   empirical tail); BH at ``fdr_q`` over all eligible pairs (``fdr``). Replicates are never
+   pooled into a binomial test.
 4. Report the table "edges seen in ≥ r replicates vs expected null edges vs estimated
-   FDR", the stability-selection view (fraction ≥ ``stability_threshold``, MB bound), the
-   n_eff used, the null, the caveats and timings; write the ``lasso`` table.
+   FDR", the null's pass rate (screen and LASSO, null against real), the kept set (size,
+   the null's estimate of its FDR, its effect sizes), the stability-selection view
+   (fraction ≥ ``stability_threshold``, MB bound), the n_eff used, the null, the caveats
+   and timings; write the ``lasso`` table.
 """
 
 from __future__ import annotations
@@ -272,6 +275,66 @@ def _mean_seconds(reps: list[ReplicateEdges]) -> dict:
 
 
 # ------------------------------------------------------------------ aggregation
+NULL_TAILS = {
+    "bound": "p = (1 + sum over the stratum's null pairs of min(c0, c)) / (c (1 + M_s)): truncated-Markov "
+    "bound P(C0 >= c) <= E[min(C0, c)]/c with one pseudo null selection (valid under any dependence "
+    "between replicates; ranks edges by c when the null selects nothing)",
+    "empirical": "p = (1 + #{null pairs of the stratum with c0 >= c}) / (1 + M_s): empirical null tail",
+}
+
+
+def null_pass_rate(real: list[ReplicateEdges], null: list[ReplicateEdges], screened: dict) -> dict:
+    """How much the matched null lets through, at the screen and after the LASSO, against the real data."""
+    real_mean = float(np.mean([x.keys.size for x in real])) if real else 0.0
+    null_mean = float(np.mean([x.keys.size for x in null])) if null else 0.0
+    out = {
+        "edgesPerReplicate": {"real": real_mean, "null": null_mean},
+        "ratio": float(null_mean / real_mean) if real_mean else (0.0 if null_mean == 0 else 1.0),
+    }
+    if "real" in screened and "null" in screened:
+        rs, ns = screened["real"]["screenPassed"], screened["null"]["screenPassed"]
+        out["screenPassed"] = {
+            "real": int(rs),
+            "null": int(ns),
+            "ratio": float(ns / rs) if rs else float(ns > 0),
+        }
+    return out
+
+
+def kept_set_statistics(kept: pd.DataFrame, null_counts: np.ndarray, n_replicates: int, fdr_q: float) -> dict:
+    """The kept (significant) edges: size, the null's estimate of their FDR and their effect sizes.
+
+    estimatedFdr = #{null pairs seen in at least as many replicates as the least stable kept edge}
+    / kept edges (the replicate-count table's estimator at the kept set's own threshold);
+    ``effectSize`` describes |weight| (the mean signed standardized coefficient) and the
+    replicate fraction (stability) of the kept edges."""
+    n = int(len(kept))
+    if n == 0:
+        return {"edges": 0, "estimatedFdr": 0.0, "fdrLevel": fdr_q}
+    r_min = int(kept["nReplicates"].min())
+    null_at = int((null_counts >= r_min).sum())
+    w = kept["weight"].to_numpy()
+    qs = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]
+    return {
+        "edges": n,
+        "fdrLevel": fdr_q,
+        "minReplicates": r_min,
+        "nullEdgesAtMinReplicates": null_at,
+        "estimatedFdr": float(min(1.0, null_at / n)),
+        "largestQValue": float(kept["qValue"].max()),
+        "effectSize": {
+            "absWeightQuantiles": dict(
+                zip([str(x) for x in qs], np.quantile(np.abs(w), qs).round(4).tolist())
+            ),
+            "negativeEdges": int((w < 0).sum()),
+            "stabilityQuantiles": dict(
+                zip([str(x) for x in qs], np.quantile(kept["stability"].to_numpy(), qs).round(4).tolist())
+            ),
+        },
+        "replicates": n_replicates,
+    }
+
+
 def lasso_edges(
     acts: sp.spmatrix,
     sequence_ids: np.ndarray,
@@ -309,7 +372,9 @@ def lasso_edges(
     bins = frequency_bins(firings, config.min_firings, config.frequency_strata)
     n_eligible = int((bins >= 0).sum())
     m_pairs = n_eligible * (n_eligible - 1) // 2
-    p = stratified_pvalues(keys, counts, nkeys, ncounts, F, bins, config.frequency_strata)
+    p = stratified_pvalues(
+        keys, counts, nkeys, ncounts, F, bins, config.frequency_strata, tail=config.null_tail
+    )
     q = bh_qvalues(p, m_pairs)
     pos = np.searchsorted(nkeys, keys)
     hit = (
@@ -320,6 +385,8 @@ def lasso_edges(
     null_of_real = np.where(hit, ncounts[np.minimum(pos, max(nkeys.size - 1, 0))] if nkeys.size else 0, 0)
     sizes = stratum_sizes(bins, config.frequency_strata)
     p_floor = float(1.0 / (1.0 + sizes[sizes > 0].min())) if (sizes > 0).any() else 1.0
+    if config.null_tail == "bound":
+        p_floor /= R
     frame = pd.DataFrame(
         {
             "i": keys // max(F, 1),
@@ -333,6 +400,7 @@ def lasso_edges(
         }
     )
     significant = frame["qValue"] <= config.fdr_q
+    kept_stats = kept_set_statistics(frame[significant], ncounts, R, config.fdr_q)
     if config.keep == "significant":
         frame = frame[significant].reset_index(drop=True)
 
@@ -367,9 +435,18 @@ def lasso_edges(
         "edgesSelectedOnce": int(keys.size),
         "significantEdges": int(significant.sum()),
         "pValueFloor": p_floor,
-        "pValueFloorNote": "smallest attainable empirical p (1/(1 + pairs of the smallest stratum)); BH over "
-        "eligiblePairs rejects nothing unless about pValueFloor*eligiblePairs/fdrLevel "
-        "edges reach it - lower frequency_strata when few edges are expected",
+        "pValueFloorNote": "smallest attainable p (1/(1 + pairs of the smallest stratum), divided by R for "
+        "the truncated-Markov bound); BH over eligiblePairs rejects nothing unless about "
+        "pValueFloor*eligiblePairs/fdrLevel edges reach it - lower frequency_strata when few edges are expected",
+        "nullTail": NULL_TAILS[config.null_tail],
+        "nullPassRate": null_pass_rate(real, null, screened),
+        "keptSet": kept_stats,
+        "effectFloors": {
+            "minAbsCorrelation": config.min_abs_correlation,
+            "minAbsCoefficient": config.min_abs_coefficient,
+            "minFirings": config.min_firings,
+            "minCountPositive": config.min_count,
+        },
         "stability": {
             "threshold": config.stability_threshold,
             "stableEdges": int(stable.sum()),

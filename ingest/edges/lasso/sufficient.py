@@ -1,7 +1,7 @@
 """Screen once, refit every replicate from per-sequence sufficient statistics.
 
 The nodewise LASSO needs, per replicate, only μ, σ and S = AᵀA at the pairs inside each
-node's block (METHODS.md §2). Those are sums over tokens, so they are sums over
+node's block (docs/methods.md, LASSO). Those are sums over tokens, so they are sums over
 sequences, and a replicate (a subsample of whole sequences) is a 0/1 weight vector w over
 sequences: its statistics are w·M for per-sequence matrices M computed once.
 
@@ -47,6 +47,7 @@ from saegraph.ingest.edges.lasso.replicate import (
     screen_candidates,
     to_global,
 )
+from saegraph.ingest.edges.lasso.resample import deflated_n_eff
 from saegraph.ingest.edges.lasso.screen import block_pair_keys
 
 
@@ -285,18 +286,11 @@ def screen_dataset(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoCon
 def _replicate_n_eff(
     ds: ScreenedDataset, w: np.ndarray, n: float, n_seq: int, mode: str
 ) -> tuple[float, dict]:
-    """``lasso_resample.effective_sample_size`` from per-sequence sums (same formula)."""
+    """``resample.effective_sample_size`` from per-sequence sums (same formula, ``deflated_n_eff``)."""
     if mode == "sequences" or ds.seq_lag is None:
         return float(n_seq), {"mode": "sequences", "nSequences": n_seq, "nTokens": int(n)}
     fires, lagged = ds.seq_lag
-    n_f = fires.T @ w
-    lag = lagged.T @ w
-    ok = (n_f > 1) & (n_f < n)
-    p = n_f[ok] / n
-    rho_f = (lag[ok] / max(n - 1, 1) - p * p) / (p * (1 - p))
-    rho = float(np.clip(np.median(rho_f), 0.0, 0.999)) if rho_f.size else 0.0
-    n_eff = float(np.clip(n * (1 - rho) / (1 + rho), n_seq, n))
-    return n_eff, {"mode": "deflated", "lag1Autocorrelation": rho, "nSequences": n_seq, "nTokens": int(n)}
+    return deflated_n_eff(fires.T @ w, lagged.T @ w, n, n_seq)
 
 
 def _alive_candidates(cand_ptr: np.ndarray, cand_idx: np.ndarray, alive: np.ndarray):
