@@ -117,8 +117,22 @@ def run_with_retry(
 
 
 def _clean(value: Any) -> Any:
-    """Neo4j has no null inside lists and cannot store NaN-free ints from pandas floats: keep Python values."""
+    """A value Neo4j can store: NaN -> null (``SET n += row`` skips it); no null inside a list.
+
+    Neo4j refuses a list holding null ("Collections containing null values can not be stored
+    in properties"), which failed the whole batch. A null element becomes NaN in a list of
+    numbers and "" in a list of strings (positions kept: topTokens and topTokenActs stay
+    aligned); a list of other values holding a null is dropped (null) with a warning.
+    """
     if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, list) and any(v is None for v in value):
+        kinds = {type(v) for v in value if v is not None}
+        if kinds <= {float, int} and bool not in kinds:
+            return [math.nan if v is None else float(v) for v in value]
+        if kinds <= {str}:
+            return ["" if v is None else v for v in value]
+        log.warning("dropping a list property holding null (Neo4j cannot store it): %r", value[:5])
         return None
     return value
 

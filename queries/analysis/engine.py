@@ -94,6 +94,12 @@ def communities(
         "nodes": fg.n_nodes,
         "edges": fg.n_edges,
     }
+    if _is_neo4j(source) and write and algorithm == "louvain" and resolution != 1.0:
+        raise ValueError(
+            f"Louvain with resolution {resolution} cannot run on Neo4j: GDS Louvain has no resolution "
+            f"parameter (it optimises modularity at resolution 1). Use --algorithm leiden (GDS Leiden "
+            f"takes gamma), resolution 1, or the embedded store / a bundle (igraph Louvain takes it)"
+        )
     gds_ok = (
         _is_neo4j(source)
         and write
@@ -183,7 +189,9 @@ def centrality(source, sae_id: str, rel_type, *, write: bool = True) -> dict:
                 _store_of(source), sae_id, rel, "pagerank", FeatureProperty.of("pagerank", rel)
             )
             pr = _read_back(source, sae_id, "pagerank", rel).set_index("featureId")["pagerank"]
-            table["pagerank"] = (pr / pr.sum()).loc[table["featureId"]].to_numpy()
+            pr = pr / pr.sum()  # GDS scores are unnormalised; stored, like igraph's, to sum 1 per SAE
+            table["pagerank"] = pr.loc[table["featureId"]].to_numpy()
+            _write(source, "pagerank", rel, table, "pagerank")
             info["engine"] = "python degree/strength, gds pageRank (normalised to sum 1)"
         else:
             _write(source, "pagerank", rel, table, "pagerank")

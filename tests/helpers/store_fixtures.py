@@ -8,6 +8,12 @@
 - MATCHES maps feature i of SAE k to feature perm_k[i] of SAE k+1 for the first 80 % of
   features (the rest unmatched), mutual for even i.
 A few features are dead (no edges, density 0). Sizes are small by default.
+
+``prefix`` prefixes every id (SAEs, so features, the model, the dataset; pass a run id
+with the same prefix): tests on a shared Neo4j create and delete only their own nodes
+(tests/neo4j/conftest.py). ``parent_matches`` adds, for the first n matches, a second
+MATCHES row between the same two features with method ``parent`` (as the matching and
+splitting stages emit).
 """
 
 from __future__ import annotations
@@ -88,6 +94,33 @@ def _co_activates(sae: str, n: int, n_blocks: int, rng, run_id: str) -> pa.Table
     )
 
 
+def _excludes(sae: str, n: int, n_blocks: int, rng, run_id: str) -> pa.Table:
+    """EXCLUDES: a sparse set of pairs across blocks (features that rarely fire together)."""
+    i, j = np.triu_indices(n - 2, 1)
+    block = np.arange(n - 2) * n_blocks // (n - 2)
+    keep = (block[i] != block[j]) & (rng.random(len(i)) < 0.02)
+    i, j = i[keep], j[keep]
+    m = len(i)
+    expected = rng.uniform(5, 50, m)
+    count = np.floor(expected * rng.uniform(0, 0.3, m)).astype(np.int64)
+    p = rng.uniform(0, 0.01, m)
+    return pa.table(
+        {
+            "source": [f"{sae}:{a}" for a in i],
+            "target": [f"{sae}:{b}" for b in j],
+            "saeId": [sae] * m,
+            "count": count,
+            "expected": expected,
+            "oddsRatio": count / expected,
+            "exclusion": 1 - count / expected,
+            "npmi": -rng.uniform(0.05, 0.9, m),
+            "pValue": p,
+            "qValue": np.minimum(p * 10, 1),
+            "runId": [run_id] * m,
+        }
+    )
+
+
 def _lasso(co: pa.Table, rng, run_id: str) -> pa.Table:
     keep = np.flatnonzero(rng.random(co.num_rows) < 0.3)
     m = len(keep)
@@ -161,11 +194,14 @@ def make_graph_bundle(
     n_blocks: int = 4,
     cosine_k: int = 5,
     run_id: str = RUN_ID,
+    prefix: str = "",
+    parent_matches: int = 0,
 ) -> Path:
     """Write a finished bundle with every table of docs/bundle.md; returns its path."""
     rng = np.random.default_rng(seed)
     vocab = [f"tok{i}" for i in range(50)]
-    saes = [f"s{k}" for k in range(n_saes)]
+    saes = [f"{prefix}s{k}" for k in range(n_saes)]
+    model_id, ds_id = f"{prefix}toy", f"{prefix}0123456789abcdef"
     builder = BundleBuilder(Path(path))
     builder.manifest.update(
         {
@@ -173,7 +209,7 @@ def make_graph_bundle(
             "codeVersion": "saegraph test",
             "config": {"seed": seed, "saes": saes},
             "dataset": {
-                "datasetId": "0123456789abcdef",
+                "datasetId": ds_id,
                 "name": "synthetic",
                 "nTokens": 10_000,
                 "nSequences": 100,
@@ -185,7 +221,7 @@ def make_graph_bundle(
         "models",
         pa.table(
             {
-                "modelId": ["toy"],
+                "modelId": [model_id],
                 "name": ["toy-model"],
                 "nLayers": [2],
                 "dModel": [16],
@@ -201,7 +237,7 @@ def make_graph_bundle(
         pa.table(
             {
                 "saeId": saes,
-                "modelId": ["toy"] * n_saes,
+                "modelId": [model_id] * n_saes,
                 "release": ["test"] * n_saes,
                 "saeName": saes,
                 "hookName": ["blocks.0.hook_resid_post"] * n_saes,
@@ -220,7 +256,7 @@ def make_graph_bundle(
         "datasets",
         pa.table(
             {
-                "datasetId": ["0123456789abcdef"],
+                "datasetId": [ds_id],
                 "name": ["synthetic"],
                 "nTokens": [10_000],
                 "nSequences": [100],
@@ -228,20 +264,27 @@ def make_graph_bundle(
             }
         ),
     )
-    feats, co, lasso, cos, matches = [], [], [], [], []
+    feats, co, lasso, cos, matches, excl = [], [], [], [], [], []
     for k, sae in enumerate(saes):
         feats.append(_features(sae, n_features, rng, vocab))
         c = _co_activates(sae, n_features, n_blocks, rng, run_id)
         co.append(c)
         lasso.append(_lasso(c, rng, run_id))
         cos.append(_cosine(sae, n_features, cosine_k, rng, run_id))
+        excl.append(_excludes(sae, n_features, n_blocks, rng, run_id))
         if k + 1 < n_saes:
             matches.append(_matches(sae, saes[k + 1], n_features, rng, run_id))
     builder.write_table("features", pa.concat_tables(feats))
     builder.write_table("co_activates", pa.concat_tables(co))
     builder.write_table("lasso", pa.concat_tables(lasso))
     builder.write_table("cosine", pa.concat_tables(cos))
-    builder.write_table(
-        "matches", pa.concat_tables(matches) if matches else _matches("s0", "s0", 0, rng, run_id)
-    )
+    builder.write_table("excludes", pa.concat_tables(excl))
+    m = pa.concat_tables(matches) if matches else _matches(saes[0], saes[0], 0, rng, run_id)
+    if parent_matches:
+        dup = m.slice(0, parent_matches)
+        dup = dup.set_column(
+            dup.schema.get_field_index("method"), "method", pa.array(["parent"] * dup.num_rows)
+        )
+        m = pa.concat_tables([m, dup])
+    builder.write_table("matches", m)
     return builder.finalize()

@@ -1,10 +1,11 @@
 // _store.edges_co_activates: every CO_ACTIVATES relationship, optionally of one SAE and one run.
 // @param saeId str = null  only relationships touching this SAE
-// @param runId str = null  only relationships of this run
+// @param runId str = null  only relationships of this run (null: each SAE's current run, the last loaded)
 // @returns source, target, saeId, count, jaccard, npmi, phi, pTargetGivenSource, pSourceGivenTarget, pearson, pValue, qValue, runId
+MATCH (s:SAE)
+WHERE s.saeId = coalesce($saeId, s.saeId)
 MATCH (a:Feature)-[r:CO_ACTIVATES]->(b:Feature)
-WHERE r.saeId = coalesce($saeId, r.saeId)
-  AND r.runId = coalesce($runId, r.runId)
+WHERE a.saeId = s.saeId AND r.runId = coalesce($runId, s.runId)
 RETURN a.featureId AS source,
        b.featureId AS target,
        r.saeId AS saeId,

@@ -1,8 +1,10 @@
 // _store.features: every property of the features of one SAE (all SAEs when saeId is null).
 // @param saeId str = null  only features of this SAE
 // @returns featureId, saeId, index, density, nFirings, meanAct, maxAct, decoderNorm, dead, topTokens, topTokenActs, topLogits, topLogitValues, topExamples, topExampleActs, communityCoActivates, communityLasso, communityCosine, componentCoActivates, componentLasso, componentCosine, pagerankCoActivates, pagerankLasso, pagerankCosine, degreeCoActivates, degreeLasso, degreeCosine, strengthCoActivates, strengthLasso, strengthCosine
+MATCH (s:SAE)
+WHERE s.saeId = coalesce($saeId, s.saeId)
 MATCH (f:Feature)
-WHERE f.saeId = coalesce($saeId, f.saeId)
+WHERE f.saeId = s.saeId
 RETURN f.featureId AS featureId,
        f.saeId AS saeId,
        f.`index` AS `index`,

@@ -3,8 +3,10 @@
 // @param saeId str = null  only this SAE
 // @param k int = 10  how many features
 // @returns featureId, saeId, pagerank, topTokens
+MATCH (s:SAE)
+WHERE s.saeId = coalesce($saeId, s.saeId)
 MATCH (f:Feature)
-WHERE f.pagerank{{relSuffix}} IS NOT NULL AND f.saeId = coalesce($saeId, f.saeId)
+WHERE f.saeId = s.saeId AND f.pagerank{{relSuffix}} IS NOT NULL
 RETURN f.featureId AS featureId, f.saeId AS saeId, f.pagerank{{relSuffix}} AS pagerank, f.topTokens AS topTokens
 ORDER BY pagerank DESC, featureId
 LIMIT $k

@@ -2,7 +2,9 @@
 // @param relType RelType(CO_ACTIVATES|LASSO|COSINE)  which graph's communities
 // @param saeId str = null  only this SAE
 // @returns saeId, community, size, meanDensity
+MATCH (s:SAE)
+WHERE s.saeId = coalesce($saeId, s.saeId)
 MATCH (f:Feature)
-WHERE f.community{{relSuffix}} IS NOT NULL AND f.saeId = coalesce($saeId, f.saeId)
+WHERE f.saeId = s.saeId AND f.community{{relSuffix}} IS NOT NULL
 RETURN f.saeId AS saeId, f.community{{relSuffix}} AS community, count(*) AS size, avg(f.density) AS meanDensity
 ORDER BY saeId, size DESC, community

@@ -5,9 +5,13 @@
 // @param weightProperty str  relationship property projected as weight (npmi, stability, similarity)
 // @param costProperty str  relationship property the path cost is computed from (jaccard, npmi, stability, similarity)
 // @param costTransform str  neglog (cost = -log2 x, x clipped to [1e-12, 1]) or one_minus (cost = max(0, 1 - x))
+// @param runId str = null  only relationships of this run (null: the SAE's current run, the last loaded)
 // @returns graphName, nodeCount, relationshipCount
+MATCH (sae:SAE {saeId: $saeId})
+WITH coalesce($runId, sae.runId) AS run
 MATCH (s:Feature {saeId: $saeId})
 OPTIONAL MATCH (s)-[r:{{relType}}]->(t:Feature {saeId: $saeId})
+WHERE r.runId = run
 WITH s, t, coalesce(toFloat(r[$weightProperty]), 0.0) AS w, coalesce(toFloat(r[$costProperty]), 1.0) AS x
 WITH s, t, w,
      CASE $costTransform

@@ -3,8 +3,10 @@
 // @param saeId str = null  only this SAE (all SAEs when null)
 // @param k int = 20  how many features
 // @returns featureId, saeId, index, maxAct, density, topTokens
+MATCH (s:SAE)
+WHERE s.saeId = coalesce($saeId, s.saeId)
 MATCH (f:Feature)
-WHERE $token IN f.topTokens AND f.saeId = coalesce($saeId, f.saeId)
+WHERE f.saeId = s.saeId AND $token IN f.topTokens
 RETURN f.featureId AS featureId, f.saeId AS saeId, f.`index` AS `index`, f.maxAct AS maxAct,
        f.density AS density, f.topTokens AS topTokens
 ORDER BY maxAct DESC, featureId
