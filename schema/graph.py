@@ -29,6 +29,7 @@ class RelType(str, Enum):
     """Feature-to-feature relationship types (``schema/model.md``)."""
 
     CO_ACTIVATES = "CO_ACTIVATES"
+    EXCLUDES = "EXCLUDES"
     LASSO = "LASSO"
     COSINE = "COSINE"
     MATCHES = "MATCHES"
@@ -95,6 +96,7 @@ class RelType(str, Enum):
 
 _WEIGHT = {
     RelType.CO_ACTIVATES: "npmi",
+    RelType.EXCLUDES: "exclusion",
     RelType.LASSO: "stability",
     RelType.COSINE: "similarity",
     RelType.MATCHES: "cosine",
@@ -102,6 +104,7 @@ _WEIGHT = {
 
 _COST = {
     RelType.CO_ACTIVATES: "neg_log_jaccard",
+    RelType.EXCLUDES: "one_minus_exclusion",
     RelType.LASSO: "neg_log_stability",
     RelType.COSINE: "one_minus_similarity",
     RelType.MATCHES: "one_minus_cosine",
@@ -109,6 +112,7 @@ _COST = {
 
 _STAGE = {
     RelType.CO_ACTIVATES: "coactivation",
+    RelType.EXCLUDES: "coactivation",
     RelType.LASSO: "lasso",
     RelType.COSINE: "cosine",
     RelType.MATCHES: "matches",
@@ -124,6 +128,17 @@ _REL_FIELDS: dict[RelType, tuple[tuple[str, pa.DataType], ...]] = {
         ("pTargetGivenSource", _F64),
         ("pSourceGivenTarget", _F64),
         ("pearson", _F64),
+        ("pValue", _F64),
+        ("qValue", _F64),
+        ("runId", _STR),
+    ),
+    RelType.EXCLUDES: (
+        ("saeId", _STR),
+        ("count", _I64),
+        ("expected", _F64),
+        ("oddsRatio", _F64),
+        ("exclusion", _F64),
+        ("npmi", _F64),
         ("pValue", _F64),
         ("qValue", _F64),
         ("runId", _STR),
@@ -156,6 +171,11 @@ COST_RULES: dict[str, tuple[str, str, str]] = {
     # name: (source column, transform, human description); stated in every output that uses them
     "neg_log_jaccard": ("jaccard", "neglog", "cost = -log2(jaccard) (jaccard = P(both fire | either fires))"),
     "one_minus_npmi": ("npmi", "one_minus", "cost = 1 - npmi"),
+    "one_minus_exclusion": (
+        "exclusion",
+        "one_minus",
+        "cost = 1 - exclusion (exclusion = 1 - observed/expected co-firings)",
+    ),
     "neg_log_stability": ("stability", "neglog", "cost = -log2(stability) (LASSO selection frequency)"),
     "one_minus_similarity": ("similarity", "one_minus", "cost = 1 - decoder cosine similarity"),
     "one_minus_cosine": ("cosine", "one_minus", "cost = 1 - decoder cosine"),

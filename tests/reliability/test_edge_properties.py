@@ -149,7 +149,7 @@ def test_lasso_edges_are_clean(data, null, keep):
 
 def test_cosine_config_defaults_are_exercised():
     """The property tests above use the stages' own config classes (a changed field name breaks them)."""
-    assert CosineConfig().top_k >= 1 and CoactivationConfig().top_k >= 1 and LassoConfig().replicates >= 1
+    assert CosineConfig().top_k >= 1 and CoactivationConfig().top_k == 0 and LassoConfig().replicates >= 1
 
 
 def test_properties_also_hold_on_a_planted_input_with_many_edges():

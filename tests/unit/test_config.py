@@ -39,7 +39,7 @@ def test_good_config_resolves_defaults(tmp_path):
     cfg = load_config(write(tmp_path, GOOD))
     assert [s.id for s in cfg.saes] == ["s0", "s1"]
     assert cfg.edges.coactivation.fdr_q == 0.05
-    assert cfg.edges.coactivation.top_k == 32  # METHODS.md default
+    assert cfg.edges.coactivation.top_k == 0  # no per-node cap (docs/methods.md)
     assert cfg.edges.lasso.replicates == 30
     d = cfg.to_dict()
     assert d["edges"]["cosine"]["min_similarity"] == 0.3

@@ -45,9 +45,9 @@ from saegraph.ingest.edges.coactivation import kernel as kern
 from saegraph.ingest.edges.coactivation.tails import two_tail_candidates
 from saegraph.ingest.edges.rows import nonempty_activations, pair_rows
 from saegraph.ingest.edges.stats.blocks import target_block_cells
+from saegraph.ingest.edges.stats.hypergeom import estimated_fdr, exclusion_family, null_calibrated_threshold
 from saegraph.ingest.edges.stats.moments import column_moments
 from saegraph.ingest.edges.stats.nulls import circular_shift_pattern
-from saegraph.ingest.edges.stats.hypergeom import estimated_fdr, exclusion_family, null_calibrated_threshold
 from saegraph.ingest.edges.stats.significance import (
     bh_qvalues,
     hypergeom_pvalues,

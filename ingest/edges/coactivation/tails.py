@@ -33,8 +33,25 @@ _BUFFER = 1 << 20
 
 @nb.njit(cache=True, nogil=True)
 def scan_block(
-    block, r0, start_row, n_fires, n_tokens, logfact, min_count, min_phi, q, exclusion, log_family_thr,
-    omega, pi, pj, pc, xi, xj, xc, stats,
+    block,
+    r0,
+    start_row,
+    n_fires,
+    n_tokens,
+    logfact,
+    min_count,
+    min_phi,
+    q,
+    exclusion,
+    log_family_thr,
+    omega,
+    pi,
+    pj,
+    pc,
+    xi,
+    xj,
+    xc,
+    stats,
 ):
     """Collect both tails' candidates from rows ``start_row``.. of ``block``; returns (wp, wx, next row).
 
@@ -61,7 +78,9 @@ def scan_block(
             if c * 1.0 * n_tokens > a * 1.0 * b:
                 if c < min_count:
                     continue
-                phi = (n_tokens * 1.0 * c - a * 1.0 * b) / math.sqrt(a * 1.0 * b * (n_tokens - a) * (n_tokens - b))
+                phi = (n_tokens * 1.0 * c - a * 1.0 * b) / math.sqrt(
+                    a * 1.0 * b * (n_tokens - a) * (n_tokens - b)
+                )
                 if phi < min_phi:
                     continue
                 stats[0] += 1
@@ -86,8 +105,12 @@ def scan_block(
 
 
 def _empty() -> dict[str, np.ndarray]:
-    return {"i": np.zeros(0, np.int32), "j": np.zeros(0, np.int32), "c": np.zeros(0, np.int32),
-            "p": np.zeros(0, np.float64)}
+    return {
+        "i": np.zeros(0, np.int32),
+        "j": np.zeros(0, np.int32),
+        "c": np.zeros(0, np.int32),
+        "p": np.zeros(0, np.float64),
+    }
 
 
 def _concat(parts: list[tuple[np.ndarray, ...]]) -> dict[str, np.ndarray]:
@@ -135,8 +158,22 @@ def two_tail_candidates(
         t_count += t1 - t0
         row = 0
         while row < r1 - r0:
-            wp, wx, row = scan_block(view, r0, row, fires, n_tokens, logfact, min_count, min_phi, q, exclusion,
-                                     log_family_thr, omega, *bufs, counters)
+            wp, wx, row = scan_block(
+                view,
+                r0,
+                row,
+                fires,
+                n_tokens,
+                logfact,
+                min_count,
+                min_phi,
+                q,
+                exclusion,
+                log_family_thr,
+                omega,
+                *bufs,
+                counters,
+            )
             t2 = time.perf_counter()
             if wp:
                 i, j, c = (b[:wp].copy() for b in bufs[:3])

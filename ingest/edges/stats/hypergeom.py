@@ -37,9 +37,15 @@ import numpy as np
 def log_pmf(c, n_tokens, a, b, logfact):
     """log P(C = c), C ~ Hypergeom(N, a, b), from a log-factorial table."""
     return (
-        logfact[a] - logfact[c] - logfact[a - c]
-        + logfact[n_tokens - a] - logfact[b - c] - logfact[n_tokens - a - b + c]
-        - logfact[n_tokens] + logfact[b] + logfact[n_tokens - b]
+        logfact[a]
+        - logfact[c]
+        - logfact[a - c]
+        + logfact[n_tokens - a]
+        - logfact[b - c]
+        - logfact[n_tokens - a - b + c]
+        - logfact[n_tokens]
+        + logfact[b]
+        + logfact[n_tokens - b]
     )
 
 
@@ -69,8 +75,15 @@ def fisher_lower_p(c, n_tokens, a, b, omega, logfact):
     if c >= hi:
         return 1.0
     lom = math.log(omega)
-    cur = (logfact[a] - logfact[lo] - logfact[a - lo] + logfact[n_tokens - a] - logfact[b - lo]
-           - logfact[n_tokens - a - b + lo] + lo * lom)
+    cur = (
+        logfact[a]
+        - logfact[lo]
+        - logfact[a - lo]
+        + logfact[n_tokens - a]
+        - logfact[b - lo]
+        - logfact[n_tokens - a - b + lo]
+        + lo * lom
+    )
     top = cur
     total = 0.0
     below = 0.0
