@@ -12,6 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs every benchmark at quick sizes (~1 min)
+
 ROOT = Path(__file__).resolve().parents[2]
 LINE = re.compile(
     r"^(?P<case>[\w-]+) \| (?P<sizes>[^|]+) \| baseline (?P<base>[^|]+): (?P<bs>[\d.]+) s, peak (?P<bm>\d+) MiB "

@@ -25,6 +25,8 @@ from saegraph.queries.registry import EMBEDDED_SUFFIX, get_query, list_queries, 
 from saegraph.schema.ddl import ddl_statements, split_statements
 from saegraph.schema.graph import Label, RelType
 
+pytestmark = pytest.mark.slow  # runs the Node Cypher linter over every file (~1 min)
+
 REPO = Path(__file__).resolve().parents[2]
 LINT_DIR = REPO / "tests" / "lint"
 

@@ -8,6 +8,8 @@ import pytest
 
 from tests.helpers.demo_fixtures import tiny_quick_settings
 
+pytestmark = pytest.mark.slow  # executes the notebooks end to end (~30 s each)
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
