@@ -23,10 +23,12 @@ from saegraph.ingest.stores.neo4j import StoreRunner, forget_load_progress, load
 from saegraph.queries import RelType, open_store
 from saegraph.queries.stores import neo4j_credentials
 from tests.helpers.store_fixtures import make_graph_bundle
+from tests.neo4j.conftest import delete_prefixed, ids, run_id
 
 pytestmark = pytest.mark.neo4j
 
-RUN_ID = "20991231T000000-fa17fa17"
+P = ids("fault")
+RUN_ID = run_id("fault")
 BATCH = 50
 
 
@@ -138,15 +140,16 @@ def _delete_run(store) -> None:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, neo4j_store):
     bundle = make_graph_bundle(
-        tmp_path_factory.mktemp("fault") / "b", n_saes=2, n_features=80, seed=51, run_id=RUN_ID
+        tmp_path_factory.mktemp("fault") / "b", n_saes=2, n_features=80, seed=51, run_id=RUN_ID, prefix=P
     )
     uri = urlparse(os.environ["NEO4J_URI"])
     proxy = CuttableProxy(uri.hostname or "127.0.0.1", uri.port or 7687)
     direct = open_store(neo4j_uri=os.environ["NEO4J_URI"])
     direct.apply_schema()
     yield bundle, proxy, direct
+    delete_prefixed(direct, P)
     direct.close()
     proxy.cut()
 
