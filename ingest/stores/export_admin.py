@@ -7,8 +7,11 @@ Algorithm:
    ``:START_ID(Feature)`` / ``:END_ID(Feature)`` (or the SAE / Model / Run / Dataset id spaces).
 2. Array elements are joined with the ASCII unit separator (U+001F), which never occurs
    in token text, so top examples containing ``;`` survive; NaN and null become empty.
+   Doubles are written as Java parses them (``NaN``, ``Infinity``; a null inside a double
+   array becomes NaN).
 3. ``import-command.txt`` holds the full ``neo4j-admin database import full`` command
-   (``--array-delimiter``, ``--multiline-fields``), file order nodes then relationships.
+   (absolute paths, ``--array-delimiter=U+001F``, ``--multiline-fields``,
+   ``--overwrite-destination=true``), file order nodes then relationships.
 Reference: Neo4j Operations Manual, "Import" (neo4j-admin database import, CSV header format).
 """
 
@@ -41,14 +44,33 @@ def header_type(dtype: pa.DataType) -> str:
     return ""
 
 
+def _number(value: float) -> str:
+    """A double as neo4j-admin parses it (Java's Double.parseDouble: NaN, Infinity, -Infinity)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
+def _element(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _number(value)
+    return str(value)
+
+
 def _cell(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, list):
-        return ARRAY_DELIMITER.join("" if v is None else str(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+        if any(isinstance(v, float) for v in value):  # a double array: a null element is NaN
+            return ARRAY_DELIMITER.join("NaN" if v is None else _number(float(v)) for v in value)
+        return ARRAY_DELIMITER.join(_element(v) for v in value)
+    return _element(value)
 
 
 def write_csv_pair(directory: Path, stem: str, header: list[str], table: pa.Table) -> tuple[Path, Path]:
@@ -80,7 +102,8 @@ def rel_header(schema: pa.Schema, start: str, end: str) -> list[str]:
 
 
 def export_admin(bundle_path, out_dir, *, database: str = "neo4j") -> dict[str, list[str]]:
-    """Write the import files; returns {"nodes": [...], "relationships": [...]} as ``--nodes`` / ``--relationships`` args."""
+    """Write the import files; returns {"nodes": [...], "relationships": [...]}, the
+    ``--nodes`` / ``--relationships`` arguments."""
     bundle = open_bundle(bundle_path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,20 +143,42 @@ def export_admin(bundle_path, out_dir, *, database: str = "neo4j") -> dict[str, 
         head, data = write_csv_pair(out, rel_type.lower(), rel_header(table.schema, start, end), table)
         args["relationships"].append(f"{rel_type}={head.name},{data.name}")
 
-    command = [
-        "neo4j-admin database import full",
-        database,
-        "--overwrite-destination=false",
-        "--array-delimiter=$'\\x1f'",
-        "--multiline-fields=true",
-    ]
-    command += [f"--nodes={a}" for a in args["nodes"]] + [
-        f"--relationships={a}" for a in args["relationships"]
-    ]
+    command = import_command(out, args, database=database)
     (out / "import-command.txt").write_text(
-        "# run in this directory on the Neo4j host (database stopped); then apply schema/constraints.cypher\n"
+        "# neo4j-admin (Neo4j 5) with the server stopped; it REPLACES the database "
+        f"{database!r} (--overwrite-destination=true).\n"
+        "# Paths are absolute; with Docker, rewrite them to the container's mount (e.g. /import/...).\n"
+        "# Then apply schema/constraints.cypher and schema/indexes.cypher.\n"
         + " \\\n  ".join(command)
         + "\n",
         encoding="utf-8",
     )
     return args
+
+
+def import_command(out_dir, args: dict[str, list[str]], *, database: str = "neo4j") -> list[str]:
+    """``neo4j-admin database import full`` arguments for the files in ``out_dir`` (any POSIX shell).
+
+    The database name comes before the ``--nodes`` / ``--relationships`` lists (each takes
+    several files); file paths are absolute; the array delimiter is spelt ``U+001F`` (no
+    bash-only quoting); ``--overwrite-destination=true`` because Community Edition has one
+    user database, ``neo4j``, which exists once a home has been started.
+    """
+    base = Path(out_dir).resolve()
+
+    def absolute(spec: str) -> str:
+        name, _, files = spec.partition("=")
+        return name + "=" + ",".join(str(base / f) for f in files.split(","))
+
+    command = [
+        "neo4j-admin database import full",
+        database,
+        "--overwrite-destination=true",
+        "--array-delimiter=U+001F",
+        "--multiline-fields=true",
+    ]
+    return (
+        command
+        + [f"--nodes={absolute(a)}" for a in args["nodes"]]
+        + [f"--relationships={absolute(a)}" for a in args["relationships"]]
+    )

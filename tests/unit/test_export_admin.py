@@ -8,6 +8,7 @@ import pytest
 
 from saegraph.ingest.bundle import open_bundle
 from saegraph.ingest.stores.export_admin import ARRAY_DELIMITER, export_admin
+from saegraph.schema.graph import RelType
 from tests.helpers.store_fixtures import make_graph_bundle
 
 
@@ -32,10 +33,7 @@ def test_every_node_and_rel_file_pair_exists(exported):
         "OF_MODEL",
         "PRODUCED",
         "USED",
-        "CO_ACTIVATES",
-        "LASSO",
-        "COSINE",
-        "MATCHES",
+        *(t.value for t in RelType),
     }
     command = (out / "import-command.txt").read_text()
     assert "neo4j-admin database import full" in command
