@@ -10,8 +10,9 @@ features, 40k tokens, seeds 0 and 1; a few seconds; prints only, or writes ``--o
    the previous default CO_ACTIVATES (q = 0.01, NPMI >= 0.1, top-32 per node, no effect
    floor), the current default CO_ACTIVATES and EXCLUDES, the baseline phi > 0.1 (no test),
    and the NPMI ranking (pairs with c >= 5) cut at the edge count of each CO_ACTIVATES
-   variant. Other stages add rows by appending ``(name, function)`` to ``METHODS``: the
-   function takes (acts, sequence_ids, seed) and returns a list of ``MethodResult``.
+   variant; the LASSO rows come from ``planted_lasso.lasso_methods``. Other stages add rows
+   by appending ``(name, function)`` to ``METHODS``: the function takes (acts,
+   sequence_ids, seed) and returns a list of ``MethodResult``; ``--methods`` picks groups.
 3. Scores (``PlantedTruth.classify``): edges; precision and recall of structural
    (parent–child) pairs; share of indirect pairs; strictly-false proportion (for exclusion
    edges, relative to negative dependence); claimed q; the null's estimated FDR; recall of
@@ -137,6 +138,16 @@ def coactivation_methods(acts, seqs, seed: int) -> list[MethodResult]:
 
 METHODS: list[tuple[str, Callable]] = [("coactivation", coactivation_methods)]
 
+
+def _register_lasso() -> None:
+    """LASSO rows live beside the LASSO stage's own benchmark (``planted_lasso.py``)."""
+    from tests.benchmarks.planted_lasso import lasso_methods
+
+    METHODS.append(("lasso", lasso_methods))
+
+
+_register_lasso()
+
 from tests.benchmarks.planted_lasso import lasso_methods  # noqa: E402
 
 METHODS.append(("lasso", lasso_methods))
@@ -178,12 +189,14 @@ def score(res: MethodResult, truth: PlantedTruth, acts) -> dict:
     return row
 
 
-def run_case(n_features: int, n_tokens: int, seed: int) -> list[dict]:
+def run_case(n_features: int, n_tokens: int, seed: int, methods: list[str] | None = None) -> list[dict]:
     t0 = time.perf_counter()
     acts, seqs, truth, _ = planted_data(n_features, n_tokens, seed)
     t_data = time.perf_counter() - t0
     rows = []
-    for _, fn in METHODS:
+    for group, fn in METHODS:
+        if methods and group not in methods:
+            continue
         t = time.perf_counter()
         results = fn(acts, seqs, seed)
         secs = time.perf_counter() - t
@@ -259,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--features", type=int, nargs="*", help="feature counts (default 2048 8192)")
     ap.add_argument("--tokens", type=int, help="tokens per case (default 200000)")
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1])
+    ap.add_argument(
+        "--methods", nargs="*", help=f"method groups to run (default all: {', '.join(n for n, _ in METHODS)})"
+    )
     ap.add_argument("--out", type=Path, help="write the markdown here (full run default: docs/validation.md)")
     args = ap.parse_args(argv)
     feats = args.features or ([512] if args.quick else [2048, 8192])
@@ -267,8 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for f in feats:
         for seed in args.seeds:
-            rows.extend(run_case(f, tokens, seed))
-            print(f"done F={f} seed={seed}", file=sys.stderr, flush=True)
+            case = run_case(f, tokens, seed, args.methods)
+            rows.extend(case)
+            print(f"done F={f} seed={seed}\n{table(case)}", file=sys.stderr, flush=True)
     text = table(rows)
     print(text)
     bad = targets(rows)

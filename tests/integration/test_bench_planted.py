@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.slow  # ~40 s alone (numba compile, sae_lens sampling, LASSO rows), more under load
+
 
 def test_bench_planted_quick(capsys, tmp_path):
     from tests.benchmarks.bench_planted import main
