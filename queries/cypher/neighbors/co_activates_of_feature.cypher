@@ -1,0 +1,9 @@
+// neighbors.co_activates_of_feature: the strongest CO_ACTIVATES neighbours of one feature with their statistics (feature cards).
+// @param featureId str  feature id "saeId:index"
+// @param k int = 5  how many neighbours
+// @returns neighborId, npmi, count, qValue, topTokens
+MATCH (f:Feature {featureId: $featureId})-[r:CO_ACTIVATES]-(g:Feature)
+RETURN g.featureId AS neighborId, r.npmi AS npmi, r.count AS count, r.qValue AS qValue,
+       g.topTokens AS topTokens
+ORDER BY abs(r.npmi) DESC, neighborId
+LIMIT $k
