@@ -130,3 +130,25 @@ def test_neighbourhood_selection_matches_graphical_lasso_support(seed):
     assert np.array_equal(adj, truth)
     # signs kept: a positive precision entry is a negative partial correlation
     assert np.all(B[adj] < 0)
+
+
+def test_a_constant_column_in_a_replicate_gives_zero_not_nan():
+    """A subsample can leave a feature constant: its correlations are NaN, its coefficient 0."""
+    from saegraph.ingest.edges.lasso.solver import solve_nodes
+
+    g = np.array([1.0, np.nan, np.nan, np.nan])  # one node, two predictors; the second is constant
+    b = np.array([0.8, np.nan])
+    beta, lam = solve_nodes(
+        g,
+        np.array([0]),
+        b,
+        np.array([0, 2]),
+        np.array([True, False]),
+        n_lambdas=6,
+        lambda_min_ratio=0.01,
+        n_eff=100.0,
+        n_predictors=2,
+        ebic_gamma=0.5,
+    )
+    assert np.isfinite(beta).all() and np.isfinite(lam).all()
+    assert beta[1] == 0.0 and beta[0] > 0.0

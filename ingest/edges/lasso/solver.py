@@ -261,6 +261,25 @@ def _solve_blocks(
         lam_out[v] = lam
 
 
+def _finite_blocks(g_flat, g_off, b_off, b_flat):
+    """Zero-variance columns have undefined correlations (a replicate's subsample can leave a
+    feature constant): treat them as uncorrelated with everything, unit diagonal, so their
+    coefficient is 0 instead of a NaN that poisons the node's whole fit."""
+    g = np.asarray(g_flat, dtype=np.float64)
+    b = np.asarray(b_flat, dtype=np.float64)
+    if np.isfinite(g).all() and np.isfinite(b).all():
+        return g, b
+    g, b = (
+        np.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0),
+        np.nan_to_num(b, nan=0.0, posinf=0.0, neginf=0.0),
+    )
+    for v in range(b_off.size - 1):
+        p = int(b_off[v + 1] - b_off[v])
+        diag = g_off[v] + np.arange(p) * (p + 1)
+        g[diag] = np.where(g[diag] == 0.0, 1.0, g[diag])
+    return g, b
+
+
 def solve_nodes(
     g_flat: np.ndarray,
     g_off: np.ndarray,
@@ -284,6 +303,7 @@ def solve_nodes(
     Returns (coefficients aligned with ``b_flat``, chosen λ per node)."""
     beta = np.zeros(b_flat.size, dtype=np.float64)
     lam = np.zeros(b_off.size - 1, dtype=np.float64)
+    g_flat, b_flat = _finite_blocks(g_flat, g_off, b_off, b_flat)
     if b_off.size > 1:
         _solve_blocks(
             np.ascontiguousarray(g_flat, dtype=np.float64),
