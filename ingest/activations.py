@@ -12,15 +12,30 @@ Algorithm (one pass; memory bounded by one chunk):
    ``nextSequence``, the first sequence the next chunk starts at.
 5. A resumed run reopens the store, reads ``nextSequence`` of the last finished chunk and
    asks the source for batches from there, so no token is encoded twice.
+
+Devices (``run.device``, ``activations.forward_batch_size``, ``activations.sae_dtype``):
+6. The source's batches (``activations.batch_size`` sequences) fix the chunk boundaries. The
+   forward runs on groups of consecutive whole batches of up to ``forward_batch_size``
+   sequences (``auto``: ``batch_size`` on a CPU, sized from free memory on a CUDA GPU), and the
+   encoded rows are split back per batch, so the chunks written are the same whatever the group.
+7. A CUDA out-of-memory error in a forward or an encode halves the size and runs the same
+   sequences again: rows are kept only once every SAE has encoded a whole slice, so no token
+   is lost or repeated, and nothing reaches the store before its chunk is complete.
+8. ``sae_dtype`` other than float32 encodes with a converted copy of each SAE
+   (``SAE.to(dtype=...)``); entries above the threshold are found on the device, and only
+   they travel to the host.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,6 +46,12 @@ from saegraph.ingest.activation_store import ActivationChunk, ActivationStore
 log = logging.getLogger(__name__)
 
 TRUTH_ID = "truth"
+AUTO_MAX_SEQUENCES = 4096
+"""Upper bound of an ``auto`` forward batch (sequences)."""
+AUTO_MAX_TOKENS = 1 << 19
+"""Upper bound of an ``auto`` forward batch (tokens)."""
+AUTO_MEMORY_FRACTION = 0.5
+"""Share of the free GPU memory an ``auto`` forward batch may plan to use."""
 
 
 class ActivationError(SaegraphError, RuntimeError):
@@ -42,14 +63,15 @@ def sparsify(acts, threshold: float) -> sp.csr_matrix:
     import torch
 
     if isinstance(acts, torch.Tensor):
-        acts = acts.detach().to("cpu", torch.float32)
+        # Select on the tensor's own device: from a GPU only the kept entries travel.
+        acts = acts.detach().to(torch.float32)
         rows, cols = torch.nonzero(acts > threshold, as_tuple=True)
-        vals = acts[rows, cols].numpy()
+        vals = acts[rows, cols].cpu().numpy()
         n, f = acts.shape
-        return _csr_from_sorted_coo(rows.numpy(), cols.numpy(), vals, n, f)
+        return _csr_from_sorted_coo(rows.cpu().numpy(), cols.cpu().numpy(), vals, n, f)
     a = np.asarray(acts, dtype=np.float32)
-    rows, cols = np.nonzero(a > threshold)
-    return _csr_from_sorted_coo(rows, cols, a[rows, cols], *a.shape)
+    r, c = np.nonzero(a > threshold)
+    return _csr_from_sorted_coo(r, c, a[r, c], *a.shape)
 
 
 def _csr_from_sorted_coo(
@@ -63,8 +85,8 @@ def _csr_from_sorted_coo(
     )
 
 
-def check_finite(acts, sae_id: str, chunk: int) -> None:
-    """Raise ActivationError naming the SAE and chunk when activations hold NaN/Inf."""
+def check_finite(acts, sae_id: str, chunk: int, where: str = "") -> None:
+    """Raise ActivationError naming the SAE and chunk (and ``where``) when activations hold NaN/Inf."""
     import torch
 
     # One reduction is enough to detect NaN/Inf (they propagate through a sum); count only then.
@@ -78,7 +100,7 @@ def check_finite(acts, sae_id: str, chunk: int) -> None:
         n_bad = int((~np.isfinite(acts)).sum())
     if n_bad:
         raise ActivationError(
-            f"SAE {sae_id!r} produced {n_bad} NaN/Inf activations in chunk {chunk}: check the model "
+            f"SAE {sae_id!r} produced {n_bad} NaN/Inf activations in chunk {chunk}{where}: check the model "
             'dtype (try model.dtype = "float32") and the SAE weights'
         )
 
@@ -138,6 +160,14 @@ class PassStats:
     seconds_total: float = 0.0
     tokens_this_run: int = 0
     """Tokens pushed through the model by this invocation (the rest came from resumed chunks)."""
+    device: str = ""
+    """Torch device the pass ran on (``run.device`` with ``auto`` resolved)."""
+    sae_dtype: str = "float32"
+    """dtype the SAEs encoded in."""
+    forward_batch_size: int = 0
+    """Sequences per forward at the end of the pass (after any out-of-memory halving)."""
+    oom_backoffs: int = 0
+    """Times an out-of-memory error halved the forward batch."""
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -225,59 +255,288 @@ def run_activation_pass(
         truth_store = ActivationStore(truth_dir)
         truth_store.truncate(store.n_chunks)
 
+    device = pass_device(model, saes)
+    encoders = encoders_in_dtype(saes, acfg.sae_dtype)
+    sizer = ForwardSizer(acfg, device, encoders)
+    stats.device, stats.sae_dtype = device, acfg.sae_dtype
+
     next_sequence = start_sequence
-    for batch in batches_from(start_sequence):
-        b, t = batch.tokens.shape
-        keep = keep_mask(batch, acfg.exclude_bos, acfg.exclude_padding)
-        flat_keep = keep.reshape(-1)
-        t0 = time.perf_counter()
-        hidden = (
-            batch.hidden
-            if batch.hidden is not None
-            else model.run_hooks(_as_long_tensor(batch.tokens), hooks)
-        )
-        stats.seconds_model += time.perf_counter() - t0
-        acts = {}
-        keep_t = _as_bool_tensor(flat_keep)
-        for sae in saes:
-            h = hidden[sae.hook_name]
-            x = h.reshape(b * t, -1)[keep_t.to(h.device)]
-            t0 = time.perf_counter()
-            z = sae.encode(x)
-            stats.seconds_encode += time.perf_counter() - t0
-            check_finite(z, sae.sae_id, store.n_chunks)
-            t0 = time.perf_counter()
-            acts[sae.sae_id] = sparsify(z, acfg.threshold)
-            stats.seconds_sparsify += time.perf_counter() - t0
-        positions = np.broadcast_to(np.arange(t, dtype=np.int32), (b, t))
-        seq_ids = np.broadcast_to(np.asarray(batch.sequence_ids, dtype=np.int64)[:, None], (b, t))
-        buffer.add(
-            batch.tokens.reshape(-1)[flat_keep],
-            seq_ids.reshape(-1)[flat_keep],
-            positions.reshape(-1)[flat_keep],
-            acts,
-        )
-        if batch.true_acts is not None:
-            truth_parts.append(sp.csr_matrix(batch.true_acts)[flat_keep])
-        next_sequence = int(np.max(batch.sequence_ids)) + 1
-        stats.tokens_seen += b * t
-        stats.tokens_kept += int(flat_keep.sum())
-        stats.sequences += b
-        stats.tokens_this_run += b * t
-        seen_in_chunk += b * t
-        seqs_in_chunk += b
-        bar.update(b * t)
-        if buffer.n_tokens >= acfg.chunk_tokens:
-            flush(next_sequence)
+    for group in forward_groups(batches_from(start_sequence), sizer):
+        group_acts = encode_group(group, model, encoders, hooks, acfg, sizer, stats, store.n_chunks)
+        for batch, acts in zip(group, group_acts, strict=True):
+            b, t = batch.tokens.shape
+            flat_keep = keep_mask(batch, acfg.exclude_bos, acfg.exclude_padding).reshape(-1)
+            positions = np.broadcast_to(np.arange(t, dtype=np.int32), (b, t))
+            seq_ids = np.broadcast_to(np.asarray(batch.sequence_ids, dtype=np.int64)[:, None], (b, t))
+            buffer.add(
+                batch.tokens.reshape(-1)[flat_keep],
+                seq_ids.reshape(-1)[flat_keep],
+                positions.reshape(-1)[flat_keep],
+                acts,
+            )
+            if batch.true_acts is not None:
+                truth_parts.append(sp.csr_matrix(batch.true_acts)[flat_keep])
+            next_sequence = int(np.max(batch.sequence_ids)) + 1
+            stats.tokens_seen += b * t
+            stats.tokens_kept += int(flat_keep.sum())
+            stats.sequences += b
+            stats.tokens_this_run += b * t
+            seen_in_chunk += b * t
+            seqs_in_chunk += b
+            bar.update(b * t)
+            if buffer.n_tokens >= acfg.chunk_tokens:
+                flush(next_sequence)
     flush(next_sequence)
     bar.close()
     stats.seconds_total = time.perf_counter() - t_start
+    stats.forward_batch_size = sizer.size
+    stats.oom_backoffs = sizer.backoffs
     if store.n_chunks == 0 or store.n_tokens == 0:
         raise ActivationError(
             "the dataset produced no tokens to keep: check dataset.paths / dataset.n_tokens, "
             "or set activations.exclude_bos = false for one-token sequences"
         )
     return stats
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def pass_device(model, saes) -> str:
+    """Device the pass runs on: the first SAE parameter's, else ``model.device``, else ``cpu``."""
+    for s in saes:
+        params = getattr(getattr(s, "sae", None), "parameters", None)
+        if params is not None:
+            for p in params():
+                return str(p.device)
+    return str(getattr(model, "device", "cpu") or "cpu")
+
+
+def encoders_in_dtype(saes, dtype_name: str) -> list:
+    """The SAEs to encode with: themselves for float32, else a copy converted to ``dtype_name``.
+
+    The copy goes through the SAE's own ``to(dtype=...)`` (SAELens updates ``cfg.dtype`` with
+    it, and ``process_sae_in`` casts inputs to it); the originals keep float32 decoders for the
+    bundle and the feature tables.
+    """
+    if dtype_name == "float32":
+        return list(saes)
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    out = []
+    for s in saes:
+        module = getattr(s, "sae", None)
+        if module is None or not hasattr(module, "to"):
+            raise ActivationError(
+                f'activations.sae_dtype = "{dtype_name}" needs SAEs that convert with .to(dtype=...); '
+                f"{s.sae_id!r} does not"
+            )
+        out.append(dataclasses.replace(s, sae=copy.deepcopy(module).to(dtype=dtype)))
+        log.info("SAE %s encodes in %s", s.sae_id, dtype_name)
+    return out
+
+
+def cuda_free_bytes(device: str) -> int:
+    """Free memory of a CUDA device: the driver's free bytes plus what torch's caching
+    allocator holds reserved but unused (a previous pass in this process leaves that)."""
+    import torch
+
+    dev = torch.device(device)
+    free, _total = torch.cuda.mem_get_info(dev)
+    return int(free + torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev))
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A CUDA (or MPS) out-of-memory error that a smaller batch can avoid."""
+    import torch
+
+    oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    if isinstance(exc, oom):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+class ForwardSizer:
+    """Sequences per forward: chosen once (``forward_batch_size``), halved on out-of-memory."""
+
+    def __init__(self, acfg, device: str, saes) -> None:
+        self.acfg = acfg
+        self.device = device
+        self.max_d_sae = max((int(s.d_sae) for s in saes), default=1)
+        self.max_d_in = max((int(s.d_in) for s in saes), default=1)
+        self.size = acfg.forward_batch_size if acfg.forward_batch_size != "auto" else 0
+        self.backoffs = 0
+        if self.size:
+            log.info("activation pass on %s: %d sequences per forward (configured)", device, self.size)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.startswith("cuda")
+
+    def bytes_per_token(self) -> int:
+        """Planned peak per token: the widest SAE's pre-activations, latents, their float32 copy
+        and mask (16 B per latent), plus the hooked activations and the model's transients."""
+        return 16 * self.max_d_sae + 64 * self.max_d_in
+
+    def start(self, seq_len: int) -> None:
+        """Pick the ``auto`` size once the sequence length is known (first batch)."""
+        if self.size:
+            return
+        batch = self.acfg.batch_size
+        if not self.is_cuda:
+            self.size = batch
+            log.info("activation pass on %s: %d sequences per forward (batch_size)", self.device, batch)
+            return
+        free = cuda_free_bytes(self.device)
+        tokens = min(int(AUTO_MEMORY_FRACTION * free) // self.bytes_per_token(), AUTO_MAX_TOKENS)
+        seqs = max(1, min(tokens // max(seq_len, 1), AUTO_MAX_SEQUENCES))
+        if seqs >= batch:
+            seqs -= seqs % batch  # whole source batches
+        self.size = seqs
+        log.info(
+            "activation pass on %s: %d sequences per forward (auto: %.1f GiB free, ~%d B per token)",
+            self.device,
+            seqs,
+            free / 2**30,
+            self.bytes_per_token(),
+        )
+
+    def back_off(self, attempted: int, first_sequence: int) -> None:
+        """Halve after an out-of-memory error on ``attempted`` sequences, or give up at one."""
+        if attempted <= 1:
+            raise ActivationError(
+                f"out of memory on {self.device} with one sequence per forward (sequence "
+                f"{first_sequence}): use a smaller dataset.context_size, model.dtype / "
+                'activations.sae_dtype = "bfloat16", or fewer SAEs per run'
+            )
+        self.size = max(1, attempted // 2)
+        self.backoffs += 1
+        log.warning(
+            "out of memory on %s at %d sequences per forward: retrying from sequence %d with %d",
+            self.device,
+            attempted,
+            first_sequence,
+            self.size,
+        )
+        if self.is_cuda:
+            import torch
+
+            torch.cuda.empty_cache()
+
+
+def forward_groups(batches: Iterable, sizer: ForwardSizer) -> Iterator[list]:
+    """Consecutive source batches, grouped up to ``sizer.size`` sequences (at least one batch).
+
+    Batches of different sequence lengths never share a group.
+    """
+    it = iter(batches)
+    pending: Any = None
+    while True:
+        group = [pending] if pending is not None else []
+        pending = None
+        n = sum(int(b.tokens.shape[0]) for b in group)
+        if group:
+            sizer.start(int(group[0].tokens.shape[1]))
+        while not group or n < sizer.size:
+            batch = next(it, None)
+            if batch is None:
+                break
+            if not group:
+                sizer.start(int(batch.tokens.shape[1]))
+            elif (
+                n + int(batch.tokens.shape[0]) > sizer.size
+                or batch.tokens.shape[1] != group[0].tokens.shape[1]
+            ):
+                pending = batch
+                break
+            group.append(batch)
+            n += int(batch.tokens.shape[0])
+        if not group:
+            return
+        yield group
+
+
+def encode_group(group, model, saes, hooks, acfg, sizer: ForwardSizer, stats: PassStats, chunk: int) -> list:
+    """Encode a group of batches in slices of ``sizer.size`` sequences; CSR per SAE per batch."""
+    if len(group) == 1:
+        tokens, hidden, keep = (
+            group[0].tokens,
+            group[0].hidden,
+            keep_mask(group[0], acfg.exclude_bos, acfg.exclude_padding),
+        )
+        seq_ids = np.asarray(group[0].sequence_ids)
+    else:
+        import torch
+
+        tokens = np.concatenate([b.tokens for b in group])
+        keep = np.concatenate([keep_mask(b, acfg.exclude_bos, acfg.exclude_padding) for b in group])
+        seq_ids = np.concatenate([np.asarray(b.sequence_ids) for b in group])
+        hidden = None
+        if group[0].hidden is not None:
+            hidden = {h: torch.cat([b.hidden[h] for b in group]) for h in group[0].hidden}
+    n = int(tokens.shape[0])
+    parts: dict[str, list[sp.csr_matrix]] = {s.sae_id: [] for s in saes}
+    lo = 0
+    while lo < n:
+        hi = min(n, lo + sizer.size)
+        try:
+            out = encode_rows(
+                tokens[lo:hi], keep[lo:hi], hidden, (lo, hi), model, saes, hooks, acfg, stats, chunk, seq_ids
+            )
+        except Exception as exc:  # re-raised below unless out of memory
+            if not is_out_of_memory(exc):
+                raise
+            out = None  # leave the except block first: the traceback holds the slice's tensors
+        if out is None:
+            sizer.back_off(hi - lo, int(seq_ids[lo]))
+            continue
+        for sid, m in out.items():
+            parts[sid].append(m)
+        lo = hi
+    merged = {sid: ms[0] if len(ms) == 1 else sp.vstack(ms, format="csr") for sid, ms in parts.items()}
+    if len(group) == 1:
+        return [merged]
+    return _split_rows(group, keep, merged)
+
+
+def _split_rows(group, keep: np.ndarray, merged: dict) -> list:
+    """Rows of ``merged`` (kept positions of the whole group) back to each batch."""
+    bounds = np.cumsum([0] + [int(b.tokens.shape[0]) for b in group])
+    kept_before = np.concatenate([[0], np.cumsum(keep.sum(axis=1))])
+    out = []
+    for i in range(len(group)):
+        r0, r1 = int(kept_before[bounds[i]]), int(kept_before[bounds[i + 1]])
+        out.append({sid: m[r0:r1] for sid, m in merged.items()})
+    return out
+
+
+def encode_rows(
+    tokens, keep, hidden, rows, model, saes, hooks, acfg, stats: PassStats, chunk: int, seq_ids
+) -> dict:
+    """One forward over sequences ``rows`` of the group and every SAE's CSR of their kept rows."""
+    lo, hi = rows
+    b, t = tokens.shape
+    t0 = time.perf_counter()
+    if hidden is not None:
+        h_all = {h: v[lo:hi] for h, v in hidden.items()}
+    else:
+        h_all = model.run_hooks(_as_long_tensor(tokens), hooks)
+    stats.seconds_model += time.perf_counter() - t0
+    keep_t = _as_bool_tensor(keep.reshape(-1))
+    out = {}
+    for sae in saes:
+        h = h_all[sae.hook_name]
+        x = h.reshape(b * t, -1)[keep_t.to(h.device)]
+        t0 = time.perf_counter()
+        z = sae.encode(x)
+        stats.seconds_encode += time.perf_counter() - t0
+        check_finite(z, sae.sae_id, chunk, f" (sequences {int(seq_ids[lo])}-{int(seq_ids[hi - 1])})")
+        t0 = time.perf_counter()
+        out[sae.sae_id] = sparsify(z, acfg.threshold)
+        stats.seconds_sparsify += time.perf_counter() - t0
+        del z, x
+    return out
 
 
 def _as_long_tensor(tokens: np.ndarray):

@@ -7,7 +7,7 @@
    lives), so a config built in Python is checked the same way as one read from TOML.
 4. ``to_dict`` gives the resolved config (defaults filled in) for the bundle manifest.
 
-Defaults follow ../shared/METHODS.md; every one of them is a field here.
+Defaults follow docs/methods.md; every one of them is a field here.
 """
 
 from __future__ import annotations
@@ -42,10 +42,34 @@ class RunConfig:
     seed: int = 0
     """Seed for every random choice of the run (subsamples, nulls, synthetic data)."""
     device: str = "cpu"
-    """Torch device for the model/SAE forward pass (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
+    """Torch device for the model/SAE forward pass (``cpu``, ``cuda``, ``cuda:1``, ``mps``), or
+    ``auto``: ``cuda`` when torch sees a CUDA GPU, else ``mps`` when available, else ``cpu``
+    (``resolve_device``; the pass records the device it used in the manifest stats). The default
+    stays ``cpu`` so that a config gives the same bytes on every machine (CI, a laptop with MPS,
+    a workstation with a GPU); GPU runs are asked for by name or with ``auto``."""
 
     def __post_init__(self) -> None:
         _check(bool(self.name.strip()), "run.name must not be empty")
+        _check(bool(self.device.strip()), 'run.device must not be empty (use "cpu", "cuda" or "auto")')
+
+    @property
+    def torch_device(self) -> str:
+        """``device`` with ``auto`` resolved for this machine."""
+        return resolve_device(self.device)
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` / ``mps`` / ``cpu``, whichever torch can use here first; other names as given."""
+    if name != "auto":
+        return name
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
 
 
 @dataclass(frozen=True)
@@ -62,7 +86,8 @@ class ModelConfig:
     id: str = ""
     """Stable model id in the graph; defaults to ``name`` with unsafe characters replaced."""
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
-    """Weights dtype for the forward pass; SAE encoding always runs in float32."""
+    """Weights dtype for the model's forward pass (``float16``/``bfloat16`` halve its memory and
+    use a GPU's tensor cores); the SAEs encode in ``activations.sae_dtype``."""
 
     def __post_init__(self) -> None:
         _check_choice("model.source", self.source, ("transformer_lens", "local", "bridge", "synthetic"))
@@ -211,17 +236,34 @@ class ActivationsConfig:
     chunk_tokens: int = 65_536
     """Tokens per on-disk chunk (rounded to whole sequences); bounds memory and resume granularity."""
     batch_size: int = 32
-    """Sequences per model forward pass."""
+    """Sequences per batch read from the source. Chunks end on these batches' boundaries, so
+    the stored chunks never depend on the device or ``forward_batch_size``."""
+    forward_batch_size: int | Literal["auto"] = "auto"
+    """Sequences per model forward + SAE encode. ``auto``: ``batch_size`` on a CPU or MPS; on a
+    CUDA GPU as many whole source batches as the free GPU memory holds (estimated from the SAE
+    widths, capped at 4096 sequences and 2**19 tokens). An int asks for that many. On a CUDA
+    out-of-memory error the size is halved and the same sequences are encoded again (no token
+    lost or repeated); the size used is logged and written to the manifest stats."""
     exclude_bos: bool = True
     """Drop BOS positions (they carry huge, uninformative activations)."""
     exclude_padding: bool = True
     """Drop padding positions."""
     threshold: float = 0.0
     """A latent fires when its activation exceeds this."""
+    sae_dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    """dtype the SAEs encode in (a copy converted with SAELens' ``SAE.to(dtype=...)``; the
+    decoder written to the bundle stays float32). ``bfloat16`` halves the encoder's memory and
+    runs on a GPU's tensor cores, but moves latents near the threshold across it: opt-in."""
 
     def __post_init__(self) -> None:
         _check(self.chunk_tokens > 0, "activations.chunk_tokens must be > 0")
         _check(self.batch_size > 0, "activations.batch_size must be > 0")
+        _check(
+            self.forward_batch_size == "auto"
+            or (isinstance(self.forward_batch_size, int) and self.forward_batch_size > 0),
+            'activations.forward_batch_size must be "auto" or an integer > 0',
+        )
+        _check_choice("activations.sae_dtype", self.sae_dtype, ("float32", "float16", "bfloat16"))
         _check(self.threshold >= 0, "activations.threshold must be >= 0")
 
 
@@ -307,7 +349,7 @@ def _type_name(tp: Any) -> str:
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     origin = get_origin(tp)
-    if is_dataclass(tp):
+    if isinstance(tp, type) and is_dataclass(tp):
         _check(isinstance(value, dict), f"{where} must be a table, got {type(value).__name__}")
         return from_dict(tp, value, where)
     if origin is Literal:

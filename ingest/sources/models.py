@@ -109,7 +109,7 @@ def load_transformer_lens(cfg: Config) -> LoadedModel:
 
     try:
         backend = HookedTransformer.from_pretrained(
-            cfg.model.name, device=cfg.run.device, dtype=_torch_dtype(cfg.model.dtype)
+            cfg.model.name, device=cfg.run.torch_device, dtype=_torch_dtype(cfg.model.dtype)
         )
     except (ValueError, KeyError) as exc:
         raise SourceError(
@@ -122,7 +122,7 @@ def load_transformer_lens(cfg: Config) -> LoadedModel:
             f'({str(exc).splitlines()[0][:160]}); connect to the Hub once or use model.source = "local"'
         ) from exc
     backend.eval()
-    return _wrap(cfg, backend, backend.tokenizer, cfg.run.device)
+    return _wrap(cfg, backend, backend.tokenizer, cfg.run.torch_device)
 
 
 def load_local(cfg: Config) -> LoadedModel:
@@ -138,7 +138,7 @@ def load_local(cfg: Config) -> LoadedModel:
         )
     fields = json.loads((root / LOCAL_CONFIG).read_text())
     fields["dtype"] = _torch_dtype(cfg.model.dtype)
-    fields["device"] = cfg.run.device
+    fields["device"] = cfg.run.torch_device
     tl_cfg = HookedTransformerConfig(**fields)
     tokenizer = None
     if (root / LOCAL_TOKENIZER).is_dir():
@@ -146,11 +146,11 @@ def load_local(cfg: Config) -> LoadedModel:
 
         tokenizer = AutoTokenizer.from_pretrained(str(root / LOCAL_TOKENIZER))
     backend = HookedTransformer(tl_cfg, tokenizer=tokenizer)
-    state = load_file(str(root / LOCAL_WEIGHTS), device=cfg.run.device)
+    state = load_file(str(root / LOCAL_WEIGHTS), device=cfg.run.torch_device)
     backend.load_state_dict({k: v.to(_torch_dtype(cfg.model.dtype)) for k, v in state.items()})
-    backend.to(cfg.run.device)
+    backend.to(cfg.run.torch_device)
     backend.eval()
-    return _wrap(cfg, backend, tokenizer, cfg.run.device)
+    return _wrap(cfg, backend, tokenizer, cfg.run.torch_device)
 
 
 def load_bridge(cfg: Config) -> LoadedModel:
@@ -168,7 +168,7 @@ def load_bridge(cfg: Config) -> LoadedModel:
         )
     try:
         backend = TransformerBridge.boot_transformers(
-            target, device=cfg.run.device, dtype=_torch_dtype(cfg.model.dtype)
+            target, device=cfg.run.torch_device, dtype=_torch_dtype(cfg.model.dtype)
         )
     except (ValueError, OSError, KeyError) as exc:
         raise SourceError(
@@ -177,4 +177,4 @@ def load_bridge(cfg: Config) -> LoadedModel:
             "or set model.path to a local snapshot"
         ) from exc
     backend.eval()
-    return _wrap(cfg, backend, getattr(backend, "tokenizer", None), cfg.run.device)
+    return _wrap(cfg, backend, getattr(backend, "tokenizer", None), cfg.run.torch_device)

@@ -15,8 +15,8 @@ Validation (each a one-line ``SourceError`` naming the fix):
 3. Compatibility — SAEs of one run must be servable by ONE forward pass over the SAME tokens.
    They are incompatible when their metadata asks for different passes: different
    ``prepend_bos`` (different token streams), different ``model_from_pretrained_kwargs``
-   (e.g. centred vs raw residual stream); per-head SAEs (``hook_head_index`` set) are refused too, since the pass feeds a
-   hook's whole flattened activation. Hook widths may differ freely.
+   (e.g. centred vs raw residual stream); per-head SAEs (``hook_head_index`` set) are refused
+   too, since the pass feeds a hook's whole flattened activation. Hook widths may differ freely.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def _load_local(s: SAEConfig, device: str) -> Any:
 
 
 def _load_one(cfg: Config, s: SAEConfig, model: LoadedModel, index: int) -> Any:
-    device = cfg.run.device
+    device = cfg.run.torch_device
     if s.source == "pretrained":
         return _load_pretrained(s, device)
     if s.source == "local":

@@ -97,7 +97,7 @@ def trained_sae(cfg: Config, sae_cfg: SAEConfig, source: SyntheticSource, seed: 
         )
     with tempfile.TemporaryDirectory() as tmp:
         sae.save_inference_model(tmp)
-        return SAE.load_from_disk(tmp, device=cfg.run.device)
+        return SAE.load_from_disk(tmp, device=cfg.run.torch_device)
 
 
 def synthetic_sae(cfg: Config, sae_cfg: SAEConfig, source: SyntheticSource, seed: int) -> Any:
