@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -83,7 +84,7 @@ def _json_default(obj: object) -> object:
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
     with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
+        np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub lets **kwargs reach allow_pickle
         fh.flush()
         os.fsync(fh.fileno())
 
@@ -100,7 +101,7 @@ class ActivationStore:
         index_path = self.path / INDEX_FILE
         if sae_widths is not None and not index_path.exists():
             self.path.mkdir(parents=True, exist_ok=True)
-            self._index = {"saeWidths": dict(sae_widths), "chunks": []}
+            self._index: dict[str, Any] = {"saeWidths": dict(sae_widths), "chunks": []}
             write_json_atomic(index_path, self._index)
         elif not index_path.exists():
             raise ActivationStoreError(

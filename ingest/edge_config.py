@@ -1,4 +1,4 @@
-"""The ``[edges.*]`` sections of the run config (defaults from METHODS.md §1–4).
+"""The ``[edges.*]`` sections of the run config (defaults from docs/methods.md).
 
 One frozen dataclass per edge stage; each field carries its docstring and each class checks
 its values in ``__post_init__``.
@@ -221,10 +221,10 @@ class MatchesConfig:
 @dataclass(frozen=True)
 class EdgesConfig:
     coactivation: CoactivationConfig = field(default_factory=CoactivationConfig)
-    """Co-activation edges (METHODS.md §1)."""
+    """Co-activation and exclusion edges (docs/methods.md, CO_ACTIVATES and EXCLUDES)."""
     lasso: LassoConfig = field(default_factory=LassoConfig)
     """Conditional-dependence edges (docs/methods.md, LASSO)."""
     cosine: CosineConfig = field(default_factory=CosineConfig)
-    """Decoder-cosine kNN edges (METHODS.md §3)."""
+    """Decoder-cosine kNN edges (docs/methods.md, COSINE)."""
     matches: MatchesConfig = field(default_factory=MatchesConfig)
-    """Cross-SAE matches (METHODS.md §4)."""
+    """Cross-SAE matches (docs/methods.md, MATCHES)."""

@@ -1,9 +1,9 @@
 """CPU thread count for torch and numba.
 
 On a shared machine, asking torch for every core when other processes already use them is
-much slower than asking for fewer (measured on 2 cores under load: 100 SAE training steps
-took 87.5 s with 2 threads and 26.2 s with 1). ``choose_threads`` therefore takes the cores
-the 1-minute load average leaves free (at least one) unless a count is given.
+much slower than asking for fewer (docs/benchmarks.md, Measured design choices).
+``choose_threads`` therefore takes the cores the 1-minute load average leaves free (at least
+one) unless a count is given.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def apply_threads(n: int) -> None:
     try:
         import numba
 
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        # numba.config sets its attributes at import time, so its types do not list them
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     except ImportError:  # numba is a dependency; stay usable without it
         pass

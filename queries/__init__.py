@@ -1,6 +1,6 @@
 """saegraph read path: store connections, the named Cypher query library, graph algorithms and comparisons.
 
-Never imports `ingest` (DESIGN.md §2).
+Never imports `ingest` (docs/architecture.md, "Dependency rules").
 
     from saegraph.queries import open_store, run
     store = open_store(store_dir="saegraph.db", read_only=True)

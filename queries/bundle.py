@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -153,7 +153,13 @@ def read_manifest(path: Path) -> dict:
 B = TypeVar("B", bound=Bundle)
 
 
-def open_bundle(path: str | os.PathLike, *, verify: bool = True, cls: type[B] = Bundle) -> B:  # type: ignore[assignment]
+@overload
+def open_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle: ...
+@overload
+def open_bundle(path: str | os.PathLike, *, verify: bool = True, cls: type[B]) -> B: ...
+
+
+def open_bundle(path: str | os.PathLike, *, verify: bool = True, cls: type[Bundle] = Bundle) -> Bundle:
     """Open a finished bundle; ``verify`` checks every table's sha256 against the manifest."""
     p = Path(path)
     bundle = cls(p, read_manifest(p))

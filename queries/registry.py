@@ -22,6 +22,7 @@ Algorithm:
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -54,7 +55,7 @@ class Param:
     allowed: tuple[str, ...] = ()  # for Enum parameters: the allowed member values
 
     @property
-    def enum(self) -> type[Enum] | None:
+    def enum(self) -> builtins.type[Enum] | None:  # `type` is the field above
         return TEMPLATE_ENUMS.get(self.type)
 
     def choices(self) -> list[Enum]:

@@ -169,7 +169,10 @@ class EmbeddedStore(_NamedMixin):
 
     def run_arrow(self, cypher: str, params: dict | None = None):
         """Like :meth:`run` but a pyarrow Table out (fast path for large results)."""
-        return self.conn.execute(cypher, params or {}).get_as_arrow()
+        result = self.conn.execute(cypher, params or {})
+        if isinstance(result, list):  # several statements: the last one's result, as in run()
+            result = result[-1]
+        return result.get_as_arrow()
 
     def copy_from(self, table: str, data) -> None:
         """``COPY table FROM $data`` (Arrow / DataFrame in column order) on this thread's connection."""
@@ -237,7 +240,7 @@ class EmbeddedStore(_NamedMixin):
         if getattr(self, "conn", None) is not None:
             self.conn.close()
             self.db.close()
-            self.conn = None
+            self.conn = None  # type: ignore[assignment]  # closed: reader() and close() check for None
 
 
 def _execute_df(conn, cypher: str, params: dict | None) -> pd.DataFrame:
@@ -275,7 +278,7 @@ class EmbeddedReader(_NamedMixin):
     def close(self) -> None:
         if getattr(self, "conn", None) is not None:
             self.conn.close()
-            self.conn = None
+            self.conn = None  # type: ignore[assignment]  # closed: run() and close() check for None
 
 
 _TABLES = TABLES  # the schema's own tables (saegraph.schema.graph)

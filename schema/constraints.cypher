@@ -1,4 +1,4 @@
-// Neo4j uniqueness constraints: one on each id property (DESIGN.md §5).
+// Neo4j uniqueness constraints: one on each id property (schema/model.md).
 // Neo4j Community supports only uniqueness constraints. Idempotent (IF NOT EXISTS).
 CREATE CONSTRAINT model_id IF NOT EXISTS FOR (m:Model) REQUIRE m.modelId IS UNIQUE;
 CREATE CONSTRAINT sae_id IF NOT EXISTS FOR (s:SAE) REQUIRE s.saeId IS UNIQUE;

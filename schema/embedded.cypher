@@ -1,4 +1,4 @@
-// LadybugDB (embedded) schema: the same labels, types and properties as Neo4j (DESIGN.md §5, §8).
+// LadybugDB (embedded) schema: the same labels, types and properties as Neo4j (schema/model.md).
 // Schema first: every column COPY fills, and every write-back property, is declared here.
 // Node tables are keyed by their id (PRIMARY KEY = uniqueness + hash index).
 CREATE NODE TABLE IF NOT EXISTS Model(modelId STRING PRIMARY KEY, name STRING, nLayers INT64, dModel INT64, dMlp INT64, dVocab INT64, nParams INT64, source STRING);

@@ -18,8 +18,12 @@ import networkx as nx
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FOLDERS = {"saegraph": "saegraph", "saegraph.ingest": "ingest", "saegraph.queries": "queries",
-           "saegraph.schema": "schema"}
+FOLDERS = {
+    "saegraph": "saegraph",
+    "saegraph.ingest": "ingest",
+    "saegraph.queries": "queries",
+    "saegraph.schema": "schema",
+}
 LAYERS = ["saegraph.schema", "saegraph.queries", "saegraph.ingest", "saegraph.demo", "saegraph.cli"]
 
 
@@ -71,7 +75,9 @@ def test_each_layer_imports_only_layers_below_it(module):
         return
     for target in _imports(MODULES[module], module, top_level_only=False):
         theirs = _layer(target)
-        assert theirs is None or theirs <= own, f"{module} imports {target}: {LAYERS[own]} may not import {LAYERS[theirs]}"
+        assert theirs is None or theirs <= own, (
+            f"{module} imports {target}: {LAYERS[own]} may not import {LAYERS[theirs]}"
+        )
 
 
 def test_no_module_level_import_cycles():
@@ -87,7 +93,7 @@ def test_no_module_level_import_cycles():
 
 
 def test_every_package_init_states_its_purpose():
-    for module, path in MODULES.items():
+    for path in MODULES.values():
         if path.name == "__init__.py":
             doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
             assert doc and doc.strip(), f"{path.relative_to(REPO)} has no one-line purpose docstring"

@@ -1,4 +1,4 @@
-"""Sources: the model, the SAEs and the token stream of a run (DESIGN.md §1).
+"""Sources: the model, the SAEs and the token stream of a run (docs/architecture.md).
 
 Public API (heavy libraries are imported inside the functions):
 

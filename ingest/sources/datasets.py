@@ -58,7 +58,8 @@ def _text_documents(cfg: Config) -> Iterator[Any]:
                     row = json.loads(line)
                     if cfg.dataset.column not in row:
                         raise SourceError(
-                            f"{path}:{line_no} has no key {cfg.dataset.column!r} (keys: {', '.join(row)}): set dataset.column"
+                            f"{path}:{line_no} has no key {cfg.dataset.column!r} (keys: {', '.join(row)}): "
+                            "set dataset.column"
                         )
                     yield row[cfg.dataset.column]
         else:

@@ -39,11 +39,10 @@ thread, and LadybugDB 0.22 analyses every DOUBLE column with ALP float compressi
 it writes the adjacency lists, whether or not compression is enabled (LadybugDB issues
 #645, #835) -- about half the CPU time of a CO_ACTIVATES load (8 DOUBLE properties).
 Parallel COPYs overlap the other types with the CO_ACTIVATES COPY, so step 5 takes about
-as long as that COPY alone: 3 x 700k edges (bench_store, 2 cores at load average ~1), 2.13M
-relationships in 12.6-12.9 s (165-169k/s) with two threads against 16.1-17.5 s (122-132k/s)
-with one, at the same ~18-19 CPU seconds. Beyond that CO_ACTIVATES itself would have to be
-split, which the engine does not allow: two COPYs into one table lose rows, and COPYs of
-slices only move the same work into the checkpoint.
+as long as that COPY alone, at the same CPU time (docs/benchmarks.md, Measured design
+choices). Beyond that CO_ACTIVATES itself would have to be split, which the engine does not
+allow: two COPYs into one table lose rows, and COPYs of slices only move the same work into
+the checkpoint.
 ``tests/benchmarks/bench_store.py`` measures the loader against that engine floor.
 """
 
@@ -224,9 +223,9 @@ def _copy_concurrently(
             pool.shutdown(wait=True, cancel_futures=True)
         if errors:
             first = errors[0][1]
-            for rel, exc in errors[1:]:
-                log.error("COPY %s failed as well: %s", rel.value, exc)
-                first.add_note(f"COPY {rel.value} failed as well: {exc}")
+            for rel, err in errors[1:]:
+                log.error("COPY %s failed as well: %s", rel.value, err)
+                first.add_note(f"COPY {rel.value} failed as well: {err}")
             raise first
     return done
 

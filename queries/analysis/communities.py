@@ -1,6 +1,6 @@
 """Communities: Leiden (modularity or CPM), resolution profile, seed consensus, Louvain.
 
-Algorithm (METHODS.md §6):
+Algorithm (docs/methods.md, Communities):
 1. Leiden (Traag, Waltman & van Eck, Sci. Rep. 9:5233, 2019) through ``leidenalg`` with an
    explicit objective: ``modularity`` = RBConfigurationVertexPartition (Reichardt-Bornholdt
    modularity with resolution gamma; gamma = 1 is Newman modularity, what ``gds.leiden``

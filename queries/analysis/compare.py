@@ -1,4 +1,5 @@
-"""Compare two SAE graphs (METHODS.md §4–5) from a bundle or a store: the orchestration.
+"""Compare two SAE graphs from a bundle or a store: the orchestration (docs/methods.md,
+MATCHES and Comparing two SAE graphs).
 
 Algorithm:
 1. Load G_A and G_B (one within-SAE edge type, all features as nodes).
@@ -65,8 +66,9 @@ def compare(
         out["info"]["matching"] = "no MATCHES between these SAEs: agreement and signature matching skipped"
         return out
     matching = node_matching(matches)
+    methods = sorted(matches["method"].dropna().unique()) if "method" in matches else []
     out["info"]["matching"] = (
-        f"{len(matching)} one-to-one matches ({matches['method'].iloc[0] if 'method' in matches else '?'}...)"
+        f"{len(matching)} one-to-one matches (stored MATCHES methods: {', '.join(methods) or 'unknown'})"
     )
     la = matched_labels(source, sae_a, rel, fg_a, seed)
     lb = matched_labels(source, sae_b, rel, fg_b, seed)

@@ -1,6 +1,6 @@
 """Histograms on shared bins and the Jensen-Shannon divergence in bits (pure core).
 
-Algorithm (METHODS.md §5):
+Algorithm (docs/methods.md, Comparing two SAE graphs):
 1. Bins cover the union of both samples' supports. Degrees (integers): one bin per integer
    0, 1, ..., 50, then logarithmic bins (``log_bins_per_decade`` per decade) up to the
    maximum. Strengths (real): the same rule applied to strength / unit, where ``unit`` is

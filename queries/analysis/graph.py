@@ -21,11 +21,15 @@ Reference: Csardi & Nepusz, "The igraph software package" (2006).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from saegraph.schema.graph import COST_RULES, RelType
+
+if TYPE_CHECKING:
+    import igraph  # imported lazily at run time (graph construction)
 
 # Weight and cost columns come from the schema (saegraph.schema.graph); these views key them
 # by relationship-type name for the analysis code.
@@ -66,7 +70,7 @@ class FeatureGraph:
     """An undirected feature graph: ``graph`` has vertex attribute ``name`` = featureId and
     edge attributes ``weight`` and ``cost``."""
 
-    graph: igraph.Graph  # noqa: F821
+    graph: igraph.Graph
     rel_type: str
     sae_id: str | None = None
     weight_column: str = ""

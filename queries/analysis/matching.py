@@ -1,6 +1,6 @@
 """Agreement of two graphs through a node matching, against permutation nulls (pure core).
 
-Algorithm (METHODS.md §5):
+Algorithm (docs/methods.md, Comparing two SAE graphs):
 1. Matching pi: A-features -> B-features from the MATCHES table: the one-to-one
    ``hungarian`` rows (else ``mnn`` rows), optionally only those with cosine >= tau; a
    feature matched twice keeps its highest-cosine partner.

@@ -1,4 +1,5 @@
-"""Node-signature matching across two graphs (seed question 2; METHODS.md §5) (pure core).
+"""Node-signature matching across two graphs (pure core; docs/methods.md, Comparing two SAE
+graphs).
 
 Algorithm:
 1. Signature per node: log(1 + degree), log(1 + strength), local clustering, core number,

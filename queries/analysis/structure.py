@@ -1,6 +1,6 @@
 """Structural comparison of two feature graphs against random-graph nulls (pure core).
 
-Algorithm (METHODS.md §5, question 1 of the co-activation-graph seed):
+Algorithm (docs/methods.md, Comparing two SAE graphs; question 1 of the co-activation-graph seed):
 1. Degree and strength of every node of G_A and G_B (isolated nodes included; their
    counts are reported). Strengths are measured in units of the median edge weight of
    both graphs (``distributions.strength_unit``).
@@ -73,7 +73,7 @@ def compare_structure(
     'null_degrees': per-draw degree arrays kept for plots (one draw per graph and null)}."""
     if n_draws < 2:
         raise ValueError(
-            "n_draws must be >= 2 (the null-vs-null floor needs pairs); METHODS.md asks for >= 20"
+            "n_draws must be >= 2 (the null-vs-null floor needs pairs); docs/methods.md asks for >= 20"
         )
     unit = strength_unit(fg_a.weights(), fg_b.weights())
     observed = {"A": degree_strength(fg_a), "B": degree_strength(fg_b)}
@@ -96,8 +96,8 @@ def compare_structure(
     bar = tqdm(total=total, desc="null graphs", disable=not progress, leave=False)
     for kind in nulls:
         for label, fg in (("A", fg_a), ("B", fg_b)):
-            base = {"degree": [], "strength": []}
-            floor = {"degree": [], "strength": []}
+            base: dict[str, list[float]] = {"degree": [], "strength": []}
+            floor: dict[str, list[float]] = {"degree": [], "strength": []}
             stats_draws: list[dict[str, float]] = []
             previous = None
             for i, null in enumerate(null_graphs(fg, kind, n_draws, seed + (0 if label == "A" else 7919))):

@@ -25,13 +25,13 @@ def partition_summary(
     """<column>, size, topTokens (list[str]), members (first few featureIds)."""
     frame = labels[["featureId", column]]
     has_tokens = features is not None and "topTokens" in features.columns and len(features)
-    if has_tokens:
+    if has_tokens and features is not None:
         frame = frame.merge(features[["featureId", "topTokens"]], on="featureId", how="left")
     rows = []
     for group, sub in frame.groupby(column, sort=False):
         tokens: list[str] = []
         if has_tokens:
-            counter = Counter()
+            counter: Counter[str] = Counter()
             for toks in sub["topTokens"]:
                 if toks is None or (isinstance(toks, float)):
                     continue

@@ -1,4 +1,4 @@
-"""Universality summary for one SAE pair (METHODS.md §4) (pure core).
+"""Universality summary for one SAE pair (docs/methods.md, MATCHES) (pure core).
 
 Algorithm:
 1. MCS (mean max cosine) both ways from the decoders when given: rows L2-normalised,
@@ -125,7 +125,10 @@ def act_corr_summary(matches: pd.DataFrame) -> pd.DataFrame:
     pairs = one_to_one(matches)
     x = pairs["actCorr"].to_numpy(dtype=float) if "actCorr" in pairs.columns else np.zeros(0)
     ok = x[~np.isnan(x)]
-    stat = lambda f: float(f(ok)) if len(ok) else float("nan")
+
+    def stat(f) -> float:
+        return float(f(ok)) if len(ok) else float("nan")
+
     return pd.DataFrame(
         [
             {

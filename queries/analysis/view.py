@@ -127,8 +127,10 @@ def subgraph(
     chosen = [x is not None for x in (community, ego, path)]
     if sum(chosen) != 1:
         raise ViewError("choose one picture: --community N (with --sae), --ego FEATURE or --path A B")
-    if ego is not None or path is not None:
-        sae_id = (ego or path[0]).rsplit(":", 1)[0]
+    if ego is not None:
+        sae_id = ego.rsplit(":", 1)[0]
+    elif path is not None:
+        sae_id = path[0].rsplit(":", 1)[0]
     if sae_id is None:
         sae_ids = source.sae_ids()
         if not sae_ids:
@@ -160,6 +162,7 @@ def subgraph(
     else:
         from saegraph.queries.analysis import engine
 
+        assert path is not None  # exactly one picture was chosen above
         a, b = path
         res = engine.path(source, a, b, rel)
         table = res["paths"]

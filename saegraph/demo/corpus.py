@@ -30,6 +30,7 @@ import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SKIP_PARTS = frozenset(
     {
@@ -68,7 +69,10 @@ def stdlib_files(root: Path | None = None, seed: int = 0) -> list[Path]:
         for p in root.rglob("*.py")
         if not SKIP_PARTS.intersection(p.relative_to(root).parts)
     )
-    key = lambda r: hashlib.sha256(f"{seed}:{r}".encode()).hexdigest()
+
+    def key(r: str) -> str:
+        return hashlib.sha256(f"{seed}:{r}".encode()).hexdigest()
+
     return [root / r for r in sorted(rel, key=key)]
 
 
@@ -110,13 +114,14 @@ def write_corpus(
     """Write disjoint corpora as JSON lines (step 4), e.g. ``{"train": ..., "graph": ...}``.
 
     Files are dealt in turn to the parts that still want text (a file's prose and code go
-    together), so the parts share no document (an SAE trained on one part is evaluated on text it has not seen). Returns, per
-    part, its path, characters, documents per kind and the file's sha256.
+    together), so the parts share no document (an SAE trained on one part is evaluated on text
+    it has not seen). Returns, per part, its path, characters, documents per kind and the
+    file's sha256.
     """
     parts = list(out_files)
     paths = {p: Path(out_files[p]) for p in parts}
     tmps = {p: paths[p].with_suffix(paths[p].suffix + ".tmp") for p in parts}
-    info = {p: {"chars": 0, "documents": {"prose": 0, "code": 0}} for p in parts}
+    info: dict[str, dict[str, Any]] = {p: {"chars": 0, "documents": {"prose": 0, "code": 0}} for p in parts}
     with contextlib.ExitStack() as stack:
         handles = {}
         for p in parts:

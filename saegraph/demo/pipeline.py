@@ -71,7 +71,7 @@ class DemoSettings:
     threads: int = 0
     """Torch/numba threads; 0: the cores the 1-minute load average leaves free (at least 1).
     On a shared machine, more threads than free cores make every parallel region wait for
-    descheduled threads (measured: SAE training 3.3x slower with 2 threads at load 8 on 2 cores)."""
+    descheduled threads (docs/benchmarks.md, Measured design choices)."""
 
     @classmethod
     def quick_defaults(cls) -> DemoSettings:

@@ -209,7 +209,7 @@ def build_summary(
     mcs = comparison.get("universality_mcs")
     stats = stats or {}
     graph_rows = graphs.to_dict("records") if isinstance(graphs, pd.DataFrame) else []
-    pair = next(iter((_get(stats, "matches", "pairs") or {}).values()), {})
+    pair: dict = next(iter((_get(stats, "matches", "pairs") or {}).values()), {})
     d_in, n_b = pair.get("dIn"), pair.get("nFeaturesB")
     shared = shared_rows(comparison)
     for r in shared:
@@ -319,7 +319,7 @@ def format_summary(summary: dict) -> str:
             f"\nMean max decoder cosine: {vals}" + (f" | random directions {base:.3f}" if base else "")
         )
         if base:
-            top = max(_num(m["mcs"]) for m in mcs_rows)
+            top = max(v for m in mcs_rows if (v := _num(m["mcs"])) is not None)
             if top > base + 0.5 * (1 - base):
                 lines.append("  verdict: far above chance: the two seeds learned largely the same directions")
             elif top > base + 0.05:

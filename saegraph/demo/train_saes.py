@@ -240,7 +240,7 @@ def train_sae(
     tmp = out_dir.with_name(out_dir.name + ".partial")
     sae.save_inference_model(tmp)
     loaded = SAE.load_from_disk(str(tmp), device="cpu")  # measure what the pipeline will load
-    stats = evaluate_sae(loaded, data)
+    stats: dict[str, Any] = evaluate_sae(loaded, data)
     stats.update({"settings": asdict(settings), "trainingSteps": int(trainer.n_training_steps)})
     (tmp / TRAINING_FILE).write_text(json.dumps(stats, indent=2))
     if out_dir.exists():

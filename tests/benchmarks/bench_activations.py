@@ -144,8 +144,9 @@ def main() -> None:
     t_ours = min(r[0] for r in runs)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"activation pass vs bare forward+encode | tokens={args.tokens} d_model={args.d_model} d_sae={args.d_sae} "
-        f"layers={args.layers} | bare {t_bare:.2f}s  saegraph {t_ours:.2f}s  overhead {100 * (t_ours / t_bare - 1):+.1f}% "
+        f"activation pass vs bare forward+encode | tokens={args.tokens} d_model={args.d_model} "
+        f"d_sae={args.d_sae} layers={args.layers} | bare {t_bare:.2f}s  saegraph {t_ours:.2f}s  "
+        f"overhead {100 * (t_ours / t_bare - 1):+.1f}% "
         f"| L0 {runs[0][2]:.1f} | on-disk {runs[0][1] / 1e6:.1f} MB | peak RSS {peak_mb:.0f} MB"
     )
 

@@ -182,14 +182,16 @@ def main(argv=None) -> None:
     if "gram" not in args.skip:
         acts = synthetic_acts(args.tokens, args.features, args.l0, 1)
         base = rss_mb()
+        csr_mib = (acts.data.nbytes + acts.indices.nbytes + acts.indptr.nbytes) / 2**20
         print(
             f"\n[1] co-activation, {args.features:,} features x {args.tokens:,} tokens, "
-            f"L0 {acts.nnz / args.tokens:.1f}; input CSR {(acts.data.nbytes + acts.indices.nbytes + acts.indptr.nbytes) / 2**20:.0f} MiB, "
+            f"L0 {acts.nnz / args.tokens:.1f}; input CSR {csr_mib:.0f} MiB, "
             f"parent RSS {base:.0f} MiB"
         )
         nnz, t_sp, (m_sp, x_sp) = in_child(scipy_gram, acts)
         print(
-            f"    scipy B.T @ B          {t_sp:8.1f} s  peak RSS {m_sp:7.0f} MiB (+{x_sp:.0f} allocated)  nnz(C)={nnz:,}"
+            f"    scipy B.T @ B          {t_sp:8.1f} s  peak RSS {m_sp:7.0f} MiB "
+            f"(+{x_sp:.0f} allocated)  nnz(C)={nnz:,}"
         )
         st, t_ours, (m_ours, x_ours) = in_child(our_pass, acts, args.block_memory_mb)
         print(
@@ -199,7 +201,8 @@ def main(argv=None) -> None:
         )
         print(
             f"    ratio: {t_sp / t_ours:.2f}x faster; peak RSS {m_ours / m_sp:.2f}x of scipy's "
-            f"(extra over input {x_ours / max(x_sp, 1):.2f}x); counting alone {t_sp / st['secondsCounting']:.1f}x faster"
+            f"(extra over input {x_ours / max(x_sp, 1):.2f}x); "
+            f"counting alone {t_sp / st['secondsCounting']:.1f}x faster"
         )
         del acts
 

@@ -159,7 +159,8 @@ def timing(args) -> dict:
         "edgesNull": null[0].info["edges"],
     }
 
-    # the literal METHODS.md replicate: subsample, fresh null, screen and fit both
+    # the literal replicate (docs/methods.md, LASSO, screen = "per_replicate"): subsample,
+    # fresh null, screen and fit both
     t0 = time.perf_counter()
     real_l, null_l = run_replicates(
         sorted_acts, starts, LassoConfig(replicates=1, screen="per_replicate"), seed=args.seed

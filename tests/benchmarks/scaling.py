@@ -7,10 +7,11 @@
    co-activation (``coactivation_edges``, no shift null), one LASSO replicate (real + matched
    null, ``run_replicates``); "(exact p)" is the part of the co-activation time spent in
    the exact hypergeometric p-values of the candidate pairs (``scipy.stats.hypergeom.sf``,
-   whose cost depends on the counts, not only on the number of pairs); and — on the features axis only, since they do not read tokens —
-   decoder-cosine kNN (k = 32), sparse cross-SAE matching (kNN 32) and the embedded-store load
-   of a bundle with 30 edges per feature. The activation pass is not included (it needs a model
-   forward per token; ``bench_activations.py`` measures it separately).
+   whose cost depends on the counts, not only on the number of pairs); and — on the features
+   axis only, since they do not read tokens — decoder-cosine kNN (k = 32), sparse cross-SAE
+   matching (kNN 32) and the embedded-store load of a bundle with 30 edges per feature. The
+   activation pass is not included (it needs a model forward per token;
+   ``bench_activations.py`` measures it separately).
 4. Output: a Markdown table and a log-log PNG (matplotlib, Agg backend).
 """
 

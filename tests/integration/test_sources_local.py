@@ -10,17 +10,9 @@ import torch
 
 from saegraph.ingest.config import config_from_mapping
 from saegraph.ingest.sources import iter_batches, load_model, load_saes
-from tests.helpers.source_fixtures import (  # noqa: F401  (fixtures)
-    D_MLP,
-    D_MODEL,
-    make_tiny_model,
-    make_tiny_sae,
-    tiny_config,
-    tiny_mlp_sae_dir,
-    tiny_model_dir,
-    tiny_sae_dir,
-    tiny_text_dir,
-)
+
+# The fixtures tiny_model_dir, tiny_sae_dir, tiny_mlp_sae_dir, tiny_text_dir come from tests/conftest.py.
+from tests.helpers.source_fixtures import D_MLP, D_MODEL, make_tiny_model, make_tiny_sae, tiny_config
 
 
 def test_local_pipeline_matches_dense_reference(

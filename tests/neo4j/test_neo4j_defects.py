@@ -1,4 +1,4 @@
-"""Defects that only a real Neo4j + GDS shows (issue 13), one test each (needs NEO4J_URI).
+"""Defects that only a real Neo4j + GDS shows, one test each (needs NEO4J_URI).
 
 1. MATCHES: one run emits the same feature pair twice with different ``method``; both rows load.
 2. Two runs on the same SAEs loaded together never leak into each other's answers: reads

@@ -37,7 +37,8 @@ def test_top_level_help_imports_no_heavy_modules():
     code = (
         "import sys; from click.testing import CliRunner; from saegraph.cli import cli; "
         "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output; "
-        "heavy = [m for m in ('torch', 'sae_lens', 'transformer_lens', 'ladybug', 'neo4j', 'igraph') if m in sys.modules]; "
+        "heavy = [m for m in ('torch', 'sae_lens', 'transformer_lens', 'ladybug', 'neo4j', 'igraph') "
+        "if m in sys.modules]; "
         "print(heavy); assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -3,7 +3,7 @@
 Inputs are the binary firing pattern of a token x feature CSR matrix (``indptr`` int64,
 ``indices`` int32, each row's indices sorted ascending).
 
-Algorithm (blocked rows, exact; METHODS.md §1 "Cost"):
+Algorithm (blocked rows, exact; docs/methods.md, CO_ACTIVATES and EXCLUDES):
 1. For a block of feature rows [r0, r1), scan every token once: binary-search the first
    active feature >= r0, and for each active a in the block add 1 to ``C[a - r0, b]`` for
    every later active feature b > a of the same token. This is the strict upper triangle

@@ -34,6 +34,7 @@ import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -269,7 +270,7 @@ def coactivation_edges(
         m_x, log_thr_x = exclusion_family(n_fires, n_tokens, logfact, config.fdr_q)
     else:
         m_x, log_thr_x = 0, -np.inf
-    common = dict(
+    common: dict[str, Any] = dict(
         rows=effective_block_rows(n_features, config.block_rows, config.block_memory_mb),
         min_count=config.min_count,
         min_phi=config.min_phi,
@@ -288,14 +289,20 @@ def coactivation_edges(
         bounds = sequence_segments(sequence_ids)
         nptr, nidx = circular_shift_pattern(indptr, indices, bounds, np.uint64(seed))
         npos, nexc, _ = two_tail_candidates(nptr, nidx, n_fires, **{**common, "desc": "co-activation null"})
-        null_stats = {"name": NULL_NAME, "seed": int(seed), "nSegments": int(bounds.size - 1),
-                      "seconds": round(time.perf_counter() - t0, 3)}
+        null_stats = {
+            "name": NULL_NAME,
+            "seed": int(seed),
+            "nSegments": int(bounds.size - 1),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
     elif config.null_shift:
         null_stats = {"name": NULL_NAME, "skipped": "no sequence ids were given"}
 
     m = n_features * (n_features - 1) // 2
     calibrate = config.null_calibrate
-    keep, qv, pos_stats = select_tail(pos["p"], None if npos is None else npos["p"], m, config.fdr_q, calibrate)
+    keep, qv, pos_stats = select_tail(
+        pos["p"], None if npos is None else npos["p"], m, config.fdr_q, calibrate
+    )
     i, j, c = pos["i"][keep], pos["j"][keep], pos["c"][keep]
     scores = pair_scores(c, n_fires[i], n_fires[j], n_tokens)
     floors = scores["npmi"] >= config.min_npmi
@@ -322,7 +329,9 @@ def coactivation_edges(
     )
     t_pearson = time.perf_counter() - t0
 
-    xkeep, xq, exc_stats = select_tail(exc["p"], None if nexc is None else nexc["p"], m_x, config.fdr_q, calibrate)
+    xkeep, xq, exc_stats = select_tail(
+        exc["p"], None if nexc is None else nexc["p"], m_x, config.fdr_q, calibrate
+    )
     xi, xj, xc = exc["i"][xkeep], exc["j"][xkeep], exc["c"][xkeep]
     ni, nj = n_fires[xi].astype(np.float64), n_fires[xj].astype(np.float64)
     expected = ni * nj / n_tokens
@@ -354,8 +363,11 @@ def coactivation_edges(
         "secondsPearson": round(t_pearson, 3),
     }
     if null_stats:
-        stats["null"] = {**null_stats, "kept": pos_stats.get("nullKept", 0),
-                         "excludesKept": exc_stats.get("nullKept", 0)}
+        stats["null"] = {
+            **null_stats,
+            "kept": pos_stats.get("nullKept", 0),
+            "excludesKept": exc_stats.get("nullKept", 0),
+        }
     stats["seconds"] = round(time.perf_counter() - t_start, 3)
     frame = (
         pd.DataFrame(
@@ -398,7 +410,8 @@ def coactivation_edges(
     return frame, stats, xframe
 
 
-CO_ACTIVATES_SCHEMA = RelType.CO_ACTIVATES.arrow_schema()  # the schema's one definition (saegraph.schema.graph)
+# the schema's one definition (saegraph.schema.graph)
+CO_ACTIVATES_SCHEMA = RelType.CO_ACTIVATES.arrow_schema()
 EXCLUDES_SCHEMA = RelType.EXCLUDES.arrow_schema()
 
 

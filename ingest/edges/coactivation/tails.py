@@ -143,6 +143,7 @@ def two_tail_candidates(
     block = np.zeros((rows, n_features), dtype=np.int32)
     cap = max(_BUFFER, 2 * n_features)
     bufs = [np.empty(cap, np.int32) for _ in range(6)]
+    pi, pj, pc, xi, xj, xc = bufs  # the kernel's output buffers: positive tail, exclusion tail
     counters = np.zeros(2, dtype=np.int64)
     pos: list[tuple[np.ndarray, ...]] = []
     exc: list[tuple[np.ndarray, ...]] = []
@@ -171,7 +172,12 @@ def two_tail_candidates(
                 exclusion,
                 log_family_thr,
                 omega,
-                *bufs,
+                pi,
+                pj,
+                pc,
+                xi,
+                xj,
+                xc,
                 counters,
             )
             t2 = time.perf_counter()

@@ -1,6 +1,6 @@
 """COSINE edges: exact top-k decoder-cosine neighbours within each SAE.
 
-Algorithm (METHODS.md §3):
+Algorithm (docs/methods.md, COSINE):
 1. Normalise the decoder rows W_dec [F, d] to unit length.
 2. For blocks of ``block_rows`` rows compute the block of Ŵ Ŵᵀ by one BLAS matmul and keep
    each row's exact top-k neighbours with cosine >= the floor (self excluded), by a single

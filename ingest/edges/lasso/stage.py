@@ -250,8 +250,10 @@ def run_replicates(
     bar = tqdm(total=config.replicates, desc=f"lasso {sae_id}", unit="replicate", disable=not progress)
     for r in range(config.replicates):
         paths = [ckpt / f"rep{r:03d}_{kind}.npz" for kind in ("real", "null")] if ckpt else [None, None]
-        done = [_load_replicate(p) if p is not None and p.exists() else None for p in paths]
-        if done[0] is None or done[1] is None:
+        cached = [_load_replicate(p) if p is not None and p.exists() else None for p in paths]
+        if cached[0] is not None and cached[1] is not None:
+            done = [cached[0], cached[1]]
+        else:
             if not once.fallback and once.real is None:
                 bar.set_description(f"lasso {sae_id} (screening real + null once)")
             done = _compute_replicate(r, acts, seq_starts, config, seed, sae_id, once)

@@ -1,6 +1,6 @@
 """Activation correlation between the features of two SAEs that saw the same tokens.
 
-Algorithm (METHODS.md §4, "same kernel as co-activation on [A₁|A₂]"):
+Algorithm (docs/methods.md, MATCHES; the same kernel as co-activation, on [A₁|A₂]):
 1. Column moments over all N tokens (zeros included): μ, σ from Σa and Σa².
 2. For blocks of A's features accumulate the dense cross block S = A_blockᵀ B
    (``cofiring_kernel.cross_dot_block``; only tokens where both fire contribute), then

@@ -1,4 +1,4 @@
-"""Feature splitting across widths: one-to-many parent/child edges (METHODS.md §4).
+"""Feature splitting across widths: one-to-many parent/child edges (docs/methods.md, MATCHES).
 
 Algorithm (after Bricken et al. 2023 "Towards Monosemanticity", feature splitting):
 1. For every feature j of the wider SAE, parent(j) = argmax cosine over the narrower

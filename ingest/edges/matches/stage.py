@@ -1,6 +1,6 @@
 """MATCHES edges and universality statistics between every pair of SAEs with equal d_in.
 
-Algorithm (METHODS.md §4; Paulo & Belrose 2024 for shared fractions, Lan et al. 2024 for
+Algorithm (docs/methods.md, MATCHES; Paulo & Belrose 2024 for shared fractions, Lan et al. 2024 for
 activation correlation, Bricken et al. 2023 for splitting):
 1. Normalise both decoders; exact blocked top-k kNN in both directions (A→B, B→A).
 2. MCS (mean max cosine) each way, against the extreme-value baseline for the max of M
@@ -179,7 +179,7 @@ def compare_pair(
     widths_differ = w_a.shape[0] != w_b.shape[0]
     if have_acts and (config.activation_correlation or widths_differ):
         acts_a, acts_b = _load_acts(bundle, sid_a), _load_acts(bundle, sid_b)
-    if config.activation_correlation and have_acts:
+    if config.activation_correlation and acts_a is not None and acts_b is not None:  # loaded when have_acts
         t0 = time.perf_counter()
         _, r_ab, _, r_ba = max_activation_correlation(
             acts_a, acts_b, block_rows=config.block_rows, progress=progress

@@ -6,7 +6,7 @@ Algorithm:
 2. Every block costs one pass over all tokens, so a block never holds fewer cells than
    total / ``MAX_PASSES`` (at most ``MAX_PASSES`` passes), even when that outgrows the cache.
 3. The caller caps the result by its memory budget. The measured effect of the sizes is
-   in docs/benchmarks.md.
+   in docs/benchmarks.md, Measured design choices.
 """
 
 from __future__ import annotations

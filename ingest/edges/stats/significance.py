@@ -1,6 +1,6 @@
 """Exact co-firing significance, Benjamini-Hochberg over an implicit pair set, pair scores.
 
-Algorithm (METHODS.md §1):
+Algorithm (docs/methods.md, CO_ACTIVATES and EXCLUDES):
 1. Under independence the co-firing count of features i, j is
    c ~ Hypergeom(N tokens, n_i firings, n_j draws); the one-sided exact p-value is
    ``scipy.stats.hypergeom.sf(c − 1, N, n_i, n_j)`` (never a normal approximation: for
@@ -39,8 +39,8 @@ def hypergeom_pvalues(c, n_tokens: int, n_i, n_j) -> np.ndarray:
     recurrence pmf(k+1)/pmf(k) = (n_i−k)(n_j−k) / ((k+1)(N−n_i−n_j+k+1)), summed until the
     terms fall below 1e-17 of the sum (``_tail_ratio_sums``, numba). This equals
     ``scipy.stats.hypergeom.sf(c − 1, N, n_i, n_j)`` to about 1e-8 relative (1e-11 at
-    N ~ 10³) and is 2-400x faster (scipy's boost CDF costs up to ~0.2 ms a pair at
-    N ~ 10⁵). At or below the mode the tail is not small and scipy's ``sf`` is used.
+    N ~ 10³) and is much faster (docs/benchmarks.md, Measured design choices). At or below
+    the mode the tail is not small and scipy's ``sf`` is used.
     """
     c = np.asarray(c, dtype=np.int64)
     if c.size == 0:
