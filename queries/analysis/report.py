@@ -14,8 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from saegraph.queries.analysis.distributions import histogram, shared_bins
-
 
 def _jsonable(x):
     if isinstance(x, dict):
@@ -34,17 +32,23 @@ def _jsonable(x):
 
 
 def distribution_figure(title: str, samples: dict[str, np.ndarray], xlabel: str, unit: float = 1.0) -> dict:
-    """Histogram series on shared bins (integers to 50, then log bins) for each named sample."""
-    scaled = {k: np.asarray(v, dtype=float) / unit for k, v in samples.items()}
-    bins = shared_bins(*scaled.values())
-    lo, hi = bins[:-1], bins[1:]
-    centres = np.where(hi - lo <= 1.0, lo, np.sqrt(np.maximum(lo, 1e-12) * hi)) * unit  # integer bins at k
-    series = [{"label": k, "x": centres, "y": histogram(v, bins)} for k, v in scaled.items()]
+    """Complementary CDF, P(value >= x), of each named sample.
+
+    A histogram of a few thousand nodes on fine bins zig-zags between one-node bins and
+    empty ones; the CCDF of the same values is monotone and shows the tails as they are.
+    (The JSD in the title is computed on the shared histogram bins of docs/methods.md.)
+    """
+    series = []
+    for label, values in samples.items():
+        v = np.sort(np.asarray(values, dtype=float)[np.isfinite(values)])
+        x, first = np.unique(v, return_index=True)
+        y = 1.0 - first / max(len(v), 1)
+        series.append({"label": label, "x": x, "y": y})
     return {
         "kind": "line",
         "title": title,
         "xlabel": xlabel,
-        "ylabel": "fraction of nodes",
+        "ylabel": f"fraction of features with {xlabel.split(' (')[0]} >= x",
         "logx": True,
         "logy": True,
         "series": series,
@@ -101,15 +105,21 @@ def draw(fig: dict, path: Path) -> None:
         if fig["kind"] == "bar":
             ax.bar(x, y, width=s.get("width", 1.0), label=s["label"] or None)
         else:
-            keep = y > 0 if fig["logy"] else np.ones(len(y), bool)
+            # An empty bin is a gap, never a line down to it and back (no zig-zag across
+            # empty bins); on a log axis it could not be drawn anyway.
+            y = np.where(y > 0, y, np.nan) if fig["logy"] else y
             ax.plot(
-                x[keep],
-                y[keep],
+                x,
+                y,
                 marker="o",
                 markersize=3,
                 linestyle="--" if "null" in s["label"] else "-",
                 label=s["label"],
             )
+    for line in fig.get("vlines", []):
+        ax.axvline(
+            line["x"], color=line.get("color", "grey"), linestyle=":", linewidth=1.2, label=line["label"]
+        )
     if fig["logx"]:
         ax.set_xscale("symlog", linthresh=1.0)
     if fig["logy"]:
@@ -117,7 +127,7 @@ def draw(fig: dict, path: Path) -> None:
     ax.set_title(fig["title"], fontsize=10)
     ax.set_xlabel(fig["xlabel"])
     ax.set_ylabel(fig["ylabel"])
-    if any(s["label"] for s in fig["series"]):
+    if any(s["label"] for s in fig["series"]) or fig.get("vlines"):
         ax.legend(fontsize=8)
     f.tight_layout()
     f.savefig(path, dpi=110)
@@ -161,7 +171,9 @@ def compare_figures(result: dict) -> dict[str, dict]:
         figs[f"{stat}_distribution"] = distribution_figure(
             f"{stat} distribution, {info['relType']} (JSD {a} vs {b} = {obs_jsd:.3f} bits)",
             samples,
-            stat,
+            "degree (edges per feature)"
+            if stat == "degree"
+            else f"strength (sum of edge weights, unit {unit:.3g})",
             unit=1.0 if stat == "degree" else unit,
         )
     if "_communities" in result:
@@ -170,9 +182,18 @@ def compare_figures(result: dict) -> dict[str, dict]:
             {lab: np.bincount(pd.factorize(s)[0]) for lab, s in zip((a, b), result["_communities"].values())},
         )
     if not result["matches"].empty:
-        figs["match_similarity"] = histogram_figure(
-            f"decoder cosine of the MATCHES {a} -> {b}", result["matches"]["cosine"].to_numpy(), "cosine"
+        fig = histogram_figure(
+            f"decoder cosine of the MATCHES {a} -> {b}",
+            result["matches"]["cosine"].to_numpy(),
+            "decoder cosine of the matched pair (dimensionless)",
         )
+        fig["ylabel"] = "matched pairs"
+        mcs = result.get("universality_mcs")
+        if mcs is not None and "baseline" in mcs.columns and len(mcs):
+            fig["vlines"] = [
+                {"x": float(mcs["baseline"].iloc[0]), "label": "chance: max cosine of random directions"}
+            ]
+        figs["match_similarity"] = fig
     return figs
 
 

@@ -60,6 +60,21 @@ def _mean_sd(values) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
 
 
+def _verdict(observed: float, null_mean: float, null_sd: float, z: float) -> str:
+    """Plain words for a z-score, including the case a z-score cannot describe (a null
+    without variance, e.g. a rewired graph keeps the component count exactly)."""
+    if not null_sd or math.isnan(null_sd) or null_sd == 0:
+        same = math.isclose(observed, null_mean, rel_tol=1e-9, abs_tol=1e-12)
+        return (
+            "equal to the null (the null keeps it fixed)" if same else "null is constant: no z-score; differs"
+        )
+    if math.isnan(z):
+        return "undefined"
+    if abs(z) < 2:
+        return "within the null"
+    return f"{'above' if z > 0 else 'below'} the null by {abs(z):.0f} sd"
+
+
 def compare_structure(
     fg_a: FeatureGraph,
     fg_b: FeatureGraph,
@@ -139,6 +154,7 @@ def compare_structure(
             for name in SCALAR_STATS:
                 m, s = _mean_sd([d[name] for d in stats_draws])
                 z = (obs[name] - m) / s if s and s > 0 and not math.isnan(obs[name]) else float("nan")
+                verdict = _verdict(obs[name], m, s, z)
                 scalar_rows.append(
                     {
                         "statistic": name,
@@ -148,6 +164,7 @@ def compare_structure(
                         "nullMean": m,
                         "nullSd": s,
                         "z": z,
+                        "verdict": verdict,
                     }
                 )
     bar.close()

@@ -9,7 +9,8 @@ Algorithm:
    number of candidates (0.155 at d = 512, M = 4096).
 2. Shared-feature fraction at each threshold tau: one-to-one (``hungarian``, else ``mnn``)
    matches with cosine >= tau, over the width of A and of B.
-3. Activation-correlation summary of the one-to-one matches (count, NaN count, mean,
+3. Activation-correlation summary of the one-to-one matches (count, the number whose
+   correlation is undefined because a feature never fired on the shared tokens, mean,
    median, 10th/90th percentiles).
 4. Splitting (different widths): ``parent`` rows grouped by the parent feature (the side of
    the narrower SAE): number of children, mean/max child cosine and, with decoders, the
@@ -133,7 +134,7 @@ def act_corr_summary(matches: pd.DataFrame) -> pd.DataFrame:
         [
             {
                 "n": len(x),
-                "nNaN": int(np.isnan(x).sum()),
+                "nUndefined": int(np.isnan(x).sum()),
                 "mean": stat(np.mean),
                 "median": stat(np.median),
                 "q10": stat(lambda v: np.quantile(v, 0.1)),

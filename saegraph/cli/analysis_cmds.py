@@ -170,7 +170,7 @@ def path(feature_a, feature_b, rel_type, weighted, k, as_json, bundle, store_arg
                 json.dumps({"info": res["info"], "paths": table.to_dict(orient="records")}, default=str)
             )
             return
-        click.echo(f"cost: {res['info']['cost']} ({res['info']['engine']})")
+        click.echo(f"over {rel_type.upper()}; cost: {res['info']['cost']} ({res['info']['engine']})")
         if table.empty:
             click.echo(f"no path between {feature_a} and {feature_b} over {rel_type.upper()}")
             return
@@ -230,6 +230,17 @@ def compare(sae_a, sae_b, rel_type, n_draws, n_perm, seed, report_dir, bundle, s
         ):
             if key in res:
                 click.echo(f"\n-- {title}\n" + _table(res[key], 40))
+        if "signatures" in res:
+            sig = res["signatures"].set_index("method")
+            ratio = float(sig.loc["signature", "hits@1xChance"])
+            click.echo(
+                f"\nnode signatures find the matched feature first {ratio:.1f}x as often as chance"
+                + (": the local graph structure does not identify matches" if ratio < 1 else "")
+            )
+        if "universality_actCorr" in res:
+            click.echo(
+                "activation corr: nUndefined = matched pairs where a feature never fired on the shared tokens"
+            )
         if "matching" in res["info"]:
             click.echo(f"\n{res['info']['matching']}")
         if report_dir:

@@ -153,3 +153,22 @@ def test_signature_matching_beats_degree_only_and_chance():
         pd.DataFrame({"source": ["a:0", "a:1"], "target": ["b:1", "b:0"]}),
     )
     assert ranks["less"].tolist() == [0, 0] and ranks["ties"].tolist() == [2, 1]
+
+
+def test_zero_variance_null_gets_a_verdict_not_a_bare_nan():
+    from saegraph.queries.analysis.structure import _verdict
+
+    assert _verdict(249.0, 249.0, 0.0, float("nan")).startswith("equal to the null")
+    assert _verdict(249.0, 1.0, 0.0, float("nan")).startswith("null is constant")
+    assert _verdict(0.3, 0.02, 0.001, 280.0) == "above the null by 280 sd"
+    assert _verdict(0.1, 0.1, 0.01, 0.5) == "within the null"
+
+
+def test_distribution_figure_is_a_monotone_ccdf_without_gaps():
+    from saegraph.queries.analysis.report import distribution_figure
+
+    degrees = np.array([0, 0, 1, 3, 3, 3, 40, 90])  # sparse tail: a histogram would zig-zag here
+    fig = distribution_figure("t", {"a": degrees}, "degree (edges per feature)")
+    y = np.asarray(fig["series"][0]["y"])
+    assert y[0] == 1.0 and np.all(np.diff(y) < 0) and y[-1] == 1 / len(degrees)
+    assert fig["ylabel"].startswith("fraction of features with degree")
