@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -42,8 +43,9 @@ def bundles(tmp_path_factory):
 def snapshot(store) -> dict:
     """Every relationship row with every property (sorted), the features, and the runs."""
     out = {}
-    for rel in RelType:
-        frame = store.edges(rel)
+    runs = run(store, "lookup.runs")["runId"].tolist()
+    for rel in RelType:  # every run's rows (a read without runId answers for each SAE's current run)
+        frame = pd.concat([store.edges(rel, run_id=r) for r in runs], ignore_index=True)
         out[rel.value] = frame.sort_values(["runId", "source", "target"]).reset_index(drop=True)
     out["features"] = store.features().reset_index(drop=True)
     out["runs"] = run(store, "lookup.runs")[["runId", "complete"]].sort_values("runId").reset_index(drop=True)
