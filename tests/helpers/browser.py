@@ -104,9 +104,14 @@ def open_page(
     settle: float = 1.0,
     size: tuple[int, int] = (1280, 800),
     offline: bool = True,
+    loopback: bool = False,
     chromium: str | None = None,
 ) -> PageResult:
-    """Load ``url`` in headless Chromium (see the module docstring)."""
+    """Load ``url`` in headless Chromium (see the module docstring).
+
+    ``loopback=True`` (with ``offline=False``) lets the page reach servers on this machine
+    (127.0.0.1, e.g. a local Neo4j Browser and its Bolt socket) while every other address
+    still goes to the dead proxy."""
     exe = chromium or find_chromium()
     if exe is None:
         raise RuntimeError("no chromium: apt-get install -y chromium")
@@ -125,7 +130,7 @@ def open_page(
             "--disable-sync",
             "--allow-file-access-from-files",
             "--proxy-server=127.0.0.1:9",  # any real request fails
-            "--proxy-bypass-list=<-loopback>",
+            "--proxy-bypass-list=" + ("127.0.0.1;localhost;[::1]" if loopback else "<-loopback>"),
             f"--user-data-dir={profile}",
             "--remote-debugging-port=0",
             f"--window-size={size[0]},{size[1]}",

@@ -45,7 +45,7 @@ min_firings = 10
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    """Environment for a ``python -m ingest`` subprocess: one thread, offline, no Neo4j URI."""
+    """Environment for a ``python -m saegraph`` subprocess: one thread, offline, no Neo4j URI."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
     env.update(
         {
@@ -62,7 +62,7 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def saegraph_cmd(*args: str | os.PathLike) -> list[str]:
-    return [sys.executable, "-m", "ingest", *map(str, args)]
+    return [sys.executable, "-m", "saegraph", *map(str, args)]
 
 
 def run_cli(

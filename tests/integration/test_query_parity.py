@@ -193,6 +193,14 @@ def ref_neighbors_lasso_of_feature(b, feats, edges, featureId, k=5):
     return _of_feature(feats, edges, RelType.LASSO, featureId, cols, "stability", k)
 
 
+def ref_neighbors_excludes_of_feature(b, feats, edges, featureId, k=5):
+    u = undirected(edges[RelType.EXCLUDES])
+    u = u[u.a == featureId].merge(feats[["featureId", "topTokens"]], left_on="b", right_on="featureId")
+    u = u.rename(columns={"b": "neighborId"})
+    u = u.sort_values(["exclusion", "expected", "neighborId"], ascending=[False, False, True]).head(k)
+    return u[["neighborId", "exclusion", "count", "expected", "qValue", "topTokens"]]
+
+
 def ref_neighbors_ego_network(b, feats, edges, featureId, relType):
     t = RelType.parse(relType)
     e = edges[t]
@@ -465,6 +473,8 @@ def cases():
         ("compare.community_agreement", {"relType": "CO_ACTIVATES", "saeA": "s0", "saeB": "s1"}),
         ("neighbors.co_activates_of_feature", {"featureId": f}),
         ("neighbors.lasso_of_feature", {"featureId": f, "k": 3}),
+        ("neighbors.excludes_of_feature", {"featureId": f}),
+        ("neighbors.excludes_of_feature", {"featureId": "s0:0", "k": 2}),
     ]
     for t in RelType:
         out += [

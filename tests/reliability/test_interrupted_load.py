@@ -3,7 +3,7 @@
 - An exception injected into any one COPY of the loader (nodes, structural links,
   feature-to-feature relationships), then a re-load: counts equal the bundle's, no
   duplicate nodes or relationships, the run marked complete.
-- A real ``kill -9`` of ``python -m ingest load`` in the middle of the relationship COPYs,
+- A real ``kill -9`` of ``python -m saegraph load`` in the middle of the relationship COPYs,
   then a re-load through the CLI: the same. With one COPY thread the COPYs committed before
   the kill are all there; with two (parallel COPYs, checkpointed together at the end) each
   table holds all of its rows or none, and the run is incomplete either way.
