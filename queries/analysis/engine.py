@@ -10,8 +10,9 @@ Algorithm:
    (``saegraph.queries.analysis.gds``) and write the same properties; what GDS lacks (CPM, seed
    consensus) runs in Python and is written back the same way. ``engine`` in each result
    says which ran.
-4. ``compare``: structure vs nulls, agreement through the MATCHES matching, node-signature
-   matching and the universality tables for one SAE pair.
+4. ``compare``: structure vs nulls, agreement through the MATCHES matching (its Leiden
+   communities by GDS on Neo4j, ``matched_labels``), node-signature matching and the
+   universality tables for one SAE pair.
 """
 
 from __future__ import annotations
@@ -238,5 +239,11 @@ def path(
 
 
 def matched_labels(source, sae_id: str, rel: str, fg: FeatureGraph, seed: int) -> pd.Series:
+    """Leiden (modularity, gamma 1) labels for the comparison: GDS on a Neo4j store (written
+    back as community<Type>, the same result ``communities`` writes with these settings),
+    leidenalg elsewhere."""
+    if _is_neo4j(source) and fg.n_edges:
+        labels = communities(source, sae_id, rel, seed=seed)["labels"].set_index("featureId")["community"]
+        return pd.Series(labels.loc[fg.ids].to_numpy(), index=fg.ids)
     labels = comm.leiden(fg, objective="modularity", seed=seed) if fg.n_edges else np.arange(fg.n_nodes)
     return pd.Series(labels, index=fg.ids)

@@ -1,4 +1,4 @@
-"""``saegraph demo``: the whole pipeline offline, on the embedded store (orchestration only).
+"""``saegraph demo``: the whole pipeline offline, on the embedded store or Neo4j + GDS (orchestration only).
 
 Algorithm (each step calls the library's public functions):
 1. Text (full demo): the standard library's sources and docstrings, split by file into the
@@ -9,10 +9,16 @@ Algorithm (each step calls the library's public functions):
    on the training text's activations and cached by a hash of their settings
    (``saegraph.demo.train_saes``). Quick demo: the synthetic model and two synthetic SAEs.
 4. Ingest: ``saegraph.ingest.pipeline.run_ingest`` writes the bundle with all four edge types.
-5. Store: ``saegraph.ingest.stores.embedded.load_bundle_embedded`` into ``OUT/saegraph.db``.
+5. Store: ``saegraph.ingest.stores.embedded.load_bundle_embedded`` into ``OUT/saegraph.db``,
+   or with ``neo4j_uri`` the batched ``UNWIND`` loader (``load_bundle_neo4j``) into that
+   server under this run's ``runId`` (nothing else in the database is read or changed; the
+   ids can carry ``DemoSettings.id_prefix`` to keep two users' demos apart).
 6. Analysis: Leiden communities of each SAE's CO_ACTIVATES graph written back to the store
-   (``saegraph.queries.analysis.engine.communities``), and the two-SAE comparison
-   (``saegraph.queries.analysis.compare.compare``) on the bundle (it carries the decoders).
+   (``saegraph.queries.analysis.engine.communities``: GDS on Neo4j), one example weighted
+   shortest path between the two largest communities of the first SAE (``engine.path``:
+   GDS Dijkstra on Neo4j), and the two-SAE comparison
+   (``saegraph.queries.analysis.compare.compare``): on the bundle for the embedded store, on
+   the Neo4j store (its communities by GDS) with the bundle's decoders on Neo4j.
 7. Summary (``saegraph.demo.summary``): dead features, edge counts with FDR and null figures,
    communities apart from singletons, degree JSD with its nulls and a verdict, shared
    features beside chance; written to ``OUT/summary.json`` and returned.
@@ -28,8 +34,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from saegraph.demo.train_saes import SAETrainingSettings
 from saegraph.ingest.threads import apply_threads, choose_threads
+from saegraph.queries.analysis.sources import BundleSource, StoreSource
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +78,17 @@ class DemoSettings:
     """Sequences per model forward."""
     synthetic: dict[str, Any] = field(default_factory=dict)
     """Quick demo: overrides of the ``[synthetic]`` config section."""
+    id_prefix: str = ""
+    """Prefix of the SAE, model and run ids (``<prefix>demo-a``): keeps demos of several users
+    (or test sessions) apart in one shared Neo4j database."""
     threads: int = 0
     """Torch/numba threads; 0: the cores the 1-minute load average leaves free (at least 1).
     On a shared machine, more threads than free cores make every parallel region wait for
     descheduled threads (docs/benchmarks.md, Measured design choices)."""
+
+    @property
+    def sae_ids(self) -> tuple[str, str]:
+        return (self.id_prefix + SAE_IDS[0], self.id_prefix + SAE_IDS[1])
 
     @classmethod
     def quick_defaults(cls) -> DemoSettings:
@@ -88,7 +105,8 @@ class DemoSettings:
 class DemoResult:
     out_dir: Path
     bundle: Path
-    store: Path
+    store: Path | str
+    """The embedded store's file, or the Neo4j URI."""
     summary: dict[str, Any]
     timings: dict[str, float]
 
@@ -110,13 +128,16 @@ def _edges_section(s: DemoSettings) -> dict:
 
 def quick_config(s: DemoSettings) -> dict:
     """Step 3 (quick): the synthetic model with two synthetic SAEs of different seeds."""
+    model: dict[str, Any] = {"source": "synthetic"}
+    if s.id_prefix:
+        model["id"] = f"{s.id_prefix}synthetic"
     return {
-        "run": {"name": "saegraph-demo-quick", "seed": 0},
-        "model": {"source": "synthetic"},
+        "run": {"name": f"{s.id_prefix}saegraph-demo-quick", "seed": 0},
+        "model": model,
         "synthetic": dict(s.synthetic),
         "dataset": {"source": "synthetic", "n_tokens": s.graph_tokens, "context_size": s.context_size},
         "activations": {"batch_size": s.batch_size},
-        "saes": [{"id": sid, "source": "synthetic", "seed": seed} for sid, seed in zip(SAE_IDS, s.seeds)],
+        "saes": [{"id": sid, "source": "synthetic", "seed": seed} for sid, seed in zip(s.sae_ids, s.seeds)],
         "edges": _edges_section(s),
     }
 
@@ -124,8 +145,13 @@ def quick_config(s: DemoSettings) -> dict:
 def model_config(model_path: str, corpus_file: str, n_tokens: int, s: DemoSettings) -> dict:
     """The bridge model over one corpus file (the ``saes`` section is added by the caller)."""
     return {
-        "run": {"name": "saegraph-demo", "seed": 0},
-        "model": {"source": "bridge", "name": MODEL_NAME, "path": model_path, "id": "all-MiniLM-L6-v2"},
+        "run": {"name": f"{s.id_prefix}saegraph-demo", "seed": 0},
+        "model": {
+            "source": "bridge",
+            "name": MODEL_NAME,
+            "path": model_path,
+            "id": f"{s.id_prefix}all-MiniLM-L6-v2",
+        },
         "dataset": {
             "source": "text",
             "name": "python-stdlib",
@@ -183,7 +209,7 @@ def prepare_saes(s: DemoSettings, out: Path, cache_dir: Path, timings: dict, pro
         return acts_cache["acts"]
 
     saes, trained = [], {}
-    for sid, seed in zip(SAE_IDS, s.seeds):
+    for sid, seed in zip(s.sae_ids, s.seeds):
         settings = replace(s.sae, hook=s.hook, seed=seed)
         t = time.perf_counter()
         path, stats, cached = train_saes.train_or_load(
@@ -206,17 +232,20 @@ def run_demo(
     *,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    neo4j_uri: str | None = None,
+    env_file: str | Path | None = None,
 ) -> DemoResult:
-    """Run steps 1-7 into ``out_dir``; see the module docstring."""
+    """Run steps 1-7 into ``out_dir`` (and, with ``neo4j_uri``, that Neo4j); see the module docstring.
+
+    Neo4j credentials: ``NEO4J_USER`` / ``NEO4J_PASSWORD`` / ``NEO4J_DATABASE`` from the
+    environment or ``env_file`` (``saegraph.queries.stores.open_store``)."""
     from saegraph.ingest.config import config_from_mapping
     from saegraph.ingest.pipeline import run_ingest
-    from saegraph.ingest.stores.embedded import load_bundle_embedded
     from saegraph.queries.analysis import engine
     from saegraph.queries.analysis.compare import compare
-    from saegraph.queries.analysis.sources import BundleSource, StoreSource
-    from saegraph.queries.stores import EmbeddedStore
 
     s = settings or DemoSettings()
+    sae_ids = s.sae_ids
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir else out / "cache"
@@ -238,34 +267,41 @@ def run_demo(
     timings["ingest + edges"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    store_path = out / "saegraph.db"
-    store = EmbeddedStore(store_path, buffer_pool_size=512 << 20)
+    store, store_ref = _open_demo_store(out, neo4j_uri, env_file)
     try:
-        load_bundle_embedded(bundle, store, progress=progress)
+        _load(bundle, store, progress)
         timings["load store"] = time.perf_counter() - t
         t = time.perf_counter()
-        source = StoreSource(store)
-        comms = {sid: engine.communities(source, sid, "CO_ACTIVATES", seed=0) for sid in SAE_IDS}
+        source = DemoSource(store, bundle)
+        comms = {sid: engine.communities(source, sid, "CO_ACTIVATES", seed=0) for sid in sae_ids}
         timings["communities"] = time.perf_counter() - t
+        t = time.perf_counter()
+        example = example_path(source, comms[sae_ids[0]])
+        timings["path"] = time.perf_counter() - t
+        t = time.perf_counter()
+        comparison = compare(
+            source if store.kind == "neo4j" else BundleSource(bundle),
+            sae_ids[0],
+            sae_ids[1],
+            "CO_ACTIVATES",
+            n_draws=s.compare_draws,
+            n_perm=s.compare_permutations,
+            seed=0,
+            progress=progress,
+        )
+        timings["compare"] = time.perf_counter() - t
     finally:
         store.close()
-
-    t = time.perf_counter()
-    comparison = compare(
-        BundleSource(bundle),
-        SAE_IDS[0],
-        SAE_IDS[1],
-        "CO_ACTIVATES",
-        n_draws=s.compare_draws,
-        n_perm=s.compare_permutations,
-        seed=0,
-        progress=progress,
-    )
-    timings["compare"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
 
     from saegraph.demo.summary import build_summary
 
+    extra = {
+        **extra,
+        "saeIds": list(sae_ids),
+        "store": _store_line(store, comms[sae_ids[0]], example),
+        "examplePath": example,
+    }
     summary = build_summary(
         comms,
         comparison,
@@ -277,4 +313,79 @@ def run_demo(
     )
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "demo_settings.json").write_text(json.dumps(asdict(s), indent=2))
-    return DemoResult(out, Path(bundle), store_path, summary, timings)
+    return DemoResult(out, Path(bundle), store_ref, summary, timings)
+
+
+def _open_demo_store(out: Path, neo4j_uri: str | None, env_file: str | Path | None):
+    """(store, what the result names it): Neo4j at ``neo4j_uri``, else ``OUT/saegraph.db``."""
+    from saegraph.queries.stores import EmbeddedStore, open_store
+
+    if neo4j_uri:
+        store = open_store(neo4j_uri=neo4j_uri, env_file=env_file)
+        return store, neo4j_uri
+    store_path = out / "saegraph.db"
+    return EmbeddedStore(store_path, buffer_pool_size=512 << 20), store_path
+
+
+def _load(bundle, store, progress: bool) -> None:
+    if store.kind == "neo4j":
+        from saegraph.ingest.stores.neo4j import StoreRunner, load_bundle_neo4j
+
+        # the run's own rows only (MERGE keyed by runId); resume=False: a demo re-run starts over
+        load_bundle_neo4j(
+            bundle, StoreRunner(store), apply_schema=store.apply_schema, progress=progress, resume=False
+        )
+    else:
+        from saegraph.ingest.stores.embedded import load_bundle_embedded
+
+        load_bundle_embedded(bundle, store, progress=progress)
+
+
+class DemoSource(StoreSource):
+    """The store as an analysis source, with the bundle's decoders and stats (a store keeps
+    neither), so a comparison read from Neo4j reports the decoder cosines too."""
+
+    def __init__(self, store, bundle):
+        super().__init__(store)
+        self._bundle = BundleSource(bundle)
+
+    def decoder(self, sae_id: str) -> np.ndarray | None:
+        return self._bundle.decoder(sae_id)
+
+    def stats(self, stage: str) -> dict:
+        return self._bundle.stats(stage)
+
+
+def example_path(source, communities: dict) -> dict | None:
+    """One weighted shortest CO_ACTIVATES path from the first member of the largest community to
+    the first member of the second largest (``engine.path``: GDS Dijkstra on Neo4j, igraph on
+    the embedded store); None when the SAE has fewer than two communities of 2+ features."""
+    from saegraph.queries.analysis import engine
+
+    labels: pd.DataFrame = communities["labels"]
+    sizes = labels["community"].value_counts()
+    top = [c for c, n in sizes.items() if n > 1][:2]
+    if len(top) < 2:
+        return None
+    ends = [str(labels.loc[labels["community"] == c, "featureId"].sort_values().iloc[0]) for c in top]
+    res = engine.path(source, ends[0], ends[1], "CO_ACTIVATES", weighted=True)
+    table = res["paths"]
+    row = table.iloc[0] if len(table) else None
+    return {
+        "source": ends[0],
+        "target": ends[1],
+        "nodes": [str(x) for x in row["nodes"]] if row is not None else [],
+        "hops": int(row["hops"]) if row is not None else None,
+        "cost": float(row["cost"]) if row is not None else None,
+        "costRule": res["info"].get("cost"),
+        "engine": res["info"]["engine"],
+    }
+
+
+def _store_line(store, communities: dict, example: dict | None) -> str:
+    engines = f"communities by {communities['info']['engine']}"
+    if example is not None:
+        engines += f", path by {example['engine']}"
+    if store.kind == "neo4j":
+        return f"neo4j ({engines}; comparison read from Neo4j)"
+    return f"embedded ({engines})"

@@ -249,7 +249,11 @@ def _pct(x: Any) -> str:
 
 def format_summary(summary: dict) -> str:
     """Plain-text rendering for the terminal."""
-    lines = [f"saegraph demo: {summary['mode']}", ""]
+    a, b = summary.get("saeIds") or ["demo-a", "demo-b"]
+    lines = [f"saegraph demo: {summary['mode']}"]
+    if summary.get("store"):
+        lines.append(f"Store: {summary['store']}")
+    lines.append("")
     for sid, st in summary.get("saeTraining", {}).items():
         lines.append(
             f"SAE {sid} (seed {st['seed']}{', cached' if st['cached'] else ''}): FVU {st['fvu']:.3f}, "
@@ -303,12 +307,21 @@ def format_summary(summary: dict) -> str:
             lines.append(
                 f"  #{r['community']:<4} {r['size']:>4} features  {' '.join(repr(t) for t in r['topTokens'])}"
             )
+    ex = summary.get("examplePath")
+    if ex:
+        lines.append(f"\nExample path, largest to second-largest community of {a} ({ex['engine']}):")
+        if ex["nodes"]:
+            lines.append(
+                f"  {' -> '.join(ex['nodes'])}  ({ex['hops']} hops, cost {ex['cost']:.3f}; {ex['costRule']})"
+            )
+        else:
+            lines.append(f"  no CO_ACTIVATES path from {ex['source']} to {ex['target']}")
     gnm = summary["degreeJsd"].get("gnm")
     if gnm:
-        lines.append("\nDegree-distribution JSD (bits, 0 = identical, 1 = disjoint), demo-a vs demo-b:")
+        lines.append(f"\nDegree-distribution JSD (bits, 0 = identical, 1 = disjoint), {a} vs {b}:")
         lines.append(
             f"  observed {gnm['observed']:.3f} | two random G(n, m) graphs {gnm['floorMean']:.3f} ± "
-            f"{gnm['floorSd']:.3f} | demo-a vs a random graph {gnm['baselineMean']:.3f} ± {gnm['baselineSd']:.3f}"
+            f"{gnm['floorSd']:.3f} | {a} vs a random graph {gnm['baselineMean']:.3f} ± {gnm['baselineSd']:.3f}"
         )
         lines.append("  " + jsd_verdict(gnm))
     mcs_rows = [m for m in summary.get("meanMaxCosine", []) if _num(m.get("mcs")) is not None]
@@ -337,7 +350,7 @@ def format_summary(summary: dict) -> str:
         for r in summary["shared"]:
             ch = r.get("chance")
             lines.append(
-                f"  tau {r['threshold']:.1f}: {_pct(r['fractionOfA'])} of demo-a"
+                f"  tau {r['threshold']:.1f}: {_pct(r['fractionOfA'])} of {a}"
                 + (f"  (chance {_pct(ch) if ch >= 0.001 else '< 0.1%'})" if ch is not None else "")
             )
     else:
