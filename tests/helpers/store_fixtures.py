@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from saegraph.ingest.bundle import BundleBuilder
+from saegraph.schema.graph import RelType
 
 RUN_ID = "20240101T000000-abcdef01"
 
@@ -104,7 +105,8 @@ def _excludes(sae: str, n: int, n_blocks: int, rng, run_id: str) -> pa.Table:
     expected = rng.uniform(5, 50, m)
     count = np.floor(expected * rng.uniform(0, 0.3, m)).astype(np.int64)
     p = rng.uniform(0, 0.01, m)
-    return pa.table(
+    schema = RelType.EXCLUDES.arrow_schema()  # typed even when a sparse draw keeps no pair
+    return pa.Table.from_pydict(
         {
             "source": [f"{sae}:{a}" for a in i],
             "target": [f"{sae}:{b}" for b in j],
@@ -117,7 +119,8 @@ def _excludes(sae: str, n: int, n_blocks: int, rng, run_id: str) -> pa.Table:
             "pValue": p,
             "qValue": np.minimum(p * 10, 1),
             "runId": [run_id] * m,
-        }
+        },
+        schema=schema,
     )
 
 
