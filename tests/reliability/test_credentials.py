@@ -86,6 +86,7 @@ COMMANDS = [  # (argv, credentials from): every command that reads the Neo4j set
 ]
 
 
+@pytest.mark.slow  # several CLI subprocesses (~15 s)
 def test_cli_never_prints_the_password(graph_bundle, env_file):
     """All commands run side by side (they spend their time importing); each fails fast and clean."""
     procs = []

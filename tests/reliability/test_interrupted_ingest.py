@@ -21,6 +21,8 @@ import pytest
 from saegraph.ingest.bundle import MANIFEST, open_bundle, partial_path
 from tests.helpers.reliability import CHUNKED, cli_env, run_cli, saegraph_cmd
 
+pytestmark = pytest.mark.slow  # real ingest subprocesses killed and resumed (~40 s)
+
 # Manifest keys that legitimately differ between two runs of the same config.
 VOLATILE_KEYS = {
     "createdAt",
