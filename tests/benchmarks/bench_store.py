@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from saegraph.ingest.bundle import (
     BundleBuilder,
@@ -260,7 +260,20 @@ def main() -> None:
         default=0,
         help="relationship COPY threads of the loader; 0 = every usable core",
     )
+    ap.add_argument(
+        "--neo4j",
+        metavar="URI",
+        default=None,
+        help="benchmark this Neo4j instead (NEO4J_USER / NEO4J_PASSWORD from the environment): "
+        "batched UNWIND load vs one transaction per row (timed on --rowwise-sample rows), warm latency",
+    )
+    ap.add_argument(
+        "--rowwise-edges", type=int, default=300, help="Neo4j: edges per SAE of the per-row sample"
+    )
     args = ap.parse_args()
+    if args.neo4j:
+        neo4j_main(args)
+        return
     rng = np.random.default_rng(1)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -321,6 +334,75 @@ def main() -> None:
             f"baseline pandas mask over {len(co):,} in-memory edges {base:.2f} ms: store/baseline {topk / base:.2f})"
         )
         print(f"lookup.feature_card warm median {card:.2f} ms (target 10 ms: ratio {card / 10:.2f})")
+        store.close()
+
+
+def _neo4j_cleanup(store, sae_ids: list[str]) -> None:
+    """Delete exactly the benchmark's SAEs, their features and its run (nothing else)."""
+    with store.driver.session(database=store.database) as sess:
+        sess.run(
+            "MATCH (n:Feature) WHERE n.saeId IN $ids CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+            ids=sae_ids,
+        ).consume()
+    store.run("MATCH (n:SAE) WHERE n.saeId IN $ids DETACH DELETE n", {"ids": sae_ids})
+    store.run("MATCH (n:Run {runId: $r}) DETACH DELETE n", {"r": RUN_ID})
+
+
+def neo4j_main(args) -> None:
+    """Neo4j: batched UNWIND load, one transaction per row (a small bundle of the same shape,
+    extrapolated per relationship), warm latency of neighbors.top_k and lookup.feature_card."""
+    from saegraph.ingest.stores.neo4j import StoreRunner, load_bundle_neo4j
+
+    rng = np.random.default_rng(1)
+    sae_ids = [f"s{k}" for k in range(args.saes)]
+    store = open_store(neo4j_uri=args.neo4j)
+    taken = store.run("MATCH (s:SAE) WHERE s.saeId IN $ids RETURN count(s) AS n", {"ids": sae_ids})
+    if int(taken["n"].iloc[0]):
+        raise SystemExit(f"SAEs {sae_ids} already exist on {args.neo4j}: not ours to overwrite or delete")
+    store.apply_schema()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            bundle = build(Path(tmp) / "bundle", args.saes, args.features, args.edges_per_sae)
+            small = build(Path(tmp) / "small", args.saes, min(args.features, 256), args.rowwise_edges)
+            print(f"built bundles in {time.perf_counter() - t0:.1f} s; start: {load_avg()}")
+            runner = StoreRunner(store)
+            rep = load_bundle_neo4j(small, runner, batch_size=1, progress=False, resume=False)
+            row_rate = rep.n_relationships / rep.rel_seconds if rep.rel_seconds else float("nan")
+            print(
+                f"one transaction per row: {rep.n_relationships:,} rels in {rep.rel_seconds:.2f} s "
+                f"-> {row_rate:,.0f} rels/s "
+                f"(nodes {sum(rep.nodes.values()):,} in {rep.seconds - rep.rel_seconds:.1f} s)"
+            )
+            _neo4j_cleanup(store, sae_ids)
+            cpu0 = time.process_time()
+            rep = load_bundle_neo4j(bundle, runner, progress=False, resume=False)
+            batched = rep.n_relationships / rep.rel_seconds
+            print(
+                rate_line(
+                    "batched UNWIND (10k rows/batch)",
+                    rep.n_relationships,
+                    rep.rel_seconds,
+                    time.process_time() - cpu0,
+                )
+                + f"; total {rep.seconds:.1f} s; x{batched / row_rate:.0f} vs one tx per row; {load_avg()}"
+            )
+
+            def pick():
+                return f"s{rng.integers(args.saes)}:{rng.integers(args.features)}"
+
+            for _ in range(20):
+                run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10)
+                run(store, "lookup.feature_card", featureId=pick())
+            topk = latency(
+                lambda: run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10),
+                args.repeats,
+            )
+            card = latency(lambda: run(store, "lookup.feature_card", featureId=pick()), args.repeats)
+            print(f"neighbors.top_k warm median {topk:.2f} ms (target 10 ms: ratio {topk / 10:.2f})")
+            print(f"lookup.feature_card warm median {card:.2f} ms (target 10 ms: ratio {card / 10:.2f})")
+    finally:
+        _neo4j_cleanup(store, sae_ids)
         store.close()
 
 
