@@ -438,7 +438,7 @@ def ref_universality_matches_of_feature(b, feats, edges, featureId):
     u = undirected(edges[RelType.MATCHES])
     u = u[u.a == featureId].copy()
     u["matchId"], u["saeId"] = u.b, u.b.str.split(":").str[0]
-    return u.sort_values(["cosine", "matchId"], ascending=[False, True])[
+    return u.sort_values(["cosine", "matchId", "method"], ascending=[False, True, True])[
         ["matchId", "saeId", "cosine", "actCorr", "method", "mutual"]
     ]
 

@@ -89,6 +89,21 @@ def test_two_runs_do_not_leak(neo4j_store, two_runs, which):
     got = run(neo4j_store, "universality.match_stats", **extra)
     got = got[got.sourceSae.str.startswith(P)].reset_index(drop=True)
     ref.assert_frames(got, ref.ref_universality_match_stats(bundle, feats, edges), "match_stats")
+    # the feature-level reads: ego networks, common neighbours, the card's neighbour lists, matches
+    for t in (RelType.CO_ACTIVATES, RelType.LASSO, RelType.COSINE):
+        got = run(neo4j_store, "neighbors.ego_network", featureId=f, relType=t.value, **extra)
+        want = ref.ref_neighbors_ego_network(bundle, feats, edges, f, t.value)
+        ref.assert_frames(got, want.reset_index(drop=True), f"ego_network {t.value}")
+        got = run(neo4j_store, "neighbors.common", featureA=f, featureB=f"{S0}:5", relType=t.value, **extra)
+        want = ref.ref_neighbors_common(bundle, feats, edges, f, f"{S0}:5", t.value)
+        ref.assert_frames(got, want.reset_index(drop=True), f"common {t.value}")
+    for name in ("co_activates_of_feature", "lasso_of_feature", "excludes_of_feature"):
+        got = run(neo4j_store, f"neighbors.{name}", featureId=f, k=50, **extra)
+        want = getattr(ref, f"ref_neighbors_{name}")(bundle, feats, edges, f, k=50)
+        ref.assert_frames(got, want.reset_index(drop=True), name)
+    got = run(neo4j_store, "universality.matches_of_feature", featureId=f, **extra)
+    want = ref.ref_universality_matches_of_feature(bundle, feats, edges, f)
+    ref.assert_frames(got, want.reset_index(drop=True), "matches_of_feature")
 
 
 def test_gds_projection_counts_one_run(neo4j_store, two_runs):
