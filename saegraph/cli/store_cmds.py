@@ -1,8 +1,10 @@
 """Store commands: ``schema apply``, ``load``, ``query``, ``export-admin``.
 
 Store selection everywhere: ``--neo4j URI`` (or ``NEO4J_URI``) else the embedded
-``--store PATH`` (an embedded database file, default ``./saegraph.db``). Neo4j credentials come from ``NEO4J_USER`` /
-``NEO4J_PASSWORD`` in the environment or ``--env-file``; they are never printed.
+``--store PATH`` (an embedded database file, default ``./saegraph.db``); an explicit
+``--store`` wins over ``NEO4J_URI`` in the environment, ``--neo4j`` with ``--store`` is
+refused. Neo4j credentials come from ``NEO4J_USER`` / ``NEO4J_PASSWORD`` in the environment
+or ``--env-file``; they are never printed.
 """
 
 from __future__ import annotations
@@ -39,7 +41,11 @@ def store_options(func):
     @functools.wraps(func)
     def wrapper(*args, neo4j_uri, store_dir, env_file, **kwargs):
         if neo4j_uri and store_dir:
-            raise click.UsageError("give either --neo4j URI or --store PATH, not both")
+            source = click.get_current_context().get_parameter_source("neo4j_uri")
+            if source is click.core.ParameterSource.ENVIRONMENT:
+                neo4j_uri = None  # an explicit --store wins over NEO4J_URI in the environment
+            else:
+                raise click.UsageError("give either --neo4j URI or --store PATH, not both")
         store_args = {"neo4j_uri": neo4j_uri, "store_dir": store_dir, "env_file": env_file}
         return func(*args, store_args=store_args, **kwargs)
 

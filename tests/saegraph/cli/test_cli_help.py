@@ -42,3 +42,13 @@ def test_top_level_help_imports_no_heavy_modules():
         "print(heavy); assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_explicit_store_wins_over_neo4j_uri_in_the_environment(tmp_path):
+    """CI exports NEO4J_URI for the neo4j tests; an explicit --store still means the embedded store."""
+    store = str(tmp_path / "s.db")
+    env = {"NEO4J_URI": "bolt://127.0.0.1:1"}  # nothing listens there
+    result = CliRunner().invoke(cli, ["schema", "apply", "--store", store], env=env)
+    assert result.exit_code == 0, result.output
+    both = CliRunner().invoke(cli, ["schema", "apply", "--store", store, "--neo4j", "bolt://x:1"], env=env)
+    assert both.exit_code != 0 and "not both" in both.output
