@@ -68,6 +68,15 @@ def _set(testid: str, value: str) -> str:
     )
 
 
+def _wait_for(condition_js: str, seconds: float = 25.0) -> str:
+    """JavaScript that resolves true once ``condition_js`` holds, false after ``seconds``."""
+    return (
+        "new Promise(done => { const t0 = Date.now(); const poll = () => {"
+        f" if ({condition_js}) done(true); else if (Date.now() - t0 > {seconds * 1000:.0f}) done(false);"
+        " else setTimeout(poll, 250); }; poll(); })"
+    )
+
+
 def _run_in_browser(statement: str, shot: Path):
     """Open Browser with ``statement`` in the editor, log in, run it; the page's text after."""
     url = f"{HTTP}/browser/?dbms=" + urllib.parse.quote(os.environ["NEO4J_URI"], safe="")
@@ -79,8 +88,9 @@ def _run_in_browser(statement: str, shot: Path):
         _set("username", os.environ.get("NEO4J_USER", "neo4j")),
         _set("password", os.environ.get("NEO4J_PASSWORD", "")),
         "document.querySelector('[data-testid=connect]').click(); true",
-        "document.body.innerText.includes('You are connected as user')",
+        _wait_for("document.body.innerText.includes('You are connected as user')"),
         "document.querySelector('[data-testid=editor-Run]').click(); true",
+        _wait_for("document.body.innerText.includes('Started streaming')"),
         "document.body.innerText",
     )
     ready = "Array.from(document.querySelectorAll('button')).some(b => b.innerText.trim() === 'Connect')"
