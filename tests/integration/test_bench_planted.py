@@ -1,10 +1,11 @@
-"""The planted-truth benchmark's --quick form: its table prints and every target is met."""
+"""The planted-truth benchmark's --quick form: its table prints (true and SAE-trained rows) and every
+target is met."""
 
 from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.slow  # ~40 s alone (numba compile, sae_lens sampling, LASSO rows), more under load
+pytestmark = pytest.mark.slow  # ~30 s alone (LASSO, a 512-latent SAE), more under load
 
 
 def test_bench_planted_quick(capsys, tmp_path):
@@ -14,4 +15,6 @@ def test_bench_planted_quick(capsys, tmp_path):
     assert main(["--quick", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "CO_ACTIVATES default" in text and "EXCLUDES default" in text and "targets: all met" in text
-    assert "Validation on planted ground truth" in out.read_text()
+    assert "SAE-trained (" in text and "true features recovered" in text
+    written = out.read_text()
+    assert "Validation on planted ground truth" in written and "## SAE-trained activations" in written
