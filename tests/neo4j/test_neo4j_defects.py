@@ -104,6 +104,18 @@ def test_two_runs_do_not_leak(neo4j_store, two_runs, which):
     got = run(neo4j_store, "universality.matches_of_feature", featureId=f, **extra)
     want = ref.ref_universality_matches_of_feature(bundle, feats, edges, f)
     ref.assert_frames(got, want.reset_index(drop=True), "matches_of_feature")
+    # the SAE-level summaries
+    for t in (RelType.CO_ACTIVATES, RelType.LASSO, RelType.COSINE):
+        got = run(neo4j_store, "compare.weight_summary", relType=t.value, **extra)
+        got = got[got.saeId.str.startswith(P)].reset_index(drop=True)
+        want = ref.ref_compare_weight_summary(bundle, feats, edges, t.value)
+        ref.assert_frames(got, want.reset_index(drop=True), f"weight_summary {t.value}")
+    got = run(neo4j_store, "universality.cosine_histogram", saeA=S0, saeB=S1, **extra)
+    want = ref.ref_universality_cosine_histogram(bundle, feats, edges, S0, S1)
+    ref.assert_frames(got, want.reset_index(drop=True), "cosine_histogram")
+    got = run(neo4j_store, "universality.unmatched_features", saeA=S0, saeB=S1, k=500, **extra)
+    want = ref.ref_universality_unmatched_features(bundle, feats, edges, S0, S1, k=500)
+    ref.assert_frames(got, want.reset_index(drop=True), "unmatched_features")
 
 
 def test_gds_projection_counts_one_run(neo4j_store, two_runs):
