@@ -15,7 +15,7 @@ Tarone 1990 and Gilbert 2005 for the exclusion family; Elias & Gygi 2007 for tar
 4. Null: the same scan on the within-sequence circular shift of every feature's column
    (``stats.nulls``), same margins, same family.
 5. Per tail, BH at fdr_q: over all m = F(F−1)/2 pairs for co-occurrence (pairs never
-   tested count with p = 1; exact q-values, ``significance.bh_qvalues``), over the family
+   tested count with p = 1; exact q-values, ``stats.significance.bh_qvalues``), over the family
    for exclusion.
 6. Per tail, the null's estimate of the FDR of the kept set, #null p <= t / #real p <= t at
    the BH threshold t; with null_calibrate the threshold is lowered to the largest t whose

@@ -4,7 +4,7 @@ Algorithm (docs/methods.md, COSINE):
 1. Normalise the decoder rows W_dec [F, d] to unit length.
 2. For blocks of ``block_rows`` rows compute the block of Ŵ Ŵᵀ by one BLAS matmul and keep
    each row's exact top-k neighbours with cosine >= the floor (self excluded), by a single
-   scan per row (``knn_kernel.topk_rows``). Memory: block_rows x F floats.
+   scan per row (``kernel.topk_rows``). Memory: block_rows x F floats.
 3. Store each undirected pair once (lower index as source) with its similarity and the
    smaller of the two ranks (rank 1 = nearest; a pair seen from one side only has that
    side's rank).

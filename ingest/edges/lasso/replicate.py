@@ -16,7 +16,7 @@ Algorithm (docs/methods.md, LASSO; Meinshausen & Bühlmann 2006 neighbourhood se
    i·F + j (i < j) in the SAE's latent index space.
 The cost after step 3's S pass does not depend on the token count. Steps 1–3 are
 ``screen_candidates`` and steps 4 (from S at the block pairs) to 6 are ``fit_blocks``, both
-shared with ``lasso_sufficient``, which screens once and feeds every replicate's S from
+shared with ``sufficient``, which screens once and feeds every replicate's S from
 per-sequence sums instead.
 """
 

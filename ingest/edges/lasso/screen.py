@@ -21,7 +21,7 @@ Algorithm:
    {i} ∪ candidates(i)): by merging sorted CSC columns when that is cheaper, else by a
    second blocked pass accumulating through a slot map.
 6. ``assemble_blocks`` lays out each node's standardized Gram block and target vector,
-   with the dense covariates appended, for ``lasso_solver.solve_nodes``.
+   with the dense covariates appended, for ``solver.solve_nodes``.
 """
 
 from __future__ import annotations

@@ -2,24 +2,24 @@
 
 Algorithm (docs/methods.md, LASSO; Meinshausen & Bühlmann 2006 and 2010; Foygel & Drton 2010):
 1. Stack the SAE's chunks into one token × latent CSR matrix, rows sorted by
-   (sequence, position) (``lasso_resample.order_by_sequence``).
+   (sequence, position) (``resample.order_by_sequence``).
 2. ``screen = "once"`` (default): build one matched-null dataset (each latent's column
    circularly shifted within every sequence, or a plain permutation) and screen the real
-   and the null data once each (``lasso_sufficient.screen_dataset``: Fisher-z screen + BH,
+   and the null data once each (``sufficient.screen_dataset``: Fisher-z screen + BH,
    top-k candidates, per-sequence sufficient statistics). For r = 1..R: draw
    ``subsample_fraction`` of the sequences (whole sequences) and refit both datasets on
    them (``replicate_from_dataset``: firing floor, LASSO path on the Gram block with warm
    starts, EBIC with n_eff, dense covariates, AND rule).
    ``screen = "per_replicate"``: for r = 1..R, subsample, draw a fresh null of the subsample
-   and run the whole of ``lasso_replicate.select_edges_once`` (screen included) on both.
-   Each finished replicate is written to ``work_dir`` (temp file + fsync + rename) and
-   skipped on restart.
+   and run the whole of ``replicate.select_edges_once`` (screen included) on both.
+   Each finished replicate is written to ``work_dir`` (``checkpoints``: temp file +
+   fsync + rename) and skipped on restart.
 3. Count c_e (real) and c⁰_e (null) per edge; p_e from the null counts in the edge's
    endpoint-frequency stratum (``null_tail``: the truncated-Markov bound by default, or the
    empirical tail); BH at ``fdr_q`` over all eligible pairs (``fdr``). Replicates are never
    pooled into a binomial test.
 4. Report the table "edges seen in ≥ r replicates vs expected null edges vs estimated
-   FDR", the null's pass rate (screen and LASSO, null against real), the kept set (size,
+   FDR", the null's pass rate (``report``) (screen and LASSO, null against real), the kept set (size,
    the null's estimate of its FDR, its effect sizes), the stability-selection view
    (fraction ≥ ``stability_threshold``, MB bound), the n_eff used, the null, the caveats
    and timings; write the ``lasso`` table.
@@ -27,9 +27,7 @@ Algorithm (docs/methods.md, LASSO; Meinshausen & Bühlmann 2006 and 2010; Foygel
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 import zlib
 from dataclasses import asdict
@@ -42,6 +40,7 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from saegraph.ingest.config import LassoConfig
+from saegraph.ingest.edges.lasso.checkpoints import load_replicate, prepare_checkpoints, save_replicate
 from saegraph.ingest.edges.lasso.fdr import (
     count_replicates,
     frequency_bins,
@@ -51,6 +50,15 @@ from saegraph.ingest.edges.lasso.fdr import (
     stratum_sizes,
 )
 from saegraph.ingest.edges.lasso.replicate import ReplicateEdges, select_edges_once
+from saegraph.ingest.edges.lasso.report import (
+    CAVEATS,
+    NULL_TAILS,
+    SCREEN_NAMES,
+    kept_set_statistics,
+    mean_seconds,
+    null_name,
+    null_pass_rate,
+)
 from saegraph.ingest.edges.lasso.resample import (
     choose_sequences,
     order_by_sequence,
@@ -70,73 +78,7 @@ from saegraph.schema.graph import RelType
 
 log = logging.getLogger(__name__)
 
-CAVEATS = (
-    "SAE activations are zero-inflated and non-negative, so a LASSO edge is the support of the best "
-    "linear predictor of one latent from the others, not a test of conditional independence. TopK SAEs "
-    "(a fixed number of active latents per token) create spurious negative partial correlations: "
-    "negative weights between latents of a TopK SAE may be artefacts of the activation rule."
-)
-NULL_NAMES = {
-    "circular_shift": "each latent's column circularly shifted within every sequence (independent shift per "
-    "latent and sequence)",
-    "permutation": "each latent's firings moved to uniformly random distinct tokens",
-}
-SCREEN_NAMES = {
-    "once": "Fisher-z BH screen and top-k candidates computed once on all sequences (real data, and separately "
-    "one matched-null dataset); each replicate refits the LASSO on its subsample from per-sequence "
-    "sufficient statistics",
-    "per_replicate": "every subsample screened again (Fisher-z BH, top-k), with a freshly drawn null per replicate",
-}
-
-
-def null_name(null: str, screen: str) -> str:
-    """How the matched null of a replicate is built, in words (stated in the outputs)."""
-    if screen == "once":
-        return (
-            f"{NULL_NAMES[null]}: one null dataset drawn for the whole data, restricted to the same "
-            f"sequences as each real replicate"
-        )
-    return f"{NULL_NAMES[null]}, drawn afresh on the same subsample as the real replicate"
-
-
 LASSO_SCHEMA = RelType.LASSO.arrow_schema()  # the schema's one definition (saegraph.schema.graph)
-
-
-# ------------------------------------------------------------------ checkpoints
-def _save_replicate(path: Path, rep: ReplicateEdges) -> None:
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, keys=rep.keys, weights=rep.weights, info=np.array(json.dumps(rep.info)))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _load_replicate(path: Path) -> ReplicateEdges | None:
-    try:
-        with np.load(path) as z:
-            return ReplicateEdges(
-                keys=z["keys"].astype(np.int64), weights=z["weights"], info=json.loads(str(z["info"]))
-            )
-    except (OSError, ValueError, KeyError, json.JSONDecodeError):
-        log.warning("ignoring unreadable LASSO checkpoint %s", path)
-        return None
-
-
-def _prepare_checkpoints(work_dir: Path | None, fingerprint: dict) -> Path | None:
-    """The checkpoint directory, emptied when it belongs to another input or config."""
-    if work_dir is None:
-        return None
-    work_dir.mkdir(parents=True, exist_ok=True)
-    fp_path = work_dir / "fingerprint.json"
-    text = json.dumps(fingerprint, sort_keys=True)
-    if not fp_path.exists() or fp_path.read_text() != text:
-        for old in work_dir.glob("rep*.npz"):
-            old.unlink()
-        tmp = fp_path.with_name(fp_path.name + f".tmp-{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, fp_path)
-    return work_dir
 
 
 # ------------------------------------------------------------------ replicates
@@ -244,13 +186,13 @@ def run_replicates(
         "sum": float(np.round(acts.data.astype(np.float64).sum(), 3)),
         "sequences": int(seq_starts.size - 1),
     }
-    ckpt = _prepare_checkpoints(work_dir, fingerprint)
+    ckpt = prepare_checkpoints(work_dir, fingerprint)
     once = _ScreenedOnce(acts, seq_starts, config, seed, sae_id)
     real, null = [], []
     bar = tqdm(total=config.replicates, desc=f"lasso {sae_id}", unit="replicate", disable=not progress)
     for r in range(config.replicates):
         paths = [ckpt / f"rep{r:03d}_{kind}.npz" for kind in ("real", "null")] if ckpt else [None, None]
-        cached = [_load_replicate(p) if p is not None and p.exists() else None for p in paths]
+        cached = [load_replicate(p) if p is not None and p.exists() else None for p in paths]
         if cached[0] is not None and cached[1] is not None:
             done = [cached[0], cached[1]]
         else:
@@ -260,7 +202,7 @@ def run_replicates(
             bar.set_description(f"lasso {sae_id}")
             for p, rep in zip(paths, done):
                 if p is not None:
-                    _save_replicate(p, rep)
+                    save_replicate(p, rep)
         real.append(done[0])
         null.append(done[1])
         bar.update(1)
@@ -269,72 +211,6 @@ def run_replicates(
     if screened is not None:
         screened.update(once.info)
     return real, null
-
-
-def _mean_seconds(reps: list[ReplicateEdges]) -> dict:
-    keys = sorted({k for rep in reps for k in rep.info.get("seconds", {})})
-    return {k: round(float(np.mean([rep.info["seconds"].get(k, 0.0) for rep in reps])), 4) for k in keys}
-
-
-# ------------------------------------------------------------------ aggregation
-NULL_TAILS = {
-    "bound": "p = (1 + sum over the stratum's null pairs of min(c0, c)) / (c (1 + M_s)): truncated-Markov "
-    "bound P(C0 >= c) <= E[min(C0, c)]/c with one pseudo null selection (valid under any dependence "
-    "between replicates; ranks edges by c when the null selects nothing)",
-    "empirical": "p = (1 + #{null pairs of the stratum with c0 >= c}) / (1 + M_s): empirical null tail",
-}
-
-
-def null_pass_rate(real: list[ReplicateEdges], null: list[ReplicateEdges], screened: dict) -> dict:
-    """How much the matched null lets through, at the screen and after the LASSO, against the real data."""
-    real_mean = float(np.mean([x.keys.size for x in real])) if real else 0.0
-    null_mean = float(np.mean([x.keys.size for x in null])) if null else 0.0
-    out = {
-        "edgesPerReplicate": {"real": real_mean, "null": null_mean},
-        "ratio": float(null_mean / real_mean) if real_mean else (0.0 if null_mean == 0 else 1.0),
-    }
-    if "real" in screened and "null" in screened:
-        rs, ns = screened["real"]["screenPassed"], screened["null"]["screenPassed"]
-        out["screenPassed"] = {
-            "real": int(rs),
-            "null": int(ns),
-            "ratio": float(ns / rs) if rs else float(ns > 0),
-        }
-    return out
-
-
-def kept_set_statistics(kept: pd.DataFrame, null_counts: np.ndarray, n_replicates: int, fdr_q: float) -> dict:
-    """The kept (significant) edges: size, the null's estimate of their FDR and their effect sizes.
-
-    estimatedFdr = #{null pairs seen in at least as many replicates as the least stable kept edge}
-    / kept edges (the replicate-count table's estimator at the kept set's own threshold);
-    ``effectSize`` describes |weight| (the mean signed standardized coefficient) and the
-    replicate fraction (stability) of the kept edges."""
-    n = int(len(kept))
-    if n == 0:
-        return {"edges": 0, "estimatedFdr": 0.0, "fdrLevel": fdr_q}
-    r_min = int(kept["nReplicates"].min())
-    null_at = int((null_counts >= r_min).sum())
-    w = kept["weight"].to_numpy()
-    qs = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]
-    return {
-        "edges": n,
-        "fdrLevel": fdr_q,
-        "minReplicates": r_min,
-        "nullEdgesAtMinReplicates": null_at,
-        "estimatedFdr": float(min(1.0, null_at / n)),
-        "largestQValue": float(kept["qValue"].max()),
-        "effectSize": {
-            "absWeightQuantiles": dict(
-                zip([str(x) for x in qs], np.quantile(np.abs(w), qs).round(4).tolist())
-            ),
-            "negativeEdges": int((w < 0).sum()),
-            "stabilityQuantiles": dict(
-                zip([str(x) for x in qs], np.quantile(kept["stability"].to_numpy(), qs).round(4).tolist())
-            ),
-        },
-        "replicates": n_replicates,
-    }
 
 
 def lasso_edges(
@@ -461,7 +337,7 @@ def lasso_edges(
         "meanNodes": float(np.mean([x.info["nodes"] for x in real])) if real else 0.0,
         "meanScreenPassed": float(np.mean([x.info["screenPassed"] for x in real])) if real else 0.0,
         "meanCandidates": float(np.mean([x.info["meanCandidates"] for x in real])) if real else 0.0,
-        "secondsPerReplicate": {"real": _mean_seconds(real), "null": _mean_seconds(null)},
+        "secondsPerReplicate": {"real": mean_seconds(real), "null": mean_seconds(null)},
         "seconds": round(time.perf_counter() - t_start, 3),
     }
     return frame, stats

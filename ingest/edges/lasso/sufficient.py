@@ -7,7 +7,7 @@ sequences: its statistics are w·M for per-sequence matrices M computed once.
 
 Algorithm (``screen_dataset`` once per dataset: the real one and its one matched null):
 1. ColumnMoments, firing floor and dense covariates on the whole dataset; n_eff; Fisher-z screen
-   with BH and the top-k candidates per node (``lasso_screen``), exactly as a replicate
+   with BH and the top-k candidates per node (``screen``), exactly as a replicate
    would, but on all sequences.
 2. P = every pair inside every node block {i} ∪ candidates(i), as sorted keys.
 3. One numba pass over the tokens, sequence by sequence: S_s[p] = Σ_{t∈s} a_ti a_tj for
@@ -21,7 +21,7 @@ Per replicate (``replicate_from_dataset``):
 5. Firing floor within the replicate: nodes with fewer than ``min_firings`` firings (or
    σ = 0) in the subsample leave every block. Covariate cross-products come from the
    covariates' rows weighted by w (few columns).
-6. Standardize, solve, AND rule (``lasso_replicate.fit_blocks``).
+6. Standardize, solve, AND rule (``replicate.fit_blocks``).
 The matched null is one null dataset (each latent's column circularly shifted within
 every sequence, or permuted), restricted to the same sequences as the real replicate: a
 spurious correlation of a finite real sample persists across overlapping subsamples, and

@@ -3,12 +3,12 @@
 Algorithm (docs/methods.md, MATCHES; the same kernel as co-activation, on [A₁|A₂]):
 1. Column moments over all N tokens (zeros included): μ, σ from Σa and Σa².
 2. For blocks of A's features accumulate the dense cross block S = A_blockᵀ B
-   (``cofiring_kernel.cross_dot_block``; only tokens where both fire contribute), then
+   (``coactivation.kernel.cross_dot_block``; only tokens where both fire contribute), then
    r = (S/N − μ_a μ_b) / (σ_a σ_b) for the whole block (pairs that never co-fire get their
    exact, negative, correlation), and keep each row's max and argmax and a running max per
    column of B. Memory: block_rows x F_B float32, capped by ``block_memory_mb``.
 3. Correlations of a given list of pairs merge the two sorted CSC columns of each pair
-   (``cofiring_kernel.pair_dots``), which also yields the co-firing count used by
+   (``coactivation.kernel.pair_dots``), which also yields the co-firing count used by
    P(parent fires | child fires) in the splitting analysis.
 """
 

@@ -1,0 +1,110 @@
+"""What the LASSO stage says about itself: the words stated in its outputs (caveats, the
+null and screen used), the matched null's pass rate, and the kept set's statistics.
+
+1. ``null_name`` / ``CAVEATS`` / ``NULL_TAILS``: the plain-words descriptions written into
+   every SAE's stats (docs/methods.md, LASSO).
+2. ``null_pass_rate``: edges per replicate of the null against the real data, at the screen
+   and after the fit.
+3. ``kept_set_statistics``: the kept edges' size, the null's estimate of their FDR (the
+   replicate-count table's estimator at the kept set's own threshold) and effect sizes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from saegraph.ingest.edges.lasso.replicate import ReplicateEdges
+
+CAVEATS = (
+    "SAE activations are zero-inflated and non-negative, so a LASSO edge is the support of the best "
+    "linear predictor of one latent from the others, not a test of conditional independence. TopK SAEs "
+    "(a fixed number of active latents per token) create spurious negative partial correlations: "
+    "negative weights between latents of a TopK SAE may be artefacts of the activation rule."
+)
+NULL_NAMES = {
+    "circular_shift": "each latent's column circularly shifted within every sequence (independent shift per "
+    "latent and sequence)",
+    "permutation": "each latent's firings moved to uniformly random distinct tokens",
+}
+SCREEN_NAMES = {
+    "once": "Fisher-z BH screen and top-k candidates computed once on all sequences (real data, and separately "
+    "one matched-null dataset); each replicate refits the LASSO on its subsample from per-sequence "
+    "sufficient statistics",
+    "per_replicate": "every subsample screened again (Fisher-z BH, top-k), with a freshly drawn null per replicate",
+}
+
+
+def null_name(null: str, screen: str) -> str:
+    """How the matched null of a replicate is built, in words (stated in the outputs)."""
+    if screen == "once":
+        return (
+            f"{NULL_NAMES[null]}: one null dataset drawn for the whole data, restricted to the same "
+            f"sequences as each real replicate"
+        )
+    return f"{NULL_NAMES[null]}, drawn afresh on the same subsample as the real replicate"
+
+
+NULL_TAILS = {
+    "bound": "p = (1 + sum over the stratum's null pairs of min(c0, c)) / (c (1 + M_s)): truncated-Markov "
+    "bound P(C0 >= c) <= E[min(C0, c)]/c with one pseudo null selection (valid under any dependence "
+    "between replicates; ranks edges by c when the null selects nothing)",
+    "empirical": "p = (1 + #{null pairs of the stratum with c0 >= c}) / (1 + M_s): empirical null tail",
+}
+
+
+def null_pass_rate(real: list[ReplicateEdges], null: list[ReplicateEdges], screened: dict) -> dict:
+    """How much the matched null lets through, at the screen and after the LASSO, against the real data."""
+    real_mean = float(np.mean([x.keys.size for x in real])) if real else 0.0
+    null_mean = float(np.mean([x.keys.size for x in null])) if null else 0.0
+    out = {
+        "edgesPerReplicate": {"real": real_mean, "null": null_mean},
+        "ratio": float(null_mean / real_mean) if real_mean else (0.0 if null_mean == 0 else 1.0),
+    }
+    if "real" in screened and "null" in screened:
+        rs, ns = screened["real"]["screenPassed"], screened["null"]["screenPassed"]
+        out["screenPassed"] = {
+            "real": int(rs),
+            "null": int(ns),
+            "ratio": float(ns / rs) if rs else float(ns > 0),
+        }
+    return out
+
+
+def kept_set_statistics(kept: pd.DataFrame, null_counts: np.ndarray, n_replicates: int, fdr_q: float) -> dict:
+    """The kept (significant) edges: size, the null's estimate of their FDR and their effect sizes.
+
+    estimatedFdr = #{null pairs seen in at least as many replicates as the least stable kept edge}
+    / kept edges (the replicate-count table's estimator at the kept set's own threshold);
+    ``effectSize`` describes |weight| (the mean signed standardized coefficient) and the
+    replicate fraction (stability) of the kept edges."""
+    n = int(len(kept))
+    if n == 0:
+        return {"edges": 0, "estimatedFdr": 0.0, "fdrLevel": fdr_q}
+    r_min = int(kept["nReplicates"].min())
+    null_at = int((null_counts >= r_min).sum())
+    w = kept["weight"].to_numpy()
+    qs = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]
+    return {
+        "edges": n,
+        "fdrLevel": fdr_q,
+        "minReplicates": r_min,
+        "nullEdgesAtMinReplicates": null_at,
+        "estimatedFdr": float(min(1.0, null_at / n)),
+        "largestQValue": float(kept["qValue"].max()),
+        "effectSize": {
+            "absWeightQuantiles": dict(
+                zip([str(x) for x in qs], np.quantile(np.abs(w), qs).round(4).tolist())
+            ),
+            "negativeEdges": int((w < 0).sum()),
+            "stabilityQuantiles": dict(
+                zip([str(x) for x in qs], np.quantile(kept["stability"].to_numpy(), qs).round(4).tolist())
+            ),
+        },
+        "replicates": n_replicates,
+    }
+
+
+def mean_seconds(reps: list[ReplicateEdges]) -> dict:
+    keys = sorted({k for rep in reps for k in rep.info.get("seconds", {})})
+    return {k: round(float(np.mean([rep.info["seconds"].get(k, 0.0) for rep in reps])), 4) for k in keys}
