@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -115,7 +117,9 @@ def open_page(
     exe = chromium or find_chromium()
     if exe is None:
         raise RuntimeError("no chromium: apt-get install -y chromium")
-    with tempfile.TemporaryDirectory(prefix="saegraph-chromium-") as tmp:
+    # Chromium's helper processes can still be writing the profile while it is removed:
+    # they are stopped as one process group below, and a late file never fails the test.
+    with tempfile.TemporaryDirectory(prefix="saegraph-chromium-", ignore_cleanup_errors=True) as tmp:
         profile = Path(tmp)
         args = [
             exe,
@@ -136,7 +140,9 @@ def open_page(
             f"--window-size={size[0]},{size[1]}",
             "about:blank",
         ]
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         cdp = None
         try:
             cdp = _Cdp(_devtools_ws(profile, proc))
@@ -184,11 +190,25 @@ def open_page(
         finally:
             if cdp is not None:
                 cdp.close()
-            proc.terminate()
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop Chromium and its helper processes (one process group), waiting for the group."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
             try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, 0)  # anyone left in the group?
+            except ProcessLookupError:
+                proc.wait(timeout=1)
+                return
+            proc.poll()  # reap the leader so it does not linger as a zombie
+            time.sleep(0.1)
 
 
 def _result(events: list[dict], ready: bool, shot: Path | None, values: list) -> PageResult:
