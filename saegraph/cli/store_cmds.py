@@ -122,8 +122,6 @@ def load(
       saegraph load bundle/ --store g.db --threads 1  # one relationship COPY at a time
       saegraph load bundle/ --neo4j bolt://localhost:7687 --env-file .env
     """
-    from saegraph.ingest.bundle import BundleError
-    from saegraph.queries.stores import StoreError
 
     store = _open(store_args)
     try:
@@ -142,8 +140,6 @@ def load(
             from saegraph.ingest.stores.embedded import load_bundle_embedded
 
             report = load_bundle_embedded(bundle, store, progress=not no_progress, max_workers=threads)
-    except (BundleError, StoreError) as exc:  # StoreError includes LoadInterrupted
-        raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
     click.echo(report.summary())
@@ -184,23 +180,17 @@ def query(name: str | None, params: tuple[str, ...], fmt: str, list_names: bool,
       saegraph query universality.match_stats --format csv
       saegraph query lookup.feature_card -p featureId=demo-a:12 --format vertical
     """
-    from saegraph.queries.registry import QueryError, get_query, list_queries, run
-    from saegraph.queries.stores import StoreError
+    from saegraph.queries.registry import get_query, list_queries, run
 
     if list_names or not name:
         for n in list_queries():
             q = get_query(n)
             click.echo(f"{q.usage()}\n    {q.description}")
         return
-    try:
-        get_query(name)
-    except QueryError as exc:
-        raise click.ClickException(str(exc)) from exc
+    get_query(name)  # an unknown name fails here, before a store is opened
     store = _open(store_args, read_only=True) if not store_args["neo4j_uri"] else _open(store_args)
     try:
         frame = run(store, name, **_parse_params(params))
-    except (QueryError, StoreError) as exc:
-        raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
     if fmt == "csv":
@@ -226,13 +216,9 @@ def export_admin(bundle: str, out_dir: str, database: str) -> None:
     Example:
       saegraph export-admin bundle/ import/ && cat import/import-command.txt
     """
-    from saegraph.ingest.bundle import BundleError
     from saegraph.ingest.stores.export_admin import export_admin as do_export
 
-    try:
-        args = do_export(bundle, out_dir, database=database)
-    except BundleError as exc:
-        raise click.ClickException(str(exc)) from exc
+    args = do_export(bundle, out_dir, database=database)
     click.echo(
         f"wrote {len(args['nodes'])} node and {len(args['relationships'])} relationship file pairs to "
         f"{out_dir}; command in {out_dir}/import-command.txt"
