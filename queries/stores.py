@@ -249,7 +249,10 @@ def _execute_df(conn, cypher: str, params: dict | None) -> pd.DataFrame:
         result = conn.execute(cypher, params or {})
     except RuntimeError as exc:
         first = cypher.strip().splitlines()[0][:120] if cypher.strip() else ""
-        raise StoreError(f"embedded query failed ({exc}) in: {first}") from exc
+        hint = ""
+        if "buffer pool is full" in str(exc).lower():
+            hint = "; fix: open the store with a larger buffer_pool_size (default 1 GiB) or run fewer readers at once"
+        raise StoreError(f"embedded query failed ({exc}) in: {first}{hint}") from exc
     if isinstance(result, list):
         result = result[-1]
     return result.get_as_df()
