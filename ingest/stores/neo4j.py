@@ -9,7 +9,14 @@ Algorithm:
 3. Structural links: IN_SAE, OF_MODEL (batched), PRODUCED and USED (provenance of the run).
 4. Feature-to-feature relationships per type: ``_load.merge_rels`` MERGEs one relationship
    per (source, target, runId) and sets the other columns, so re-loading a run is a no-op
-   and different runs stay apart by ``runId``.
+   and different runs stay apart by ``runId``. Rows with a ``method`` (MATCHES: a run may link
+   one pair by several methods) go to ``_load.merge_rels_by_method``, keyed on
+   (source, target, runId, method). Both find an existing relationship by expanding between
+   the two endpoints, never through the ``runId`` relationship index: the planner, with
+   index statistics still sampled from before the load, chose that index for MERGE and
+   scanned every relationship of the run for each row -- quadratic, ~180 rels/s at 100k
+   relationships (docs/benchmarks.md, "Measured design choices"). One loader per run at a
+   time: unlike MERGE, the lookup takes no lock on the pair.
 5. Mark the ``:Run`` complete (its resume record removed first).
 Every batch is retried with exponential backoff on transient errors (deadlocks, leader
 switches, a briefly unavailable server); other errors stop the load with the batch named
@@ -318,9 +325,10 @@ def load_bundle_neo4j(
                 continue
             skipping, offset = False, min(start_rows, step.n_rows)
             bar.update(offset)
-        for lo, hi, params in _step_batches(step, batch_size, offset):
+        for lo, hi, calls in _step_batches(step, batch_size, offset):
             where = _batch_label(step.name, lo // batch_size, lo, hi)
-            call(step.name, where, lo, step.statement, **params)
+            for statement, params in calls:
+                call(step.name, where, lo, statement, **params)
             last_committed = where
             bar.update(hi - lo)
             run_exists = run_exists or step.name == Label.RUN.value
@@ -350,14 +358,34 @@ def load_bundle_neo4j(
     return report
 
 
-def _step_batches(step: _Step, batch_size: int, offset: int) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """(first row, end row, statement parameters) of each batch of a step from row ``offset`` on."""
+Call = tuple[str, dict[str, Any]]  # (statement name, parameters)
+
+
+def _step_batches(step: _Step, batch_size: int, offset: int) -> Iterator[tuple[int, int, list[Call]]]:
+    """(first row, end row, statement calls) of each batch of a step from row ``offset`` on."""
     if step.rows is None:
         if offset < 1:
-            yield 0, 1, step.params
+            yield 0, 1, [(step.statement, step.params)]
         return
     for lo, rows in _offset_batches(step.rows, batch_size, offset):
-        yield lo, lo + len(rows), {**step.params, "rows": rel_rows(rows) if step.as_rel else rows}
+        if step.as_rel:
+            calls = _rel_calls(step, rel_rows(rows))
+        else:
+            calls = [(step.statement, {**step.params, "rows": rows})]
+        yield lo, lo + len(rows), calls
+
+
+def _rel_calls(step: _Step, rows: list[dict[str, Any]]) -> list[Call]:
+    """One batch of relationship rows as statement calls (module docstring, step 4): rows with a
+    ``method`` go to ``_load.merge_rels_by_method``, the rest to ``_load.merge_rels``."""
+    by_method = [r for r in rows if r["props"].get("method") is not None]
+    plain = [r for r in rows if r["props"].get("method") is None] if by_method else rows
+    calls = []
+    if plain:
+        calls.append((step.statement, {**step.params, "rows": plain}))
+    if by_method:
+        calls.append(("_load.merge_rels_by_method", {**step.params, "rows": by_method}))
+    return calls
 
 
 def _offset_batches(

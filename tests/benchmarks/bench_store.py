@@ -270,6 +270,11 @@ def main() -> None:
     ap.add_argument(
         "--rowwise-edges", type=int, default=300, help="Neo4j: edges per SAE of the per-row sample"
     )
+    ap.add_argument(
+        "--admin",
+        action="store_true",
+        help="Neo4j: also time export-admin + neo4j-admin import into a fresh home (scripts/neo4j-local)",
+    )
     args = ap.parse_args()
     if args.neo4j:
         neo4j_main(args)
@@ -348,9 +353,40 @@ def _neo4j_cleanup(store, sae_ids: list[str]) -> None:
     store.run("MATCH (n:Run {runId: $r}) DETACH DELETE n", {"r": RUN_ID})
 
 
+def admin_import(bundle: Path, work: Path) -> tuple[int, float, float]:
+    """(relationships, export seconds, import seconds): ``saegraph export-admin`` of the bundle,
+    then the fetched ``neo4j-admin database import full`` into a fresh home under ``work`` (no
+    server is started; the running one is untouched)."""
+    import subprocess
+
+    from saegraph.ingest.stores.export_admin import export_admin, import_command
+
+    t0 = time.perf_counter()
+    out = work / "admin"
+    args = export_admin(bundle, out)
+    t_export = time.perf_counter() - t0
+    command = import_command(out, args)
+    env = {**os.environ, "NEO4J_LOCAL_HOME": str(work / "home"), "NEO4J_ADMIN_HEAP": "2g"}
+    script = Path(__file__).resolve().parents[2] / "scripts" / "neo4j-local"
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [str(script), "admin", *command[0].split()[1:], *command[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    t_import = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"neo4j-admin import failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    b = open_bundle(bundle)
+    n_rels = sum(b.table(rel.table).num_rows for rel in RelType if b.has_table(rel.table))
+    return n_rels, t_export, t_import
+
+
 def neo4j_main(args) -> None:
     """Neo4j: batched UNWIND load, one transaction per row (a small bundle of the same shape,
-    extrapolated per relationship), warm latency of neighbors.top_k and lookup.feature_card."""
+    extrapolated per relationship), a re-load of the same run, neo4j-admin import (--admin),
+    warm latency of neighbors.top_k and lookup.feature_card."""
     from saegraph.ingest.stores.neo4j import StoreRunner, load_bundle_neo4j
 
     rng = np.random.default_rng(1)
@@ -387,6 +423,26 @@ def neo4j_main(args) -> None:
                 )
                 + f"; total {rep.seconds:.1f} s; x{batched / row_rate:.0f} vs one tx per row; {load_avg()}"
             )
+
+            cpu0 = time.process_time()
+            rep2 = load_bundle_neo4j(bundle, runner, progress=False, resume=False)
+            print(
+                rate_line(
+                    "re-load of the same run (MERGE finds every relationship)",
+                    rep2.n_relationships,
+                    rep2.rel_seconds,
+                    time.process_time() - cpu0,
+                )
+                + f"; x{(rep2.n_relationships / rep2.rel_seconds) / batched:.2f} vs the first load"
+            )
+            if args.admin:
+                n, t_export, t_import = admin_import(bundle, Path(tmp))
+                print(
+                    f"neo4j-admin import: {n:,} relationships (+ {sum(rep.nodes.values()):,} nodes) imported in "
+                    f"{t_import:.1f} s (JVM start included) -> {n / t_import:,.0f} rels/s; export-admin "
+                    f"{t_export:.1f} s; x{(n / t_import) / batched:.1f} vs batched UNWIND, "
+                    f"x{(n / t_import) / row_rate:.0f} vs one tx per row; {load_avg()}"
+                )
 
             def pick():
                 return f"s{rng.integers(args.saes)}:{rng.integers(args.features)}"

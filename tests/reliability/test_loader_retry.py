@@ -49,6 +49,7 @@ class FakeNeo4j:
             self.last_merge = {
                 "_load.merge_nodes": getattr(params.get("label"), "value", None),
                 "_load.merge_rels": getattr(params.get("relType"), "value", None),
+                "_load.merge_rels_by_method": getattr(params.get("relType"), "value", None),
                 "_load.merge_in_sae": "IN_SAE",
                 "_load.merge_of_model": "OF_MODEL",
                 "_load.merge_produced": "PRODUCED",
@@ -69,12 +70,13 @@ class FakeNeo4j:
             label: Label = params["label"]
             for row in params["rows"]:
                 self.nodes.setdefault((label.value, row[label.id_property]), {}).update(row)
-        elif name == "_load.merge_rels":
+        elif name in ("_load.merge_rels", "_load.merge_rels_by_method"):
             rel: RelType = params["relType"]
+            by_method = name == "_load.merge_rels_by_method"
             for row in params["rows"]:
-                self.rels.setdefault((rel.value, row["source"], row["target"], row["runId"]), {}).update(
-                    row["props"]
-                )
+                key = (rel.value, row["source"], row["target"], row["runId"])
+                key += (row["props"]["method"],) if by_method else ()
+                self.rels.setdefault(key, {}).update(row["props"])
         elif name == "_load.merge_in_sae":
             self.links.update(("IN_SAE", r["featureId"], r["saeId"]) for r in params["rows"])
         elif name == "_load.merge_of_model":

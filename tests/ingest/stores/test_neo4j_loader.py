@@ -13,6 +13,9 @@ from saegraph.schema.graph import Label, RelType
 from tests.helpers.store_fixtures import make_graph_bundle
 
 
+MERGES = ("_load.merge_rels", "_load.merge_rels_by_method")
+
+
 class FakeRunner:
     def __init__(self, fail_first: dict[str, list[Exception]] | None = None):
         self.calls: list[tuple[str, dict]] = []
@@ -35,7 +38,7 @@ def test_nodes_before_relationships_and_run_completed_last(bundle):
     runner = FakeRunner()
     load_bundle_neo4j(bundle, runner, batch_size=25, progress=False, sleep=lambda s: None)
     names = [n for n, _ in runner.calls]
-    first_rel = names.index("_load.merge_rels")
+    first_rel = min(names.index(n) for n in MERGES if n in names)
     assert all(n != "_load.merge_nodes" for n in names[first_rel:])
     labels = [p["label"] for n, p in runner.calls if n == "_load.merge_nodes"]
     assert labels.index(Label.RUN) < labels.index(Label.FEATURE)
@@ -57,12 +60,21 @@ def test_batches_cover_every_row_once(bundle):
     )
     assert all(len(p["rows"]) <= 25 for n, p in runner.calls if "rows" in p)
     for rel in RelType:
-        rows = [
-            r for n, p in runner.calls if n == "_load.merge_rels" and p["relType"] is rel for r in p["rows"]
-        ]
+        rows = [r for n, p in runner.calls if n in MERGES and p["relType"] is rel for r in p["rows"]]
         assert len(rows) == b.table(rel.table).num_rows == report.relationships[rel.value]
         assert all(
             r["runId"] == b.run_id and "source" not in r["props"] and "runId" in r["props"] for r in rows
+        )
+        by_method = [
+            r
+            for n, p in runner.calls
+            if n == "_load.merge_rels_by_method" and p["relType"] is rel
+            for r in p["rows"]
+        ]
+        # the key includes the method exactly when the row has one (MATCHES: hungarian/mnn and parent)
+        assert all(r["props"]["method"] is not None for r in by_method)
+        assert len(by_method) == (
+            b.table(rel.table).num_rows if "method" in b.table(rel.table).column_names else 0
         )
 
 
@@ -89,7 +101,7 @@ def test_transient_errors_are_retried_with_backoff(bundle):
     runner = FakeRunner({"_load.merge_rels": [TransientError("deadlock"), TransientError("deadlock")]})
     load_bundle_neo4j(bundle, runner, batch_size=1000, progress=False, sleep=sleeps.append, backoff=0.5)
     assert sleeps == [0.5, 1.0]
-    assert sum(1 for n, _ in runner.calls if n == "_load.merge_rels") == len(RelType)
+    assert sum(1 for n, _ in runner.calls if n in MERGES) == len(RelType)
 
 
 def test_non_transient_error_stops_the_load(bundle):

@@ -1,14 +1,16 @@
-// _load.merge_rels: create or update feature-to-feature relationships, one per (source, target, runId), and per method when the row has one (a run may link one pair by several methods: MATCHES hungarian/mnn and parent).
+// _load.merge_rels: create or update feature-to-feature relationships, one per (source, target, runId).
 // @param relType RelType  the relationship type
-// @param rows rows  maps {source, target, runId, props}; props = the other bundle columns
-// @returns n
+// @param rows rows  maps {source, target, runId, props}; props = the other bundle columns, runId among them
+// @returns n  relationships created
 UNWIND $rows AS row
 MATCH (a:Feature {featureId: row.source})
 MATCH (b:Feature {featureId: row.target})
-FOREACH (_ IN CASE WHEN row.props.method IS NULL THEN [1] ELSE [] END |
-  MERGE (a)-[r:{{relType}} {runId: row.runId}]->(b)
-  SET r += row.props)
-FOREACH (_ IN CASE WHEN row.props.method IS NULL THEN [] ELSE [1] END |
-  MERGE (a)-[r:{{relType}} {runId: row.runId, method: row.props.method}]->(b)
-  SET r += row.props)
+// properties(x): no relationship index can answer it, so the lookup expands between a and b
+// (module docstring of ingest/stores/neo4j.py, step 4).
+WITH a, b, row, [(a)-[x:{{relType}}]->(b) WHERE properties(x).runId = row.runId | x] AS found
+FOREACH (x IN found | SET x += row.props)
+WITH a, b, row, found
+WHERE size(found) = 0
+CREATE (a)-[r:{{relType}}]->(b)
+SET r = row.props
 RETURN count(*) AS n
