@@ -18,6 +18,10 @@ Algorithm:
    ``{{relSuffix}}``, or ``{{NAME}}``), and keeps the rest as ``$params``.
 4. :func:`render` fills the ``{{token}}`` slots (allowlisted values only) and the store runs
    the text with the ``$params`` it references.
+5. A store's text may carry ``// @current-run FEATURE_PARAM``: where it cannot resolve a null
+   ``runId`` to the SAE's current run inside the statement (LadybugDB's recursive-pattern
+   predicates see only parameters), :func:`run` first asks ``lookup.current_run`` for the
+   feature in FEATURE_PARAM and passes that run as ``$runId``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from saegraph.schema.graph import TEMPLATE_ENUMS, RelType
 EMBEDDED_SUFFIX = ".embedded.cypher"
 _TOKEN = re.compile(r"\{\{(\w+)\}\}")
 _PARAM_REF = re.compile(r"\$(\w+)")
+_CURRENT_RUN = re.compile(r"^//\s*@current-run\s+(\w+)\s*$", re.MULTILINE)
 _PARAM_LINE = re.compile(r"^@param\s+(\w+)\s+([\w\[\]]+(?:\([\w|]+\))?)\s*(?:=\s*(\S+))?\s*(.*)$")
 _SCALAR_TYPES = ("str", "int", "float", "bool", "list[str]", "rows")  # rows: a batch, passed as is
 NON_QUERY_DIRS = frozenset({"browser"})  # Neo4j Browser favourites (linted only)
@@ -292,6 +297,10 @@ def prepare(name: str, kind: str, params: dict[str, Any]) -> tuple[str, dict[str
 
 def run(store, name: str, **params: Any):
     """Run the named query on ``store`` (Neo4j or embedded); a pandas DataFrame out."""
+    resolve = _CURRENT_RUN.search(get_query(name).text_for(store.kind))
+    if resolve and params.get("runId") is None and params.get(resolve.group(1)) is not None:
+        current = run(store, "lookup.current_run", featureId=params[resolve.group(1)])
+        params = {**params, "runId": current["runId"].iloc[0] if len(current) else None}
     text, values = prepare(name, store.kind, params)
     frame = store.run(text, values)
     query = get_query(name)

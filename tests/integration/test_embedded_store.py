@@ -57,6 +57,30 @@ def test_two_runs_stay_apart_by_run_id(tmp_path, bundles):
         assert len(store.edges(RelType.LASSO, run_id=rb)) == open_bundle(b).table("lasso").num_rows
 
 
+def test_shortest_path_walks_one_run(tmp_path, bundles):
+    """paths.shortest_unweighted walks only the current run's (or runId's) relationships."""
+    from tests.integration import test_query_parity as ref
+
+    a, b = bundles
+    with open_store(store_dir=tmp_path / "db", buffer_pool_size=POOL) as store:
+        load_bundle_embedded(a, store, progress=False)
+        load_bundle_embedded(b, store, progress=False)  # b is now the current run
+        for bundle, extra in ((open_bundle(b), {}), (open_bundle(a), {"runId": open_bundle(a).run_id})):
+            feats = bundle.frame("features")
+            edges = {t: bundle.frame(t.table) for t in RelType}
+            for t in (RelType.CO_ACTIVATES, RelType.LASSO, RelType.COSINE):
+                for target in ("s0:9", "s0:23", "s0:41", "s1:2"):
+                    got = run(
+                        store,
+                        "paths.shortest_unweighted",
+                        source="s0:1",
+                        target=target,
+                        relType=t.value,
+                        **extra,
+                    )
+                    ref.check_paths_shortest_unweighted(got, bundle, feats, edges, "s0:1", target, t.value)
+
+
 def test_write_back_and_read_only_reopen(tmp_path, bundles):
     a, _ = bundles
     path = tmp_path / "db"

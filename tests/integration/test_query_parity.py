@@ -156,6 +156,10 @@ def ref_lookup_runs(b, feats, edges):
     )
 
 
+def ref_lookup_current_run(b, feats, edges, featureId):
+    return pd.DataFrame({"runId": [b.run_id]})
+
+
 def ref_neighbors_top_k(b, feats, edges, featureId, relType, k=10, runId=None):
     t = RelType.parse(relType)
     u = undirected(edges[t])
@@ -464,6 +468,7 @@ def cases():
         ("lookup.features_by_sae", {"saeId": "s1", "minDensity": 0.05, "skip": 5, "limit": 20}),
         ("lookup.sae_overview", {}),
         ("lookup.runs", {}),
+        ("lookup.current_run", {"featureId": f}),
         ("universality.match_stats", {}),
         ("universality.unmatched_features", {"saeA": "s0", "saeB": "s1"}),
         ("universality.unmatched_features", {"saeA": "s1", "saeB": "s0", "k": 5}),

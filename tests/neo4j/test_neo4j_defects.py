@@ -82,6 +82,11 @@ def test_two_runs_do_not_leak(neo4j_store, two_runs, which):
         got = run(neo4j_store, "paths.two_hop_reach", featureId=f, relType=t.value, **extra)
         want = ref.ref_paths_two_hop_reach(bundle, feats, edges, f, t.value)
         ref.assert_frames(got, want, f"two_hop_reach {t.value}")
+        for target in (f"{S0}:{i}" for i in (11, 29, 47)):
+            got = run(
+                neo4j_store, "paths.shortest_unweighted", source=f, target=target, relType=t.value, **extra
+            )
+            ref.check_paths_shortest_unweighted(got, bundle, feats, edges, f, target, t.value)
         got = neo4j_store.edges(t, S0, run_id=extra.get("runId"))
         mine = edges[t]
         mine = mine[(mine.source.str.startswith(S0 + ":")) | (mine.target.str.startswith(S0 + ":"))]

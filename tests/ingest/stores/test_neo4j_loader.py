@@ -12,7 +12,6 @@ from saegraph.queries.registry import get_query
 from saegraph.schema.graph import Label, RelType
 from tests.helpers.store_fixtures import make_graph_bundle
 
-
 MERGES = ("_load.merge_rels", "_load.merge_rels_by_method")
 
 
