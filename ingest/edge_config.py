@@ -103,6 +103,10 @@ class LassoConfig:
     min_abs_coefficient: float = 0.05
     """Effect floor of the fit: standardized coefficients with |beta| below this are set to zero
     before the AND rule, in real and null replicates alike."""
+    rule: Literal["and", "or"] = "and"
+    """How the two nodewise regressions of a pair combine (Meinshausen & Bühlmann 2006): ``and``
+    keeps a pair in a replicate when each endpoint selects the other, ``or`` when either does.
+    Real and null replicates use the same rule, so the null still calibrates the counts."""
     null_tail: Literal["bound", "empirical"] = "bound"
     """Per-edge p from the null's replicate counts: ``bound`` = truncated-Markov bound
     P(C0 >= c) <= E[min(C0, c)]/c with one pseudo null selection (valid under any dependence
@@ -154,6 +158,7 @@ class LassoConfig:
         _check(self.max_sequence_pair_entries >= 1, "edges.lasso.max_sequence_pair_entries must be >= 1")
         _check_choice("edges.lasso.n_eff", self.n_eff, ("sequences", "deflated"))
         _check_choice("edges.lasso.null_tail", self.null_tail, ("bound", "empirical"))
+        _check_choice("edges.lasso.rule", self.rule, ("and", "or"))
         _check(0.0 <= self.min_abs_correlation < 1.0, "edges.lasso.min_abs_correlation must lie in [0, 1)")
         _check(self.min_abs_coefficient >= 0.0, "edges.lasso.min_abs_coefficient must be >= 0")
         _check_prob("edges.lasso.screen_q", self.screen_q)

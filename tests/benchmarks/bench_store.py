@@ -346,7 +346,7 @@ def _neo4j_cleanup(store, sae_ids: list[str]) -> None:
     """Delete exactly the benchmark's SAEs, their features and its run (nothing else)."""
     with store.driver.session(database=store.database) as sess:
         sess.run(
-            "MATCH (n:Feature) WHERE n.saeId IN $ids CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+            "MATCH (n:Feature) WHERE n.saeId IN $ids CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 500 ROWS",
             ids=sae_ids,
         ).consume()
     store.run("MATCH (n:SAE) WHERE n.saeId IN $ids DETACH DELETE n", {"ids": sae_ids})

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import os
+
 import numpy as np
 
 from saegraph.ingest.config import LassoConfig
@@ -31,7 +33,10 @@ def lasso_methods(acts, seqs, seed: int) -> list:
     starts = np.flatnonzero(np.r_[True, np.diff(seqs) != 0])
     positions = np.arange(len(seqs)) - np.repeat(starts, np.diff(np.r_[starts, len(seqs)]))
     rows = []
-    for label, cfg in (("LASSO previous default", PREVIOUS_DEFAULT), ("LASSO default", LassoConfig())):
+    variants = [("LASSO previous default", PREVIOUS_DEFAULT), ("LASSO default", LassoConfig())]
+    if os.environ.get("SAEGRAPH_BENCH_LASSO_OR"):
+        variants.append(("LASSO OR rule", LassoConfig(rule="or")))
+    for label, cfg in variants:
         frame, stats = lasso_edges(acts, seqs, positions, replace(cfg, keep="all"), seed=seed)
         i, j = frame["i"].to_numpy(np.int64), frame["j"].to_numpy(np.int64)
         q = frame["qValue"].to_numpy()

@@ -70,6 +70,20 @@ cites this section instead of carrying the numbers):
 - Parallel COPYs into the embedded store (`ingest/stores/embedded.py`): 3 × 700k edges
   (2.13M relationships, `bench_store.py`, load average ~1) in 12.6–12.9 s (165–169k/s) with
   two threads against 16.1–17.5 s (122–132k/s) with one, at the same ~18–19 CPU seconds.
+- Neo4j load (`ingest/stores/neo4j.py`, step 4; `bench_store.py --neo4j URI --admin`, 3 SAEs ×
+  16,384 features, 2,132,768 relationships, local Neo4j 5.26.24 + GDS 2.13.9, heap 1 GiB,
+  2 cores, 2026-11-30): `MERGE (a)-[r:T {runId}]->(b)` was planned on index statistics sampled
+  before the load, so Neo4j answered the lookup from the `runId` relationship index and
+  scanned the whole run for every row: 177 rels/s at 98k relationships (the same run: one
+  transaction per row 112 rels/s). Expanding between the endpoints instead
+  (`properties(x).runId`): 6,636 rels/s for the first load (x57 vs one transaction per row,
+  117 rels/s), 8,308 rels/s for a re-load of the same run; `neo4j-admin database import full`
+  of the `export-admin` files 53,553 rels/s (39.8 s including the JVM start, x8.1 vs batched
+  `UNWIND`; the export itself 37.0 s); warm `neighbors.top_k` 4.97 ms and
+  `lookup.feature_card` 3.95 ms (median of 200). The load is client-bound (179 of 321 s were
+  this process's CPU, PackStream encoding in pure Python): with `neo4j-rust-ext` the same
+  load of 308k relationships ran at 11,424–11,568 rels/s against 5,698 without it (x2.0; CPU
+  7.4–7.8 s against 32.8 s), so it is a dependency.
 - Hypergeometric upper tail by the pmf ratio recurrence (`ingest/edges/stats/significance.py`,
   `hypergeom_pvalues`): 2–400× faster than `scipy.stats.hypergeom.sf`, whose boost CDF costs
   up to ~0.2 ms a pair at N ~ 10⁵.

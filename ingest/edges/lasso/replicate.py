@@ -56,13 +56,23 @@ def _standardized(s_vals, n, mean_a, mean_b, sd_a, sd_b):
 
 def and_rule(node_of: np.ndarray, cand: np.ndarray, coef: np.ndarray, n_features: int):
     """Undirected edges selected by both endpoints: (keys i·F + j with i < j, mean coefficient)."""
+    return combine_directions(node_of, cand, coef, n_features, "and")
+
+
+def combine_directions(node_of: np.ndarray, cand: np.ndarray, coef: np.ndarray, n_features: int, rule: str):
+    """Undirected edges from the nodewise selections (Meinshausen & Bühlmann 2006): ``and`` keeps
+    a pair selected by both endpoints, ``or`` by either; (keys i·F + j with i < j, the mean of
+    the nonzero coefficients)."""
     sel = coef != 0
     a, b, w = node_of[sel], cand[sel], coef[sel]
     keys = np.minimum(a, b) * n_features + np.maximum(a, b)
     order = np.argsort(keys, kind="stable")
     keys, w = keys[order], w[order]
-    both = np.flatnonzero(keys[1:] == keys[:-1])
-    return keys[both], 0.5 * (w[both] + w[both + 1])
+    if rule == "and":
+        both = np.flatnonzero(keys[1:] == keys[:-1])
+        return keys[both], 0.5 * (w[both] + w[both + 1])
+    unique, start, count = np.unique(keys, return_index=True, return_counts=True)
+    return unique, np.add.reduceat(w, start) / count if unique.size else w[:0]
 
 
 def dense_statistics(a_dense: sp.spmatrix, x: sp.csr_matrix, n: float, mean_d, sd_d, mean_x, sd_x):
@@ -134,7 +144,7 @@ def fit_blocks(
     node_of = np.repeat(np.arange(n_nodes), n_cand)
     coef = beta[take]
     coef = np.where(np.abs(coef) >= config.min_abs_coefficient, coef, 0.0)  # effect floor (step 6)
-    local_keys, weights = and_rule(node_of, cand_idx, coef, n_nodes)
+    local_keys, weights = combine_directions(node_of, cand_idx, coef, n_nodes, config.rule)
     return BlockFit(local_keys, weights, int((coef != 0).sum()), float(n_cand.mean()) if n_cand.size else 0.0)
 
 
