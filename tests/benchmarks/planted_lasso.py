@@ -11,9 +11,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import os
+from dataclasses import replace
 
 import numpy as np
 
