@@ -13,7 +13,9 @@ Algorithm (one pass; memory bounded by one chunk):
 5. A resumed run reopens the store, reads ``nextSequence`` of the last finished chunk and
    asks the source for batches from there, so no token is encoded twice.
 
-Devices (``run.device``, ``activations.forward_batch_size``, ``activations.sae_dtype``):
+Devices (``run.device``, ``activations.forward_batch_size``, ``activations.sae_dtype``; the
+device, the forward size and its halving live in ``saegraph.ingest.activations_device``, whose
+``ActivationError`` and ``encoders_in_dtype`` stay importable from here):
 6. The source's batches (``activations.batch_size`` sequences) fix the chunk boundaries. The
    forward runs on groups of consecutive whole batches of up to ``forward_batch_size``
    sequences (``auto``: ``batch_size`` on a CPU, sized from free memory on a CUDA GPU), and the
@@ -28,34 +30,25 @@ Devices (``run.device``, ``activations.forward_batch_size``, ``activations.sae_d
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from saegraph.errors import SaegraphError
 from saegraph.ingest.activation_store import ActivationChunk, ActivationStore
-
-log = logging.getLogger(__name__)
+from saegraph.ingest.activations_device import (
+    ActivationError,
+    ForwardSizer,
+    encoders_in_dtype,
+    forward_groups,
+    is_out_of_memory,
+    pass_device,
+)
 
 TRUTH_ID = "truth"
-AUTO_MAX_SEQUENCES = 4096
-"""Upper bound of an ``auto`` forward batch (sequences)."""
-AUTO_MAX_TOKENS = 1 << 19
-"""Upper bound of an ``auto`` forward batch (tokens)."""
-AUTO_MEMORY_FRACTION = 0.5
-"""Share of the free GPU memory an ``auto`` forward batch may plan to use."""
-
-
-class ActivationError(SaegraphError, RuntimeError):
-    """Bad activations (NaN/Inf) or an inconsistent activation pass."""
 
 
 def sparsify(acts, threshold: float) -> sp.csr_matrix:
@@ -297,164 +290,6 @@ def run_activation_pass(
             "or set activations.exclude_bos = false for one-token sequences"
         )
     return stats
-
-
-# --------------------------------------------------------------------------- devices
-
-
-def pass_device(model, saes) -> str:
-    """Device the pass runs on: the first SAE parameter's, else ``model.device``, else ``cpu``."""
-    for s in saes:
-        params = getattr(getattr(s, "sae", None), "parameters", None)
-        if params is not None:
-            for p in params():
-                return str(p.device)
-    return str(getattr(model, "device", "cpu") or "cpu")
-
-
-def encoders_in_dtype(saes, dtype_name: str) -> list:
-    """The SAEs to encode with: themselves for float32, else a copy converted to ``dtype_name``.
-
-    The copy goes through the SAE's own ``to(dtype=...)`` (SAELens updates ``cfg.dtype`` with
-    it, and ``process_sae_in`` casts inputs to it); the originals keep float32 decoders for the
-    bundle and the feature tables.
-    """
-    if dtype_name == "float32":
-        return list(saes)
-    import torch
-
-    dtype = getattr(torch, dtype_name)
-    out = []
-    for s in saes:
-        module = getattr(s, "sae", None)
-        if module is None or not hasattr(module, "to"):
-            raise ActivationError(
-                f'activations.sae_dtype = "{dtype_name}" needs SAEs that convert with .to(dtype=...); '
-                f"{s.sae_id!r} does not"
-            )
-        out.append(dataclasses.replace(s, sae=copy.deepcopy(module).to(dtype=dtype)))
-        log.info("SAE %s encodes in %s", s.sae_id, dtype_name)
-    return out
-
-
-def cuda_free_bytes(device: str) -> int:
-    """Free memory of a CUDA device: the driver's free bytes plus what torch's caching
-    allocator holds reserved but unused (a previous pass in this process leaves that)."""
-    import torch
-
-    dev = torch.device(device)
-    free, _total = torch.cuda.mem_get_info(dev)
-    return int(free + torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev))
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """A CUDA (or MPS) out-of-memory error that a smaller batch can avoid."""
-    import torch
-
-    oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
-    if isinstance(exc, oom):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
-class ForwardSizer:
-    """Sequences per forward: chosen once (``forward_batch_size``), halved on out-of-memory."""
-
-    def __init__(self, acfg, device: str, saes) -> None:
-        self.acfg = acfg
-        self.device = device
-        self.max_d_sae = max((int(s.d_sae) for s in saes), default=1)
-        self.max_d_in = max((int(s.d_in) for s in saes), default=1)
-        self.size = acfg.forward_batch_size if acfg.forward_batch_size != "auto" else 0
-        self.backoffs = 0
-        if self.size:
-            log.info("activation pass on %s: %d sequences per forward (configured)", device, self.size)
-
-    @property
-    def is_cuda(self) -> bool:
-        return self.device.startswith("cuda")
-
-    def bytes_per_token(self) -> int:
-        """Planned peak per token: the widest SAE's pre-activations, latents, their float32 copy
-        and mask (16 B per latent), plus the hooked activations and the model's transients."""
-        return 16 * self.max_d_sae + 64 * self.max_d_in
-
-    def start(self, seq_len: int) -> None:
-        """Pick the ``auto`` size once the sequence length is known (first batch)."""
-        if self.size:
-            return
-        batch = self.acfg.batch_size
-        if not self.is_cuda:
-            self.size = batch
-            log.info("activation pass on %s: %d sequences per forward (batch_size)", self.device, batch)
-            return
-        free = cuda_free_bytes(self.device)
-        tokens = min(int(AUTO_MEMORY_FRACTION * free) // self.bytes_per_token(), AUTO_MAX_TOKENS)
-        seqs = max(1, min(tokens // max(seq_len, 1), AUTO_MAX_SEQUENCES))
-        if seqs >= batch:
-            seqs -= seqs % batch  # whole source batches
-        self.size = seqs
-        log.info(
-            "activation pass on %s: %d sequences per forward (auto: %.1f GiB free, ~%d B per token)",
-            self.device,
-            seqs,
-            free / 2**30,
-            self.bytes_per_token(),
-        )
-
-    def back_off(self, attempted: int, first_sequence: int) -> None:
-        """Halve after an out-of-memory error on ``attempted`` sequences, or give up at one."""
-        if attempted <= 1:
-            raise ActivationError(
-                f"out of memory on {self.device} with one sequence per forward (sequence "
-                f"{first_sequence}): use a smaller dataset.context_size, model.dtype / "
-                'activations.sae_dtype = "bfloat16", or fewer SAEs per run'
-            )
-        self.size = max(1, attempted // 2)
-        self.backoffs += 1
-        log.warning(
-            "out of memory on %s at %d sequences per forward: retrying from sequence %d with %d",
-            self.device,
-            attempted,
-            first_sequence,
-            self.size,
-        )
-        if self.is_cuda:
-            import torch
-
-            torch.cuda.empty_cache()
-
-
-def forward_groups(batches: Iterable, sizer: ForwardSizer) -> Iterator[list]:
-    """Consecutive source batches, grouped up to ``sizer.size`` sequences (at least one batch).
-
-    Batches of different sequence lengths never share a group.
-    """
-    it = iter(batches)
-    pending: Any = None
-    while True:
-        group = [pending] if pending is not None else []
-        pending = None
-        n = sum(int(b.tokens.shape[0]) for b in group)
-        if group:
-            sizer.start(int(group[0].tokens.shape[1]))
-        while not group or n < sizer.size:
-            batch = next(it, None)
-            if batch is None:
-                break
-            if not group:
-                sizer.start(int(batch.tokens.shape[1]))
-            elif (
-                n + int(batch.tokens.shape[0]) > sizer.size
-                or batch.tokens.shape[1] != group[0].tokens.shape[1]
-            ):
-                pending = batch
-                break
-            group.append(batch)
-            n += int(batch.tokens.shape[0])
-        if not group:
-            return
-        yield group
 
 
 def encode_group(group, model, saes, hooks, acfg, sizer: ForwardSizer, stats: PassStats, chunk: int) -> list:

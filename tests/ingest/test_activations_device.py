@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from saegraph.ingest import activations
+from saegraph.ingest import activations_device
 from saegraph.ingest.activation_store import ActivationStore
 from saegraph.ingest.activations import ActivationError, encoders_in_dtype, run_activation_pass, sparsify
 from saegraph.ingest.config import (
@@ -166,7 +166,7 @@ def test_auto_forward_size_on_cuda_from_free_memory(tmp_path, reference, monkeyp
     """On a (pretended) CUDA device ``auto`` plans whole source batches from the free memory."""
     ref_dir, batches_from = reference
     per_token = 16 * 40 + 64 * 16  # widest SAE 40 latents, d_in 16
-    monkeypatch.setattr(activations, "cuda_free_bytes", lambda device: 2 * per_token * SEQ_LEN * 9)
+    monkeypatch.setattr(activations_device, "cuda_free_bytes", lambda device: 2 * per_token * SEQ_LEN * 9)
     model = OOMModel(limit=100, device="cuda:0")
     with caplog.at_level("INFO"):
         stats = run_activation_pass(
@@ -178,7 +178,7 @@ def test_auto_forward_size_on_cuda_from_free_memory(tmp_path, reference, monkeyp
     assert "8 sequences per forward (auto" in caplog.text
     assert_same_store(ref_dir, tmp_path / "c")
     # less than one source batch fits: slices of one batch, still the same chunks
-    monkeypatch.setattr(activations, "cuda_free_bytes", lambda device: 2 * per_token * SEQ_LEN * 3)
+    monkeypatch.setattr(activations_device, "cuda_free_bytes", lambda device: 2 * per_token * SEQ_LEN * 3)
     stats = run_activation_pass(
         make_cfg(),
         OOMModel(limit=100, device="cuda:0"),
