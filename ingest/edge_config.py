@@ -87,9 +87,11 @@ class LassoConfig:
     Above it that SAE falls back to ``per_replicate`` with a warning, stated in its stats."""
     null: Literal["circular_shift", "permutation"] = "circular_shift"
     """Matched null: circular shift of each feature within sequences, or a plain permutation."""
-    min_firings: int = 10
-    """Features firing fewer times in a replicate are dropped from it (docs/methods.md: 25 lost a
-    quarter of the planted parent-child pairs, whose children fire rarely, at no gain in precision)."""
+    min_firings: int = 3
+    """Features firing fewer times in a replicate are dropped from it. Children of rare parents fire
+    rarely, and the matched null calibrates whatever enters: on the planted data (2,048 features,
+    200k tokens) structural recall was 0.759 at 10, 0.933 at 5 and 0.941 at 3, precision 0.980-0.984
+    and no strictly false edge throughout (docs/methods.md, LASSO)."""
     screen_q: float = 0.05
     """BH level of the Fisher-z correlation screen."""
     min_count: int = 5
@@ -106,7 +108,8 @@ class LassoConfig:
     rule: Literal["and", "or"] = "and"
     """How the two nodewise regressions of a pair combine (Meinshausen & Bühlmann 2006): ``and``
     keeps a pair in a replicate when each endpoint selects the other, ``or`` when either does.
-    Real and null replicates use the same rule, so the null still calibrates the counts."""
+    Real and null replicates use the same rule, so the null still calibrates the counts. On the
+    planted data both gave the same edges (the two directions agree), so the stricter rule stays."""
     null_tail: Literal["bound", "empirical"] = "bound"
     """Per-edge p from the null's replicate counts: ``bound`` = truncated-Markov bound
     P(C0 >= c) <= E[min(C0, c)]/c with one pseudo null selection (valid under any dependence

@@ -33,8 +33,12 @@ def lasso_methods(acts, seqs, seed: int) -> list:
     positions = np.arange(len(seqs)) - np.repeat(starts, np.diff(np.r_[starts, len(seqs)]))
     rows = []
     variants = [("LASSO previous default", PREVIOUS_DEFAULT), ("LASSO default", LassoConfig())]
-    if os.environ.get("SAEGRAPH_BENCH_LASSO_OR"):
-        variants.append(("LASSO OR rule", LassoConfig(rule="or")))
+    for spec in filter(None, os.environ.get("SAEGRAPH_BENCH_LASSO_VARIANTS", "").split(";")):
+        # e.g. "min_firings=5;rule=or": extra rows for a one-off comparison (values are ints or strings)
+        key, _, value = spec.partition("=")
+        variants.append(
+            (f"LASSO {key}={value}", LassoConfig(**{key: int(value) if value.isdigit() else value}))
+        )
     for label, cfg in variants:
         frame, stats = lasso_edges(acts, seqs, positions, replace(cfg, keep="all"), seed=seed)
         i, j = frame["i"].to_numpy(np.int64), frame["j"].to_numpy(np.int64)
