@@ -370,7 +370,13 @@ def admin_import(bundle: Path, work: Path) -> tuple[int, float, float]:
     script = Path(__file__).resolve().parents[2] / "scripts" / "neo4j-local"
     t0 = time.perf_counter()
     done = subprocess.run(
-        [str(script), "admin", *command[0].split()[1:], *command[1:]],
+        [
+            str(script),
+            "admin",
+            *command[0].split()[1:],
+            *command[1:],
+            f"--report-file={work / 'import.report'}",
+        ],
         env=env,
         capture_output=True,
         text=True,
