@@ -148,10 +148,17 @@ def update_bundle(
     tables: Mapping[str, Any] | None = None,
     stats: Mapping[str, Mapping[str, Any]] | None = None,
     drop_tables: tuple[str, ...] = (),
+    edges_config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Bundle:
-    """Atomically replace tables and stage statistics of a finished bundle."""
+    """Atomically replace tables and stage statistics of a finished bundle; ``edges_config``
+    ({stage: settings}) replaces those stages' sections of the recorded ``config.edges``, so the
+    manifest states the settings each table was built with."""
     p = Path(path)
     manifest = read_manifest(p)
+    for stage, settings in (edges_config or {}).items():
+        config = manifest.setdefault("config", {})
+        if isinstance(config, dict):
+            config.setdefault("edges", {})[stage] = dict(settings)
     for name, tbl in (tables or {}).items():
         manifest.setdefault("tables", {})[name] = write_table_file(p, name, tbl)
     for name in drop_tables:

@@ -21,6 +21,7 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -153,7 +154,10 @@ def run_edges(
         stats.setdefault("seconds", round(time.perf_counter() - t0, 3))
         stats.setdefault("rows", int(result.table.num_rows))
         bundle = update_bundle(
-            path, tables={expected: result.table, **result.extra_tables}, stats={stage: stats}
+            path,
+            tables={expected: result.table, **result.extra_tables},
+            stats={stage: stats},
+            edges_config={stage: json_safe(asdict(getattr(config, stage)))},
         )
         shutil.rmtree(work_dir, ignore_errors=True)
         results[stage] = stats

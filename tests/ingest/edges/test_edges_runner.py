@@ -86,11 +86,16 @@ def test_rerun_one_stage_replaces_only_its_table(small_bundle):
     path, _ = small_bundle
     run_edges(path, only=["cosine"], progress=False)
     before = open_bundle(path).manifest["tables"]["cosine"]["sha256"]
+    before_config = open_bundle(path).manifest["config"]["edges"]
     cfg = EdgesConfig(coactivation=CoactivationConfig(min_count=2, null_shift=False))
     run_edges(path, cfg, only=["coactivation"], progress=False)
     b = open_bundle(path)
     assert b.manifest["tables"]["cosine"]["sha256"] == before
     assert b.manifest["stats"]["coactivation"]["perSae"]["a"]["minCount"] == 2
+    # the manifest records the settings the rebuilt table was made with, and keeps the others
+    assert b.manifest["config"]["edges"]["coactivation"]["min_count"] == 2
+    assert b.manifest["config"]["edges"]["coactivation"]["null_shift"] is False
+    assert b.manifest["config"]["edges"]["cosine"] == json.loads(json.dumps(before_config["cosine"]))
 
 
 def test_stage_selection_and_errors():
