@@ -14,18 +14,18 @@ Tarone 1990 and Gilbert 2005 for the exclusion family; Elias & Gygi 2007 for tar
    Floors act before the test, so BH's guarantee covers the kept set.
 4. Null: the same scan on the within-sequence circular shift of every feature's column
    (``stats.nulls``), same margins, same family.
-5. Per tail, BH at fdr_q: over all m = F(F−1)/2 pairs for co-occurrence (pairs never
-   tested count with p = 1; exact q-values, ``stats.significance.bh_qvalues``), over the family
-   for exclusion.
+5. Per tail, BH at fdr_q (``selection.select_tail``): over all m = F(F−1)/2 pairs for
+   co-occurrence (pairs never tested count with p = 1; exact q-values), over the family for
+   exclusion.
 6. Per tail, the null's estimate of the FDR of the kept set, #null p <= t / #real p <= t at
    the BH threshold t; with null_calibrate the threshold is lowered to the largest t whose
    estimate is <= fdr_q (``stats.hypergeom.null_calibrated_threshold``). The null pass
    rate, the estimate and the effect-size quantiles go to the stats.
 7. CO_ACTIVATES scores for the kept pairs: Jaccard, NPMI, phi, P(target|source),
    P(source|target) and the weighted Pearson correlation from S = AᵀA (two sorted CSC
-   columns merged per kept pair); NPMI >= min_npmi; a per-node top_k (NPMI) only when
-   top_k > 0 (off by default). EXCLUDES rows: count, expected count n_i n_j / N, odds
-   ratio, NPMI, p and q.
+   columns merged per kept pair); NPMI >= min_npmi; a per-node top_k (NPMI,
+   ``selection.top_k_per_node``) only when top_k > 0 (off by default). EXCLUDES rows:
+   count, expected count n_i n_j / N, odds ratio, NPMI, p and q.
 """
 
 from __future__ import annotations
@@ -43,14 +43,14 @@ import scipy.sparse as sp
 
 from saegraph.ingest.config import CoactivationConfig
 from saegraph.ingest.edges.coactivation import kernel as kern
+from saegraph.ingest.edges.coactivation.selection import effect_quantiles, select_tail, top_k_per_node
 from saegraph.ingest.edges.coactivation.tails import two_tail_candidates
 from saegraph.ingest.edges.rows import nonempty_activations, pair_rows
 from saegraph.ingest.edges.stats.blocks import target_block_cells
-from saegraph.ingest.edges.stats.hypergeom import estimated_fdr, exclusion_family, null_calibrated_threshold
+from saegraph.ingest.edges.stats.hypergeom import exclusion_family
 from saegraph.ingest.edges.stats.moments import column_moments
 from saegraph.ingest.edges.stats.nulls import circular_shift_pattern
 from saegraph.ingest.edges.stats.significance import (
-    bh_qvalues,
     hypergeom_pvalues,
     log_factorial_table,
     pair_scores,
@@ -176,24 +176,6 @@ def significant_candidates(
     return cand, stats
 
 
-def top_k_per_node(
-    i: np.ndarray, j: np.ndarray, score: np.ndarray, k: int, mode: str = "either"
-) -> np.ndarray:
-    """Boolean mask of edges in the top ``k`` by ``score`` of either (or both) endpoints."""
-    n = i.size
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    ends = np.concatenate([i, j]).astype(np.int64)
-    edge = np.concatenate([np.arange(n), np.arange(n)])
-    sc = np.concatenate([score, score])
-    order = np.lexsort((edge, -sc, ends))  # by node, then score descending, ties by edge id
-    ends_sorted = ends[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(ends_sorted)) + 1]
-    rank = np.arange(ends_sorted.size) - np.repeat(starts, np.diff(np.r_[starts, ends_sorted.size]))
-    hits = np.bincount(edge[order][rank < k], minlength=n)
-    return hits >= (2 if mode == "both" else 1)
-
-
 def sequence_segments(sequence_ids: np.ndarray) -> np.ndarray:
     """Boundaries of runs of equal sequence id (tokens of a sequence are contiguous)."""
     s = np.asarray(sequence_ids)
@@ -201,45 +183,6 @@ def sequence_segments(sequence_ids: np.ndarray) -> np.ndarray:
         return np.zeros(1, dtype=np.int64)
     change = np.flatnonzero(s[1:] != s[:-1]) + 1
     return np.r_[0, change, s.size].astype(np.int64)
-
-
-def _quantiles(x: np.ndarray) -> dict[str, float] | None:
-    """min, 10/50/90 % quantiles and max of an effect-size column (None when empty)."""
-    x = np.asarray(x, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return None
-    v = np.quantile(x, [0.0, 0.1, 0.5, 0.9, 1.0])
-    return dict(zip(("min", "q10", "median", "q90", "max"), (round(float(t), 6) for t in v), strict=True))
-
-
-def select_tail(real_p: np.ndarray, null_p: np.ndarray | None, m: int, q: float, calibrate: bool):
-    """Steps 5–6: BH at ``q`` over a family of ``m``; the null's estimated FDR of the kept set,
-    and (``calibrate``) the BH threshold lowered to the largest p whose estimate is <= q.
-
-    Returns (kept mask, q-values, statistics).
-    """
-    qv = bh_qvalues(real_p, max(int(m), 1))
-    passed = qv <= q
-    t_bh = float(real_p[passed].max()) if passed.any() else -1.0
-    t = t_bh
-    out: dict = {"familySize": int(m), "passedBH": int(passed.sum())}
-    if null_p is not None:
-        null_at_bh = int(np.count_nonzero(null_p <= t_bh)) if t_bh >= 0 else 0
-        out["nullPassedBH"] = null_at_bh
-        out["estimatedFdrAtBH"] = estimated_fdr(real_p, null_p, t_bh)
-        if calibrate and out["estimatedFdrAtBH"] > q:
-            t = null_calibrated_threshold(real_p, null_p, t_bh, q)
-    keep = real_p <= t if t >= 0 else np.zeros(real_p.size, dtype=bool)
-    out["pThreshold"] = t
-    out["kept"] = int(keep.sum())
-    if null_p is not None:
-        n_null = int(np.count_nonzero(null_p <= t)) if t >= 0 else 0
-        out["nullKept"] = n_null
-        out["nullPassRate"] = n_null / max(int(m), 1)
-        out["estimatedFdr"] = n_null / out["kept"] if out["kept"] else 0.0
-        out["calibratedByNull"] = bool(t != t_bh)
-    return keep, qv, out
 
 
 def coactivation_edges(
@@ -312,8 +255,8 @@ def coactivation_edges(
     cols = {"i": i[sel], "j": j[sel], "count": c[sel], "pValue": pos["p"][keep][sel], "qValue": qv[keep][sel]}
     cols.update({k: v[sel] for k, v in scores.items()})
     pos_stats["kept"] = int(sel.size)
-    pos_stats["phi"] = _quantiles(cols["phi"])
-    pos_stats["npmi"] = _quantiles(cols["npmi"])
+    pos_stats["phi"] = effect_quantiles(cols["phi"])
+    pos_stats["npmi"] = effect_quantiles(cols["npmi"])
 
     t0 = time.perf_counter()
     csc = acts.tocsc()
@@ -338,8 +281,8 @@ def coactivation_edges(
     with np.errstate(divide="ignore", invalid="ignore"):
         odds = xc * (n_tokens - ni - nj + xc) / ((ni - xc) * (nj - xc))
     xscores = pair_scores(xc, ni, nj, n_tokens)
-    exc_stats["oddsRatio"] = _quantiles(odds)
-    exc_stats["expected"] = _quantiles(expected)
+    exc_stats["oddsRatio"] = effect_quantiles(odds)
+    exc_stats["expected"] = effect_quantiles(expected)
     exc_stats["familyLogThreshold"] = float(log_thr_x) if np.isfinite(log_thr_x) else None
 
     stats = {
