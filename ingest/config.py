@@ -30,6 +30,7 @@ from saegraph.ingest.edge_config import (  # noqa: F401 (the [edges.*] sections,
     CoactivationConfig,
     CosineConfig,
     EdgesConfig,
+    FlowConfig,
     LassoConfig,
     MatchesConfig,
 )

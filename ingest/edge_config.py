@@ -227,6 +227,28 @@ class MatchesConfig:
 
 
 @dataclass(frozen=True)
+class FlowConfig:
+    enabled: bool = True
+    """Build FLOWS_TO edges from each SAE to the SAEs at the next layer of the same model and d_in
+    (a no-op when no two SAEs sit at different layers)."""
+    top_k: int = 3
+    """Later-layer features kept per earlier feature (its nearest decoder directions)."""
+    min_cosine: float = 0.3
+    """Decoder-cosine floor, as MATCHES's match_floor: several times the extreme-value baseline
+    of the best of M random directions (about 0.17 at d_in 384 and M 1536, stated per pair)."""
+    activation_check: bool = True
+    """When both SAEs' activations are in the bundle (same tokens): P(later fires | earlier fires)
+    and the activation correlation of every kept pair."""
+    block_rows: int = 2048
+    """Rows per blocked matmul of the decoder kNN."""
+
+    def __post_init__(self) -> None:
+        _check(self.top_k >= 1, "edges.flow.top_k must be >= 1")
+        _check(-1.0 <= self.min_cosine <= 1.0, "edges.flow.min_cosine must lie in [-1, 1]")
+        _check(self.block_rows >= 1, "edges.flow.block_rows must be >= 1")
+
+
+@dataclass(frozen=True)
 class EdgesConfig:
     coactivation: CoactivationConfig = field(default_factory=CoactivationConfig)
     """Co-activation and exclusion edges (docs/methods.md, CO_ACTIVATES and EXCLUDES)."""
@@ -236,3 +258,5 @@ class EdgesConfig:
     """Decoder-cosine kNN edges (docs/methods.md, COSINE)."""
     matches: MatchesConfig = field(default_factory=MatchesConfig)
     """Cross-SAE matches (docs/methods.md, MATCHES)."""
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    """Cross-layer feature flow (docs/methods.md, FLOWS_TO)."""

@@ -15,3 +15,4 @@ CREATE REL TABLE IF NOT EXISTS EXCLUDES(FROM Feature TO Feature, saeId STRING, c
 CREATE REL TABLE IF NOT EXISTS LASSO(FROM Feature TO Feature, saeId STRING, weight DOUBLE, stability DOUBLE, nReplicates INT64, nullReplicates INT64, pValue DOUBLE, qValue DOUBLE, runId STRING);
 CREATE REL TABLE IF NOT EXISTS COSINE(FROM Feature TO Feature, saeId STRING, similarity DOUBLE, rank INT64, runId STRING);
 CREATE REL TABLE IF NOT EXISTS MATCHES(FROM Feature TO Feature, sourceSae STRING, targetSae STRING, cosine DOUBLE, actCorr DOUBLE, method STRING, mutual BOOLEAN, rank INT64, runId STRING);
+CREATE REL TABLE IF NOT EXISTS FLOWS_TO(FROM Feature TO Feature, sourceSae STRING, targetSae STRING, sourceLayer INT64, targetLayer INT64, cosine DOUBLE, rank INT64, pTargetGivenSource DOUBLE, actCorr DOUBLE, runId STRING);

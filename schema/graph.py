@@ -33,6 +33,7 @@ class RelType(str, Enum):
     LASSO = "LASSO"
     COSINE = "COSINE"
     MATCHES = "MATCHES"
+    FLOWS_TO = "FLOWS_TO"
 
     @property
     def table(self) -> str:
@@ -66,7 +67,7 @@ class RelType(str, Enum):
     @property
     def within_sae(self) -> bool:
         """True when both endpoints are features of the same SAE."""
-        return self is not RelType.MATCHES
+        return self not in (RelType.MATCHES, RelType.FLOWS_TO)
 
     @property
     def properties(self) -> tuple[str, ...]:
@@ -100,6 +101,7 @@ _WEIGHT = {
     RelType.LASSO: "stability",
     RelType.COSINE: "similarity",
     RelType.MATCHES: "cosine",
+    RelType.FLOWS_TO: "cosine",
 }
 
 _COST = {
@@ -108,6 +110,7 @@ _COST = {
     RelType.LASSO: "neg_log_stability",
     RelType.COSINE: "one_minus_similarity",
     RelType.MATCHES: "one_minus_cosine",
+    RelType.FLOWS_TO: "one_minus_cosine",
 }
 
 _STAGE = {
@@ -116,6 +119,7 @@ _STAGE = {
     RelType.LASSO: "lasso",
     RelType.COSINE: "cosine",
     RelType.MATCHES: "matches",
+    RelType.FLOWS_TO: "flow",
 }
 
 _REL_FIELDS: dict[RelType, tuple[tuple[str, pa.DataType], ...]] = {
@@ -162,6 +166,17 @@ _REL_FIELDS: dict[RelType, tuple[tuple[str, pa.DataType], ...]] = {
         ("method", _STR),
         ("mutual", _BOOL),
         ("rank", _I64),
+        ("runId", _STR),
+    ),
+    RelType.FLOWS_TO: (
+        ("sourceSae", _STR),
+        ("targetSae", _STR),
+        ("sourceLayer", _I64),
+        ("targetLayer", _I64),
+        ("cosine", _F64),
+        ("rank", _I64),
+        ("pTargetGivenSource", _F64),
+        ("actCorr", _F64),
         ("runId", _STR),
     ),
 }

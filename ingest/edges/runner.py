@@ -5,7 +5,7 @@ Algorithm (docs/bundle.md "Edge stage interface"):
    (rebuilt with ``saegraph.ingest.config.from_dict``), the run id to the bundle's, the seed to
    ``config["run"]["seed"]``.
 2. Pick the stages: ``only`` (any order given, run in the canonical order) or every
-   enabled stage, in the order coactivation, cosine, matches, lasso.
+   enabled stage, in the order coactivation, cosine, matches, flow, lasso.
 3. For each stage import ``saegraph.ingest.edges.<stage>`` lazily, call its ``build_from_bundle``
    with ``work_dir = BUNDLE/.work/<stage>/`` and commit its table and statistics with
    ``saegraph.ingest.bundle.update_bundle`` (atomic; the manifest is the commit point), so an
@@ -37,6 +37,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "coactivation": ("saegraph.ingest.edges.coactivation.stage", "co_activates"),
     "cosine": ("saegraph.ingest.edges.cosine.stage", "cosine"),
     "matches": ("saegraph.ingest.edges.matches.stage", "matches"),
+    "flow": ("saegraph.ingest.edges.flow.stage", "flows_to"),
     "lasso": ("saegraph.ingest.edges.lasso.stage", "lasso"),
 }
 WORK_DIR = ".work"

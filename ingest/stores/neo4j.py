@@ -38,7 +38,7 @@ run is marked complete, so re-loading a complete run MERGEs everything again (a 
 The record lives on the ``:Run`` node rather than in a separate node so that deleting a run
 deletes it too; ``resume=False`` ignores it.
 The runner is any callable ``(query_name, params) -> None``; :class:`StoreRunner` runs the
-named statements on a :class:`saegraph.queries.stores.Neo4jStore`, tests pass a recording fake.
+named statements on a :class:`saegraph.queries.neo4j_store.Neo4jStore`, tests pass a recording fake.
 """
 
 from __future__ import annotations

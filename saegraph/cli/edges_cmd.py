@@ -36,6 +36,13 @@ def _summary(stage: str, stats: dict) -> str:
                 f"shared@{s.get('threshold')} {shared_s}"
             )
         return f"{head}; " + ("; ".join(bits) if bits else "no SAE pairs with equal dIn") + tail
+    if stage == "flow":
+        bits = [
+            f"{pair} continuing {s.get('continuing', 0):.2f}, born {s.get('born', 0):.2f}, "
+            f"best cosine {s.get('meanBestCosineForward') or 0:.3f} (baseline {s.get('baselineForward') or 0:.3f})"
+            for pair, s in stats.get("pairs", {}).items()
+        ]
+        return f"{head}; " + ("; ".join(bits) if bits else "no SAEs at successive layers") + tail
     return head + tail
 
 
@@ -65,7 +72,7 @@ def _summary(stage: str, stats: dict) -> str:
 def edges(
     bundle: str, only: tuple[str, ...], config_path: str | None, no_progress: bool, threads: int
 ) -> None:
-    """(Re)build CO_ACTIVATES, LASSO, COSINE and MATCHES tables of a finished bundle.
+    """(Re)build CO_ACTIVATES, LASSO, COSINE, MATCHES and FLOWS_TO tables of a finished bundle.
 
     Activations are read from the bundle, never recomputed; each stage is committed to the
     bundle as soon as it finishes.

@@ -57,12 +57,14 @@ def make_bundle_from_arrays(
     config: dict | None = None,
     sequences_per_chunk: int = 4,
     token_ids: np.ndarray | None = None,
+    layers: dict[str, int] | None = None,
 ) -> Path:
     """Write a finished bundle at ``path``; all SAEs share the same tokens (rows).
 
     ``acts_by_sae`` maps saeId -> [n_tokens, dSae] activations; ``decoders`` maps saeId ->
     [dSae, dIn]. n_tokens must be a multiple of ``sequence_length``. The manifest config
-    holds ``{"run": {"seed": seed}}`` plus ``config`` (e.g. an ``edges`` section).
+    holds ``{"run": {"seed": seed}}`` plus ``config`` (e.g. an ``edges`` section). ``layers``
+    maps saeId -> block index (default 0 for every SAE: one hook).
     """
     path = Path(path)
     sae_ids = list(acts_by_sae)
@@ -131,8 +133,8 @@ def make_bundle_from_arrays(
                 "modelId": "m0",
                 "release": "test",
                 "saeName": sae_ids,
-                "hookName": "blocks.0.hook_resid_post",
-                "layer": 0,
+                "hookName": [f"blocks.{(layers or {}).get(s, 0)}.hook_resid_post" for s in sae_ids],
+                "layer": [int((layers or {}).get(s, 0)) for s in sae_ids],
                 "dIn": [int(decoders[s].shape[1]) for s in sae_ids],
                 "dSae": [widths[s] for s in sae_ids],
                 "architecture": "relu",

@@ -189,6 +189,34 @@ def _matches(a: str, b: str, n: int, rng, run_id: str) -> pa.Table:
     )
 
 
+def _flows_to(a: str, b: str, layer_a: int, n: int, rng, run_id: str) -> pa.Table:
+    """FLOWS_TO rows from SAE a (layer_a) to b (the next layer): 70 % of a's features continue,
+    a few to two later features; the rest end, and b's features nobody reaches are born."""
+    # features 0-9 continue into b's features 0-9 (fixed cases for the tests); the rest at random
+    perm = np.r_[np.arange(min(n, 10)), min(n, 10) + rng.permutation(max(n - 10, 0))]
+    src = np.flatnonzero((rng.random(n) < 0.7) | (np.arange(n) < 10))
+    second = src[rng.random(src.size) < 0.2]
+    sources = np.r_[src, second]
+    targets = np.r_[perm[src], perm[(second + 1) % n]]
+    ranks = np.r_[np.ones(src.size, np.int64), np.full(second.size, 2, np.int64)]
+    m = sources.size
+    return pa.table(
+        {
+            "source": [f"{a}:{i}" for i in sources],
+            "target": [f"{b}:{j}" for j in targets],
+            "sourceSae": [a] * m,
+            "targetSae": [b] * m,
+            "sourceLayer": pa.array(np.full(m, layer_a, np.int64)),
+            "targetLayer": pa.array(np.full(m, layer_a + 1, np.int64)),
+            "cosine": np.where(ranks == 1, rng.uniform(0.6, 0.99, m), rng.uniform(0.3, 0.6, m)),
+            "rank": pa.array(ranks),
+            "pTargetGivenSource": rng.uniform(0, 1, m),
+            "actCorr": rng.uniform(-0.1, 1, m),
+            "runId": [run_id] * m,
+        }
+    )
+
+
 def make_graph_bundle(
     path: str | Path,
     n_saes: int = 2,
@@ -243,8 +271,8 @@ def make_graph_bundle(
                 "modelId": [model_id] * n_saes,
                 "release": ["test"] * n_saes,
                 "saeName": saes,
-                "hookName": ["blocks.0.hook_resid_post"] * n_saes,
-                "layer": [0] * n_saes,
+                "hookName": [f"blocks.{k}.hook_resid_post" for k in range(n_saes)],
+                "layer": list(range(n_saes)),  # one SAE per layer: FLOWS_TO links s<k> -> s<k+1>
                 "dIn": [16] * n_saes,
                 "dSae": [n_features] * n_saes,
                 "architecture": ["standard"] * n_saes,
@@ -290,4 +318,9 @@ def make_graph_bundle(
         )
         m = pa.concat_tables([m, dup])
     builder.write_table("matches", m)
+    flow_rng = np.random.default_rng(seed + 7919)  # its own stream: the other tables stay as they were
+    flows = [_flows_to(saes[k], saes[k + 1], k, n_features, flow_rng, run_id) for k in range(n_saes - 1)]
+    builder.write_table(
+        "flows_to", pa.concat_tables(flows) if flows else _flows_to(saes[0], saes[0], 0, 0, flow_rng, run_id)
+    )
     return builder.finalize()

@@ -81,6 +81,27 @@ def test_shortest_path_walks_one_run(tmp_path, bundles):
                     ref.check_paths_shortest_unweighted(got, bundle, feats, edges, "s0:1", target, t.value)
 
 
+def test_flow_traces_through_three_layers(tmp_path):
+    """flow.trace_forward / trace_backward follow FLOWS_TO across layers 0 -> 1 -> 2."""
+    from tests.integration import test_query_parity as ref
+
+    path = make_graph_bundle(tmp_path / "b", n_saes=3, n_features=40, seed=9)
+    b = open_bundle(path)
+    edges = {t: b.frame(t.table) for t in RelType}
+    with open_store(store_dir=tmp_path / "db", buffer_pool_size=POOL) as store:
+        load_bundle_embedded(path, store, progress=False)
+        deepest = 0
+        for i in range(10):
+            got = run(store, "flow.trace_forward", featureId=f"s0:{i}", minCosine=0.3)
+            want = ref.ref_flow_trace_forward(b, None, edges, f"s0:{i}", minCosine=0.3)
+            ref.assert_frames(got, want, f"trace_forward s0:{i}")
+            deepest = max(deepest, int(got["hops"].max()))
+            got = run(store, "flow.trace_backward", featureId=f"s2:{i}", hops=2, minCosine=0.3)
+            want = ref.ref_flow_trace_backward(b, None, edges, f"s2:{i}", hops=2, minCosine=0.3)
+            ref.assert_frames(got, want, f"trace_backward s2:{i}")
+        assert deepest == 2, "features 0-9 continue through both steps: the trace reaches layer 2"
+
+
 def test_write_back_and_read_only_reopen(tmp_path, bundles):
     a, _ = bundles
     path = tmp_path / "db"

@@ -24,9 +24,9 @@ NEO4J_ONLY_AREAS = ("gds",)  # GDS procedure calls: Neo4j only by definition (em
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("parity")
-    path = make_graph_bundle(root / "bundle", n_saes=2, n_features=120, seed=3)
+    path = make_graph_bundle(root / "bundle", n_saes=2, n_features=120, seed=3)  # layers 0 and 1
     b = open_bundle(path)
-    store = open_store(store_dir=root / "db", buffer_pool_size=256 * 1024 * 1024)
+    store = open_store(store_dir=root / "db", buffer_pool_size=512 * 1024 * 1024)
     load_bundle_embedded(path, store, progress=False)
     feats = b.frame("features")
     edges = {t: b.frame(t.table) for t in RelType}
@@ -158,6 +158,55 @@ def ref_lookup_runs(b, feats, edges):
 
 def ref_lookup_current_run(b, feats, edges, featureId):
     return pd.DataFrame({"runId": [b.run_id]})
+
+
+def _flow_reach(b, edges, featureId, hops, minCosine, forward: bool) -> pd.DataFrame:
+    e = edges[RelType.FLOWS_TO]
+    e = e[e.cosine >= minCosine]
+    step = e.groupby("source" if forward else "target")["target" if forward else "source"].apply(list)
+    layer = b.frame("saes").set_index("saeId")["layer"]
+    seen, frontier = {}, [featureId]
+    for depth in range(1, min(hops, 8) + 1):
+        nxt = [g for f in frontier for g in step.get(f, []) if g not in seen]
+        for g in nxt:
+            seen.setdefault(g, depth)
+        frontier = list(dict.fromkeys(nxt))
+    rows = pd.DataFrame(
+        {
+            "featureId": list(seen),
+            "saeId": [g.split(":")[0] for g in seen],
+            "layer": [int(layer[g.split(":")[0]]) for g in seen],
+            "hops": list(seen.values()),
+        }
+    )
+    return rows.sort_values(["layer", "featureId"], ascending=[forward, True]).reset_index(drop=True)
+
+
+def ref_flow_trace_forward(b, feats, edges, featureId, hops=3, minCosine=0.5):
+    return _flow_reach(b, edges, featureId, hops, minCosine, forward=True)
+
+
+def ref_flow_trace_backward(b, feats, edges, featureId, hops=3, minCosine=0.5):
+    return _flow_reach(b, edges, featureId, hops, minCosine, forward=False)
+
+
+def _flow_ends(feats, edges, saeId, minCosine, limit, incoming: bool) -> pd.DataFrame:
+    e = edges[RelType.FLOWS_TO]
+    best = e.groupby("target" if incoming else "source")["cosine"].max()
+    f = feats[feats.saeId == saeId].sort_values("index")
+    b = f.featureId.map(best)
+    keep = b.isna() | (b < minCosine)
+    name = "bestIncoming" if incoming else "bestOutgoing"
+    out = pd.DataFrame({"featureId": f.featureId[keep], "index": f["index"][keep], name: b[keep]})
+    return out.head(limit).reset_index(drop=True)
+
+
+def ref_flow_born_at(b, feats, edges, saeId, minCosine=0.5, limit=100):
+    return _flow_ends(feats, edges, saeId, minCosine, limit, incoming=True)
+
+
+def ref_flow_ends_at(b, feats, edges, saeId, minCosine=0.5, limit=100):
+    return _flow_ends(feats, edges, saeId, minCosine, limit, incoming=False)
 
 
 def ref_neighbors_top_k(b, feats, edges, featureId, relType, k=10, runId=None):
@@ -480,6 +529,20 @@ def cases():
         ("neighbors.lasso_of_feature", {"featureId": f, "k": 3}),
         ("neighbors.excludes_of_feature", {"featureId": f}),
         ("neighbors.excludes_of_feature", {"featureId": "s0:0", "k": 2}),
+    ]
+    for start in ("s0:0", "s0:1", "s0:2", "s0:7", "s0:9"):
+        out += [
+            ("flow.trace_forward", {"featureId": start}),
+            ("flow.trace_forward", {"featureId": start, "hops": 1, "minCosine": 0.3}),
+        ]
+    for end in ("s1:0", "s1:4", "s1:9"):
+        out += [("flow.trace_backward", {"featureId": end, "minCosine": 0.3})]
+    out += [
+        ("flow.born_at", {"saeId": "s1"}),
+        ("flow.born_at", {"saeId": "s1", "minCosine": 0.7, "limit": 15}),
+        ("flow.born_at", {"saeId": "s0", "limit": 5}),
+        ("flow.ends_at", {"saeId": "s0", "minCosine": 0.4}),
+        ("flow.ends_at", {"saeId": "s1", "limit": 5}),
     ]
     for t in RelType:
         out += [

