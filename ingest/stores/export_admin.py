@@ -176,6 +176,7 @@ def import_command(out_dir, args: dict[str, list[str]], *, database: str = "neo4
         "--overwrite-destination=true",
         "--array-delimiter=U+001F",
         "--multiline-fields=true",
+        f"--report-file={base / 'import.report'}",  # beside the files, not in the working directory
     ]
     return (
         command
