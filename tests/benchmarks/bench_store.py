@@ -375,7 +375,6 @@ def admin_import(bundle: Path, work: Path) -> tuple[int, float, float]:
             "admin",
             *command[0].split()[1:],
             *command[1:],
-            f"--report-file={work / 'import.report'}",
         ],
         env=env,
         capture_output=True,

@@ -79,6 +79,7 @@ def test_admin_import_answers_like_an_online_load(neo4j_store, tmp_path):
     assert "$'" not in text and str(out.resolve()) in text  # any shell, any working directory
     imported = _local(env, "admin", *command[0].split()[1:], *command[1:])
     assert imported.returncode == 0, imported.stdout[-3000:] + imported.stderr[-3000:]
+    assert (out / "import.report").exists()  # the report lands beside the files
     load_bundle_neo4j(bundle, StoreRunner(neo4j_store), batch_size=500, progress=False)
     started = _local(env, "start")
     try:

@@ -37,6 +37,7 @@ def test_every_node_and_rel_file_pair_exists(exported):
     }
     command = (out / "import-command.txt").read_text()
     assert "neo4j-admin database import full" in command
+    assert f"--report-file={(out / 'import.report').resolve()}" in command  # not the working directory
     for a in args["nodes"] + args["relationships"]:
         for f in a.split("=", 1)[1].split(","):
             assert (out / f).exists() and f in command
