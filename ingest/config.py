@@ -1,8 +1,8 @@
 """Run configuration: a TOML file mapped onto frozen dataclasses.
 
 1. ``load_config(path)`` parses TOML with ``tomllib``.
-2. ``from_dict`` builds each section's dataclass, refusing unknown keys and values of the
-   wrong type with one line that names the key and the fix.
+2. ``from_dict`` (``config_coerce``) builds each section's dataclass, refusing unknown keys and
+   values of the wrong type with one line that names the key and the fix.
 3. Each dataclass checks its own values in ``__post_init__`` (the only place validation
    lives), so a config built in Python is checked the same way as one read from TOML.
 4. ``to_dict`` gives the resolved config (defaults filled in) for the bundle manifest.
@@ -16,16 +16,15 @@ import hashlib
 import json
 import re
 import tomllib
-import types
-import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
 from saegraph.ingest.config_checks import ID_PATTERN, ConfigError
 from saegraph.ingest.config_checks import check as _check
 from saegraph.ingest.config_checks import check_choice as _check_choice
 from saegraph.ingest.config_checks import check_prob as _check_prob
+from saegraph.ingest.config_coerce import from_dict
 from saegraph.ingest.edge_config import (  # noqa: F401 (the [edges.*] sections, re-exported)
     CoactivationConfig,
     CosineConfig,
@@ -341,69 +340,6 @@ class Config:
     def fingerprint(self) -> str:
         """sha256 of the resolved config (run identity, resume check)."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
-
-
-# --------------------------------------------------------------------------- parsing
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    origin = get_origin(tp)
-    if isinstance(tp, type) and is_dataclass(tp):
-        _check(isinstance(value, dict), f"{where} must be a table, got {type(value).__name__}")
-        return from_dict(tp, value, where)
-    if origin is Literal:
-        _check(
-            value in get_args(tp), f"{where} = {value!r} is not one of {', '.join(map(repr, get_args(tp)))}"
-        )
-        return value
-    if origin is tuple:
-        _check(isinstance(value, list | tuple), f"{where} must be a list, got {type(value).__name__}")
-        (inner, *_rest) = get_args(tp)
-        return tuple(_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin in (typing.Union, types.UnionType):
-        for arg in get_args(tp):
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{where} has the wrong type {type(value).__name__}")
-    if tp is float:
-        _check(
-            isinstance(value, int | float) and not isinstance(value, bool),
-            f"{where} must be a number, got {value!r}",
-        )
-        return float(value)
-    if tp is int:
-        _check(
-            isinstance(value, int) and not isinstance(value, bool),
-            f"{where} must be an integer, got {value!r}",
-        )
-        return value
-    if tp is bool:
-        _check(isinstance(value, bool), f"{where} must be true or false, got {value!r}")
-        return value
-    if tp is str:
-        _check(isinstance(value, str), f"{where} must be a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported type {_type_name(tp)}")
-
-
-def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
-    """Build dataclass ``cls`` from a nested dict, with one-line errors naming the key."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    _check(not unknown, f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-    kwargs = {}
-    for name, f in known.items():
-        key = f"{where}.{name}" if where != "config" else name
-        if name in data:
-            kwargs[name] = _coerce(data[name], hints[name], key)
-        else:
-            _check(f.default is not MISSING or f.default_factory is not MISSING, f"{key} is required")
-    return cls(**kwargs)
 
 
 def load_config(path: str | Path) -> Config:

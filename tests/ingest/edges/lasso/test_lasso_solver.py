@@ -9,12 +9,8 @@ import pytest
 from sklearn.covariance import graphical_lasso
 from sklearn.linear_model import Lasso
 
-from saegraph.ingest.edges.lasso.solver import (
-    lasso_gram,
-    lasso_path_gram,
-    neighborhood_selection,
-    solve_nodes,
-)
+from saegraph.ingest.edges.lasso.single import lasso_gram, lasso_path_gram, neighborhood_selection
+from saegraph.ingest.edges.lasso.solver import solve_nodes
 
 
 def standardized_problem(seed: int, n: int = 400, p: int = 12):
