@@ -209,6 +209,28 @@ def ref_flow_ends_at(b, feats, edges, saeId, minCosine=0.5, limit=100):
     return _flow_ends(feats, edges, saeId, minCosine, limit, incoming=False)
 
 
+def ref_flow_layer_summary(b, feats, edges, minCosine=0.5):
+    e = edges[RelType.FLOWS_TO]
+    e = e[e.cosine >= minCosine]
+    width = b.frame("saes").set_index("saeId")["dSae"]
+    rows = []
+    for (sa, sb), g in e.groupby(["sourceSae", "targetSae"]):
+        rows.append(
+            {
+                "sourceSae": sa,
+                "targetSae": sb,
+                "sourceLayer": int(g.sourceLayer.iloc[0]),
+                "targetLayer": int(g.targetLayer.iloc[0]),
+                "edges": len(g),
+                "continuingFraction": g.source.nunique() / width[sa],
+                "bornFraction": 1.0 - g.target.nunique() / width[sb],
+                "meanCosine": g.cosine.mean(),
+                "meanPTargetGivenSource": g.pTargetGivenSource.mean(),
+            }
+        )
+    return pd.DataFrame(rows).sort_values(["sourceLayer", "sourceSae", "targetSae"]).reset_index(drop=True)
+
+
 def ref_neighbors_top_k(b, feats, edges, featureId, relType, k=10, runId=None):
     t = RelType.parse(relType)
     u = undirected(edges[t])
@@ -543,6 +565,8 @@ def cases():
         ("flow.born_at", {"saeId": "s0", "limit": 5}),
         ("flow.ends_at", {"saeId": "s0", "minCosine": 0.4}),
         ("flow.ends_at", {"saeId": "s1", "limit": 5}),
+        ("flow.layer_summary", {}),
+        ("flow.layer_summary", {"minCosine": 0.3}),
     ]
     for t in RelType:
         out += [
