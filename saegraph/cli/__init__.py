@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "communities": "saegraph.cli.analysis_cmds:communities",
     "path": "saegraph.cli.analysis_cmds:path",
     "compare": "saegraph.cli.analysis_cmds:compare",
+    "universality": "saegraph.cli.universality_cmd:universality",
     "show": "saegraph.cli.show_cmd:show",
     "view": "saegraph.cli.view_cmd:view",
 }
