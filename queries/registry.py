@@ -297,13 +297,13 @@ def prepare(name: str, kind: str, params: dict[str, Any]) -> tuple[str, dict[str
 
 def run(store, name: str, **params: Any):
     """Run the named query on ``store`` (Neo4j or embedded); a pandas DataFrame out."""
-    resolve = _CURRENT_RUN.search(get_query(name).text_for(store.kind))
+    query = get_query(name)
+    resolve = _CURRENT_RUN.search(query.text_for(store.kind))
     if resolve and params.get("runId") is None and params.get(resolve.group(1)) is not None:
         current = run(store, "lookup.current_run", featureId=params[resolve.group(1)])
         params = {**params, "runId": current["runId"].iloc[0] if len(current) else None}
     text, values = prepare(name, store.kind, params)
     frame = store.run(text, values)
-    query = get_query(name)
     if (
         query.returns
         and list(frame.columns) != list(query.returns)

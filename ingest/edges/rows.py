@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 
 def feature_ids(sae_id: str, index) -> pd.Series:
@@ -20,6 +21,13 @@ def pair_rows(frame: pd.DataFrame, sae_id: str, run_id: str) -> pd.DataFrame:
     out.insert(2, "saeId", sae_id)
     out["runId"] = run_id
     return out
+
+
+def frames_to_table(frames: list[pd.DataFrame], schema: pa.Schema) -> pa.Table:
+    """The stage's per-SAE (or per-pair) row frames as one table of the schema's types; no
+    frames give an empty table with the schema's columns."""
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=schema.names)
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
 
 
 def nonempty_activations(bundle, sae_id: str):

@@ -32,17 +32,18 @@ def _relation(a: pd.Series, b: pd.Series) -> str:
 
 def family_table(source, *, thresholds=(0.5, 0.7, 0.9)) -> pd.DataFrame:
     """One row per SAE pair with equal d_in (steps 1-2)."""
-    saes = source.bundle.frame("saes").set_index("saeId") if hasattr(source, "bundle") else None
-    if saes is None:
+    if not hasattr(source, "bundle"):
         raise ValueError("the family table needs a bundle (its SAE table and decoders)")
+    saes = source.bundle.frame("saes").set_index("saeId")
     ids = [str(s) for s in saes.index]
+    width = {sid: len(source.features(sid)) for sid in ids}
     rows = []
     for x, sid_a in enumerate(ids):
         for sid_b in ids[x + 1 :]:
             a, b = saes.loc[sid_a], saes.loc[sid_b]
             if int(a["dIn"]) != int(b["dIn"]):
                 continue
-            n_a, n_b = len(source.features(sid_a)), len(source.features(sid_b))
+            n_a, n_b = width[sid_a], width[sid_b]
             uni = universality_summary(
                 source.matches(sid_a, sid_b),
                 n_a=n_a,

@@ -164,15 +164,16 @@ def testable_exclusive(truth: PlantedTruth, acts, log_thr: float | None) -> int:
     )
 
 
-def score(res: MethodResult, truth: PlantedTruth, acts) -> dict:
-    cls = truth.classify(res.i, res.j)
-    k = max(len(res.i), 1)
+def score_row(res: MethodResult, cls: dict, n_edges: int, n_structural: int) -> dict:
+    """The row fields every scoring shares: edges, precision, recall, indirect and strictly-false
+    shares of ``n_edges`` classified edges (``PlantedTruth.classify``), the claimed q and estimate."""
+    k = max(n_edges, 1)
     false = cls["false_exc"] if res.kind == "exc" else cls["false_pos"]
-    row = {
+    return {
         "method": res.name,
-        "edges": int(len(res.i)),
+        "edges": int(n_edges),
         "precision": cls["structural"].sum() / k,
-        "recall": cls["structural"].sum() / max(truth.n_structural, 1),
+        "recall": cls["structural"].sum() / max(n_structural, 1),
         "indirect": cls["indirect"].sum() / k,
         "strictlyFalse": false.sum() / k,
         "claimedQ": res.claimed_q,
@@ -180,6 +181,11 @@ def score(res: MethodResult, truth: PlantedTruth, acts) -> dict:
         "exclusiveRecall": None,
         "exclusiveRecallTestable": None,
     }
+
+
+def score(res: MethodResult, truth: PlantedTruth, acts) -> dict:
+    cls = truth.classify(res.i, res.j)
+    row = score_row(res, cls, len(res.i), truth.n_structural)
     if res.kind == "exc":
         n_ex = max(len(truth.exclusive), 1)
         row["exclusiveRecall"] = cls["exclusive"].sum() / n_ex

@@ -247,6 +247,27 @@ def latency(fn, repeats: int) -> float:
     return statistics.median(times) * 1000
 
 
+def random_feature(rng, n_saes: int, n_features: int) -> str:
+    return f"s{rng.integers(n_saes)}:{rng.integers(n_features)}"
+
+
+def warm_latencies(store, rng, n_saes: int, n_features: int, repeats: int) -> tuple[float, float]:
+    """Median ms of ``neighbors.top_k`` and ``lookup.feature_card`` on random features, after 20
+    warm-up calls of each."""
+
+    def pick():
+        return random_feature(rng, n_saes, n_features)
+
+    for _ in range(20):
+        run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10)
+        run(store, "lookup.feature_card", featureId=pick())
+    topk = latency(
+        lambda: run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10), repeats
+    )
+    card = latency(lambda: run(store, "lookup.feature_card", featureId=pick()), repeats)
+    return topk, card
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--saes", type=int, default=3)
@@ -315,21 +336,11 @@ def main() -> None:
             + ", ".join(f"{k} {v:.2f}" for k, v in again.steps.items())
         )
 
-        def pick():
-            return f"s{rng.integers(args.saes)}:{rng.integers(args.features)}"
-
-        for _ in range(20):
-            run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10)
-            run(store, "lookup.feature_card", featureId=pick())
-        topk = latency(
-            lambda: run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10),
-            args.repeats,
-        )
-        card = latency(lambda: run(store, "lookup.feature_card", featureId=pick()), args.repeats)
+        topk, card = warm_latencies(store, rng, args.saes, args.features, args.repeats)
         co = store.edges("CO_ACTIVATES")
 
         def pandas_topk():
-            f = pick()
+            f = random_feature(rng, args.saes, args.features)
             sub = co[(co.source.to_numpy() == f) | (co.target.to_numpy() == f)]
             return sub.nlargest(10, "npmi")
 
@@ -449,17 +460,7 @@ def neo4j_main(args) -> None:
                     f"x{(n / t_import) / row_rate:.0f} vs one tx per row; {load_avg()}"
                 )
 
-            def pick():
-                return f"s{rng.integers(args.saes)}:{rng.integers(args.features)}"
-
-            for _ in range(20):
-                run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10)
-                run(store, "lookup.feature_card", featureId=pick())
-            topk = latency(
-                lambda: run(store, "neighbors.top_k", featureId=pick(), relType="CO_ACTIVATES", k=10),
-                args.repeats,
-            )
-            card = latency(lambda: run(store, "lookup.feature_card", featureId=pick()), args.repeats)
+            topk, card = warm_latencies(store, rng, args.saes, args.features, args.repeats)
             print(f"neighbors.top_k warm median {topk:.2f} ms (target 10 ms: ratio {topk / 10:.2f})")
             print(f"lookup.feature_card warm median {card:.2f} ms (target 10 ms: ratio {card / 10:.2f})")
     finally:

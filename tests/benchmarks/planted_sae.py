@@ -102,7 +102,7 @@ def match_latents(sae, model, threshold: float = MATCH_COSINE) -> tuple[np.ndarr
 
 def score_mapped(res, truth, latent_acts, feature: np.ndarray) -> dict:
     """Step 4: a ``bench_planted.score`` row for latent edges mapped to true-feature pairs."""
-    from tests.benchmarks.bench_planted import testable_exclusive
+    from tests.benchmarks.bench_planted import score_row, testable_exclusive
 
     fi, fj = feature[res.i], feature[res.j]
     ok = (fi >= 0) & (fj >= 0)
@@ -112,22 +112,8 @@ def score_mapped(res, truth, latent_acts, feature: np.ndarray) -> dict:
     matched[feature[feature >= 0]] = True
     p = truth.parent
     n_struct = int(((p >= 0) & matched & matched[np.maximum(p, 0)]).sum())
-    k = max(len(i), 1)
-    false = cls["false_exc"] if res.kind == "exc" else cls["false_pos"]
-    row = {
-        "method": res.name,
-        "edges": int(len(i)),
-        "edgesUnmapped": int((~ok).sum()),
-        "precision": cls["structural"].sum() / k,
-        "recall": cls["structural"].sum() / max(n_struct, 1),
-        "indirect": cls["indirect"].sum() / k,
-        "strictlyFalse": false.sum() / k,
-        "claimedQ": res.claimed_q,
-        "estFdr": res.est_fdr,
-        "exclusiveRecall": None,
-        "exclusiveRecallTestable": None,
-        "nStructuralMatched": n_struct,
-    }
+    row = score_row(res, cls, len(i), n_struct)
+    row.update(edgesUnmapped=int((~ok).sum()), nStructuralMatched=n_struct)
     if res.kind == "exc":
         ex = truth.exclusive
         ex = ex[matched[ex[:, 0]] & matched[ex[:, 1]]] if ex.size else ex

@@ -19,12 +19,9 @@ pytestmark = pytest.mark.neo4j
 STATEMENTS = ("_load.merge_rels", "_load.merge_rels_by_method")
 
 
-def _operators(plan) -> list[str]:
-    out = [plan["operatorType"] if isinstance(plan, dict) else plan.operator_type]
-    children = plan.get("children", []) if isinstance(plan, dict) else plan.children
-    for child in children:
-        out += _operators(child)
-    return out
+def _operators(plan: dict) -> list[str]:
+    """Operator names of an EXPLAIN plan (the driver gives it as nested dicts)."""
+    return [plan["operatorType"], *(op for child in plan.get("children", []) for op in _operators(child))]
 
 
 @pytest.mark.parametrize("name", STATEMENTS)

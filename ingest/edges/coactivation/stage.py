@@ -45,7 +45,7 @@ from saegraph.ingest.config import CoactivationConfig
 from saegraph.ingest.edges.coactivation import kernel as kern
 from saegraph.ingest.edges.coactivation.selection import effect_quantiles, select_tail, top_k_per_node
 from saegraph.ingest.edges.coactivation.tails import two_tail_candidates
-from saegraph.ingest.edges.rows import nonempty_activations, pair_rows
+from saegraph.ingest.edges.rows import frames_to_table, nonempty_activations, pair_rows
 from saegraph.ingest.edges.stats.blocks import target_block_cells
 from saegraph.ingest.edges.stats.hypergeom import exclusion_family
 from saegraph.ingest.edges.stats.moments import column_moments
@@ -359,8 +359,7 @@ EXCLUDES_SCHEMA = RelType.EXCLUDES.arrow_schema()
 
 
 def _table(frames: list[pd.DataFrame], schema: pa.Schema) -> pa.Table:
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=schema.names)
-    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    return frames_to_table(frames, schema)
 
 
 def build_from_bundle(bundle, config: CoactivationConfig, *, run_id: str, seed: int, work_dir: Path):

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from saegraph.ingest.config import CosineConfig
 from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
+from saegraph.ingest.edges.rows import frames_to_table
 from saegraph.schema.graph import RelType
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,7 @@ def build_from_bundle(bundle, config: CosineConfig, *, run_id: str, seed: int, w
                 }
             )
         )
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COSINE_SCHEMA.names)
-    table = pa.Table.from_pandas(frame, schema=COSINE_SCHEMA, preserve_index=False)
+    table = frames_to_table(frames, COSINE_SCHEMA)
     stats = {
         "method": "exact blocked matmul top-k on unit decoder rows",
         "topK": config.top_k,

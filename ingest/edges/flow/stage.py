@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from saegraph.ingest.config import FlowConfig
 from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
+from saegraph.ingest.edges.rows import frames_to_table
 from saegraph.queries.analysis.universality import evt_baseline
 from saegraph.schema.graph import RelType
 
@@ -100,12 +100,12 @@ def activation_check(acts_a, acts_b, a: np.ndarray, b: np.ndarray) -> tuple[np.n
 
 
 def flow_between(
-    bundle, sid_a: str, sid_b: str, config: FlowConfig, *, run_id: str
+    bundle, sid_a: str, sid_b: str, layers: dict[str, int], config: FlowConfig, *, run_id: str
 ) -> tuple[pd.DataFrame, dict]:
-    """FLOWS_TO rows and statistics for one (earlier, later) SAE pair (steps 2-4)."""
+    """FLOWS_TO rows and statistics for one (earlier, later) SAE pair (steps 2-4); ``layers``
+    maps saeId -> layer."""
     from saegraph.ingest.edges.rows import feature_ids
 
-    saes = bundle.frame("saes").set_index("saeId")
     rows, stats = flow_pairs(
         bundle.decoder(sid_a),
         bundle.decoder(sid_b),
@@ -132,8 +132,8 @@ def flow_between(
             "target": feature_ids(sid_b, rows["b"].to_numpy()),
             "sourceSae": sid_a,
             "targetSae": sid_b,
-            "sourceLayer": int(saes.loc[sid_a, "layer"]),
-            "targetLayer": int(saes.loc[sid_b, "layer"]),
+            "sourceLayer": layers[sid_a],
+            "targetLayer": layers[sid_b],
             "cosine": rows["cosine"].to_numpy(np.float64),
             "rank": rows["rank"].to_numpy(np.int64),
             "pTargetGivenSource": np.asarray(p, np.float64),
@@ -148,16 +148,17 @@ def build_from_bundle(bundle, config: FlowConfig, *, run_id: str, seed: int, wor
     """FLOWS_TO rows for every SAE and the SAEs at the next layer of its model (step 1)."""
     from saegraph.ingest.edges.runner import StageResult
 
+    saes = bundle.frame("saes")
+    layers = dict(zip(saes["saeId"].astype(str), saes["layer"].astype(int)))
     frames, per_pair = [], {}
-    for sid_a, sid_b in successor_pairs(bundle.frame("saes")):
+    for sid_a, sid_b in successor_pairs(saes):
         log.info("flow %s -> %s", sid_a, sid_b)
         t0 = time.perf_counter()
-        frame, st = flow_between(bundle, sid_a, sid_b, config, run_id=run_id)
+        frame, st = flow_between(bundle, sid_a, sid_b, layers, config, run_id=run_id)
         st["seconds"] = round(time.perf_counter() - t0, 3)
         frames.append(frame)
         per_pair[f"{sid_a}->{sid_b}"] = st
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FLOWS_TO_SCHEMA.names)
-    table = pa.Table.from_pandas(frame, schema=FLOWS_TO_SCHEMA, preserve_index=False)
+    table = frames_to_table(frames, FLOWS_TO_SCHEMA)
     stats = {
         "method": "decoder-cosine top-k to the next layer's SAEs, checked by P(later fires | earlier fires)",
         "pairs": per_pair,

@@ -54,11 +54,6 @@ def _standardized(s_vals, n, mean_a, mean_b, sd_a, sd_b):
     return (s_vals / n - mean_a * mean_b) / (sd_a * sd_b)
 
 
-def and_rule(node_of: np.ndarray, cand: np.ndarray, coef: np.ndarray, n_features: int):
-    """Undirected edges selected by both endpoints: (keys i·F + j with i < j, mean coefficient)."""
-    return combine_directions(node_of, cand, coef, n_features, "and")
-
-
 def combine_directions(node_of: np.ndarray, cand: np.ndarray, coef: np.ndarray, n_features: int, rule: str):
     """Undirected edges from the nodewise selections (Meinshausen & Bühlmann 2006): ``and`` keeps
     a pair selected by both endpoints, ``or`` by either; (keys i·F + j with i < j, the mean of

@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
@@ -70,7 +69,7 @@ from saegraph.ingest.edges.lasso.sufficient import (
     replicate_from_dataset,
     screen_dataset,
 )
-from saegraph.ingest.edges.rows import nonempty_activations, pair_rows
+from saegraph.ingest.edges.rows import frames_to_table, nonempty_activations, pair_rows
 from saegraph.ingest.edges.stats.moments import column_moments
 from saegraph.ingest.edges.stats.nulls import circular_shift_null
 from saegraph.ingest.edges.stats.significance import bh_qvalues
@@ -365,8 +364,7 @@ def build_from_bundle(bundle, config: LassoConfig, *, run_id: str, seed: int, wo
         )
         per_sae[sid] = stats
         frames.append(pair_rows(frame, sid, run_id))
-    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LASSO_SCHEMA.names)
-    table = pa.Table.from_pandas(data, schema=LASSO_SCHEMA, preserve_index=False)
+    table = frames_to_table(frames, LASSO_SCHEMA)
     R = config.replicates
     combined = []
     for row_idx, row in enumerate(next(iter(per_sae.values()))["replicateCountTable"] if per_sae else []):

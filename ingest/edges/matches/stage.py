@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from saegraph.ingest.config import MatchesConfig
 from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
 from saegraph.ingest.edges.matches.matching import dense_one_to_one, shared_fractions, sparse_one_to_one
+from saegraph.ingest.edges.rows import frames_to_table
 from saegraph.queries.analysis.universality import evt_baseline
 from saegraph.schema.graph import RelType
 
@@ -309,8 +309,7 @@ def build_from_bundle(bundle, config: MatchesConfig, *, run_id: str, seed: int, 
             st["seconds"] = round(time.perf_counter() - t0, 3)
             frames.append(frame)
             per_pair[f"{sid_a}->{sid_b}"] = st
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=MATCHES_SCHEMA.names)
-    table = pa.Table.from_pandas(frame, schema=MATCHES_SCHEMA, preserve_index=False)
+    table = frames_to_table(frames, MATCHES_SCHEMA)
     stats = {
         "method": "decoder-cosine kNN, one-to-one matching with an unmatched option, splitting",
         "pairs": per_pair,
