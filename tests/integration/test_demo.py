@@ -84,7 +84,9 @@ def test_full_demo_tiny_with_minilm(tmp_path):
         dead_feature_window=4,
     )
     settings = DemoSettings(
-        hook="blocks.1.hook_resid_post",
+        layers=(0, 1),
+        focus_layer=1,
+        narrow_width=48,
         context_size=64,
         train_tokens=2048,
         graph_tokens=4096,
@@ -117,7 +119,29 @@ def test_full_demo_tiny_with_minilm(tmp_path):
         json.loads(x)["source"] for x in (res.out_dir / "corpus" / "train.jsonl").read_text().splitlines()
     }
     assert corpus and not train_docs & {json.loads(x)["source"] for x in corpus}  # held-out text
-    # second run: both SAEs come from the cache, same summary numbers
+    # the release: an SAE at layer 0, two seeds and a second width at layer 1, all in one store
+    rel = res.summary["release"]
+    assert [(m["saeId"], m["layer"], m["width"]) for m in rel["members"]] == [
+        ("demo-l0", 0, 96),
+        ("demo-a", 1, 96),
+        ("demo-b", 1, 96),
+        ("demo-narrow", 1, 48),
+    ]
+    assert set(training) == {m["saeId"] for m in rel["members"]}
+    assert {(r["sourceSae"], r["targetSae"]) for r in rel["flow"]} <= {
+        ("demo-l0", "demo-a"),
+        ("demo-l0", "demo-b"),
+        ("demo-l0", "demo-narrow"),
+    }
+    assert len(rel["universality"]) == 6  # every pair of the four SAEs
+    relations = {(r["saeA"], r["saeB"]): r["relation"] for r in rel["universality"]}
+    assert relations[("demo-a", "demo-b")] == "seed" and relations[("demo-a", "demo-narrow")] == "width"
+    assert relations[("demo-l0", "demo-a")] == "layer"
+    if rel["traced"] is not None:
+        steps = rel["traced"]["steps"]
+        assert [s["saeId"] for s in steps] == ["demo-l0", "demo-a"] and rel["traced"]["storeAgrees"]
+    assert "Release: 4 SAEs in one store" in format_summary(res.summary)
+    # second run: every SAE comes from the cache, same summary numbers
     res2 = run_demo(tmp_path / "demo2", settings, cache_dir=cache, progress=False)
     assert all(t["cached"] for t in res2.summary["saeTraining"].values())
     assert res2.summary["shared"] == res.summary["shared"]

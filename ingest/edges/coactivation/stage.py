@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -362,20 +362,47 @@ def _table(frames: list[pd.DataFrame], schema: pa.Schema) -> pa.Table:
     return frames_to_table(frames, schema)
 
 
-def build_from_bundle(bundle, config: CoactivationConfig, *, run_id: str, seed: int, work_dir: Path):
-    """CO_ACTIVATES (and, with ``exclusion``, EXCLUDES) edges for every SAE of the bundle."""
+def build_from_bundle(
+    bundle,
+    config: CoactivationConfig,
+    *,
+    run_id: str,
+    seed: int,
+    work_dir: Path,
+    sae_ids: Sequence[str] | None = None,
+):
+    """CO_ACTIVATES (and, with ``exclusion``, EXCLUDES) edges for every SAE of the bundle; each
+    SAE is checkpointed in ``work_dir`` (``edges.checkpoint``); ``sae_ids`` rebuilds those SAEs
+    and keeps the committed rows of the others."""
+    from saegraph.ingest.edges.checkpoint import StageUnits
     from saegraph.ingest.edges.runner import StageResult, progress_enabled
 
-    frames, xframes, per_sae = [], [], {}
-    for sid in bundle.sae_ids:
+    def one_sae(saes: tuple[str, ...]):
+        (sid,) = saes
         acts, seqs, _ = nonempty_activations(bundle, sid)
         log.info("co-activation for %s: %d tokens x %d features", sid, *acts.shape)
         frame, stats, xframe = coactivation_edges(
             acts, config, sequence_ids=seqs, seed=seed, progress=progress_enabled(), return_exclusions=True
         )
-        per_sae[sid] = stats
-        frames.append(pair_rows(frame, sid, run_id))
-        xframes.append(pair_rows(xframe, sid, run_id))
+        return {
+            "co_activates": pair_rows(frame, sid, run_id),
+            "excludes": pair_rows(xframe, sid, run_id),
+        }, stats
+
+    tables = ("co_activates", "excludes") if config.exclusion else ("co_activates",)
+    units = StageUnits(
+        bundle,
+        "coactivation",
+        config,
+        run_id=run_id,
+        seed=seed,
+        work_dir=work_dir,
+        tables=tables,
+        sae_ids=sae_ids,
+    ).run([(sid,) for sid in bundle.sae_ids], one_sae)
+    frames = [u.frames["co_activates"] for u in units]
+    xframes = [u.frames["excludes"] for u in units if "excludes" in u.frames]
+    per_sae = {u.name: u.stats for u in units}
     table = _table(frames, CO_ACTIVATES_SCHEMA)
     stats = {
         "method": (

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -72,13 +73,24 @@ def undirected_pairs(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> pd
     return df
 
 
-def build_from_bundle(bundle, config: CosineConfig, *, run_id: str, seed: int, work_dir: Path):
-    """Decoder-cosine kNN edges for every SAE of the bundle."""
+def build_from_bundle(
+    bundle,
+    config: CosineConfig,
+    *,
+    run_id: str,
+    seed: int,
+    work_dir: Path,
+    sae_ids: Sequence[str] | None = None,
+):
+    """Decoder-cosine kNN edges for every SAE of the bundle; each SAE is checkpointed in
+    ``work_dir`` (``edges.checkpoint``); ``sae_ids`` rebuilds those SAEs and keeps the committed
+    rows of the others."""
+    from saegraph.ingest.edges.checkpoint import StageUnits
     from saegraph.ingest.edges.rows import feature_ids
     from saegraph.ingest.edges.runner import StageResult, progress_enabled
 
-    frames, per_sae = [], {}
-    for sid in bundle.sae_ids:
+    def one_sae(saes: tuple[str, ...]):
+        (sid,) = saes
         t0 = time.perf_counter()
         w = bundle.decoder(sid)
         rows, cols, sims = cosine_knn(
@@ -87,7 +99,7 @@ def build_from_bundle(bundle, config: CosineConfig, *, run_id: str, seed: int, w
         pairs = undirected_pairs(rows, cols, sims)
         n_feat, d = w.shape
         degree = np.bincount(np.r_[pairs["i"], pairs["j"]].astype(np.int64), minlength=n_feat)
-        per_sae[sid] = {
+        stats = {
             "nFeatures": int(n_feat),
             "dIn": int(d),
             "topK": config.top_k,
@@ -101,18 +113,30 @@ def build_from_bundle(bundle, config: CosineConfig, *, run_id: str, seed: int, w
             "seconds": round(time.perf_counter() - t0, 3),
         }
         log.info("cosine %s: %d edges", sid, len(pairs))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "source": feature_ids(sid, pairs["i"].to_numpy()),
-                    "target": feature_ids(sid, pairs["j"].to_numpy()),
-                    "saeId": sid,
-                    "similarity": pairs["similarity"].to_numpy(),
-                    "rank": pairs["rank"].to_numpy().astype(np.int64),
-                    "runId": run_id,
-                }
-            )
+        frame = pd.DataFrame(
+            {
+                "source": feature_ids(sid, pairs["i"].to_numpy()),
+                "target": feature_ids(sid, pairs["j"].to_numpy()),
+                "saeId": sid,
+                "similarity": pairs["similarity"].to_numpy(),
+                "rank": pairs["rank"].to_numpy().astype(np.int64),
+                "runId": run_id,
+            }
         )
+        return {"cosine": frame}, stats
+
+    units = StageUnits(
+        bundle,
+        "cosine",
+        config,
+        run_id=run_id,
+        seed=seed,
+        work_dir=work_dir,
+        tables=("cosine",),
+        sae_ids=sae_ids,
+    ).run([(sid,) for sid in bundle.sae_ids], one_sae)
+    frames = [u.frames["cosine"] for u in units]
+    per_sae = {u.name: u.stats for u in units}
     table = frames_to_table(frames, COSINE_SCHEMA)
     stats = {
         "method": "exact blocked matmul top-k on unit decoder rows",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -144,20 +145,45 @@ def flow_between(
     return frame, stats
 
 
-def build_from_bundle(bundle, config: FlowConfig, *, run_id: str, seed: int, work_dir: Path):
-    """FLOWS_TO rows for every SAE and the SAEs at the next layer of its model (step 1)."""
+def build_from_bundle(
+    bundle,
+    config: FlowConfig,
+    *,
+    run_id: str,
+    seed: int,
+    work_dir: Path,
+    sae_ids: Sequence[str] | None = None,
+):
+    """FLOWS_TO rows for every SAE and the SAEs at the next layer of its model (step 1); each
+    pair is checkpointed in ``work_dir`` (``edges.checkpoint``); ``sae_ids`` rebuilds the pairs
+    that involve those SAEs and keeps the committed rows of the others."""
+    from saegraph.ingest.edges.checkpoint import PER_PAIR, StageUnits
     from saegraph.ingest.edges.runner import StageResult
 
     saes = bundle.frame("saes")
     layers = dict(zip(saes["saeId"].astype(str), saes["layer"].astype(int)))
-    frames, per_pair = [], {}
-    for sid_a, sid_b in successor_pairs(saes):
+
+    def one_pair(pair: tuple[str, ...]):
+        sid_a, sid_b = pair
         log.info("flow %s -> %s", sid_a, sid_b)
         t0 = time.perf_counter()
         frame, st = flow_between(bundle, sid_a, sid_b, layers, config, run_id=run_id)
         st["seconds"] = round(time.perf_counter() - t0, 3)
-        frames.append(frame)
-        per_pair[f"{sid_a}->{sid_b}"] = st
+        return {"flows_to": frame}, st
+
+    units = StageUnits(
+        bundle,
+        "flow",
+        config,
+        run_id=run_id,
+        seed=seed,
+        work_dir=work_dir,
+        tables=("flows_to",),
+        layout=PER_PAIR,
+        sae_ids=sae_ids,
+    ).run(successor_pairs(saes), one_pair)
+    frames = [u.frames["flows_to"] for u in units]
+    per_pair = {u.name: u.stats for u in units}
     table = frames_to_table(frames, FLOWS_TO_SCHEMA)
     stats = {
         "method": "decoder-cosine top-k to the next layer's SAEs, checked by P(later fires | earlier fires)",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -343,13 +344,24 @@ def lasso_edges(
 
 
 # ------------------------------------------------------------------ bundle shell
-def build_from_bundle(bundle, config: LassoConfig, *, run_id: str, seed: int, work_dir: Path):
-    """LASSO edges for every SAE of the bundle (one table with a saeId column)."""
+def build_from_bundle(
+    bundle,
+    config: LassoConfig,
+    *,
+    run_id: str,
+    seed: int,
+    work_dir: Path,
+    sae_ids: Sequence[str] | None = None,
+):
+    """LASSO edges for every SAE of the bundle (one table with a saeId column). Each SAE
+    resumes from its replicate checkpoints in ``work_dir/<saeId>/`` (``checkpoints``);
+    ``sae_ids`` rebuilds those SAEs and keeps the committed rows of the others
+    (``edges.checkpoint``)."""
+    from saegraph.ingest.edges.checkpoint import StageUnits
     from saegraph.ingest.edges.runner import StageResult, progress_enabled
 
-    frames, per_sae = [], {}
-    sae_ids = [str(s) for s in bundle.frame("saes")["saeId"]]
-    for sid in sae_ids:
+    def one_sae(saes: tuple[str, ...]):
+        (sid,) = saes
         acts, seqs, poss = nonempty_activations(bundle, sid)
         log.info("LASSO for %s: %d tokens x %d latents, %d replicates", sid, *acts.shape, config.replicates)
         frame, stats = lasso_edges(
@@ -362,8 +374,22 @@ def build_from_bundle(bundle, config: LassoConfig, *, run_id: str, seed: int, wo
             work_dir=Path(work_dir) / sid if work_dir is not None else None,
             progress=progress_enabled(),
         )
-        per_sae[sid] = stats
-        frames.append(pair_rows(frame, sid, run_id))
+        return {"lasso": pair_rows(frame, sid, run_id)}, stats
+
+    sae_order = [str(s) for s in bundle.frame("saes")["saeId"]]
+    units = StageUnits(
+        bundle,
+        "lasso",
+        config,
+        run_id=run_id,
+        seed=seed,
+        work_dir=work_dir,
+        tables=("lasso",),
+        sae_ids=sae_ids,
+        checkpoints=False,  # the replicate checkpoints above already resume every SAE
+    ).run([(sid,) for sid in sae_order], one_sae)
+    frames = [u.frames["lasso"] for u in units]
+    per_sae = {u.name: u.stats for u in units}
     table = frames_to_table(frames, LASSO_SCHEMA)
     R = config.replicates
     combined = []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -288,27 +289,55 @@ def compare_pair(
     return frame, stats
 
 
-def build_from_bundle(bundle, config: MatchesConfig, *, run_id: str, seed: int, work_dir: Path):
-    """MATCHES rows for every pair of SAEs (config order) with equal d_in."""
+def build_from_bundle(
+    bundle,
+    config: MatchesConfig,
+    *,
+    run_id: str,
+    seed: int,
+    work_dir: Path,
+    sae_ids: Sequence[str] | None = None,
+):
+    """MATCHES rows for every pair of SAEs (config order) with equal d_in; each pair is
+    checkpointed in ``work_dir`` (``edges.checkpoint``); ``sae_ids`` rebuilds the pairs that
+    involve those SAEs and keeps the committed rows of the others."""
+    from saegraph.ingest.edges.checkpoint import PER_PAIR, StageUnits
     from saegraph.ingest.edges.runner import StageResult, progress_enabled
 
     saes = bundle.frame("saes")
     order = [str(s) for s in saes["saeId"]]
     d_in = dict(zip(order, saes["dIn"].astype(int)))
-    frames, per_pair, skipped = [], {}, []
+    pairs, skipped = [], []
     for x, sid_a in enumerate(order):
         for sid_b in order[x + 1 :]:
             if d_in[sid_a] != d_in[sid_b]:
                 skipped.append(f"{sid_a}->{sid_b} (dIn {d_in[sid_a]} vs {d_in[sid_b]})")
-                continue
-            log.info("matches %s -> %s", sid_a, sid_b)
-            t0 = time.perf_counter()
-            frame, st = compare_pair(
-                bundle, sid_a, sid_b, config, run_id=run_id, seed=seed, progress=progress_enabled()
-            )
-            st["seconds"] = round(time.perf_counter() - t0, 3)
-            frames.append(frame)
-            per_pair[f"{sid_a}->{sid_b}"] = st
+            else:
+                pairs.append((sid_a, sid_b))
+
+    def one_pair(pair: tuple[str, ...]):
+        sid_a, sid_b = pair
+        log.info("matches %s -> %s", sid_a, sid_b)
+        t0 = time.perf_counter()
+        frame, st = compare_pair(
+            bundle, sid_a, sid_b, config, run_id=run_id, seed=seed, progress=progress_enabled()
+        )
+        st["seconds"] = round(time.perf_counter() - t0, 3)
+        return {"matches": frame}, st
+
+    units = StageUnits(
+        bundle,
+        "matches",
+        config,
+        run_id=run_id,
+        seed=seed,
+        work_dir=work_dir,
+        tables=("matches",),
+        layout=PER_PAIR,
+        sae_ids=sae_ids,
+    ).run(pairs, one_pair)
+    frames = [u.frames["matches"] for u in units]
+    per_pair = {u.name: u.stats for u in units}
     table = frames_to_table(frames, MATCHES_SCHEMA)
     stats = {
         "method": "decoder-cosine kNN, one-to-one matching with an unmatched option, splitting",
