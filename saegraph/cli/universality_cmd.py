@@ -1,10 +1,12 @@
-"""``saegraph universality BUNDLE``: the universality table of every SAE pair, and feature frequencies."""
+"""``saegraph universality BUNDLE``: the family report -- pairs, splitting trees, layers, frequencies."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+
+_FLOAT = {"float_format": lambda v: f"{v:.3f}"}
 
 
 @click.command()
@@ -14,60 +16,88 @@ import click
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Also write universality.csv, frequency.csv and frequency.png here.",
+    help="Also write universality.csv, splitting.csv, chains.csv, layers.csv, frequency.csv and "
+    "mcs.png, layers.png, frequency.png here.",
 )
-def universality(bundle: str, out_dir: str | None) -> None:
-    """Universality across the bundle's SAEs: one row per pair with the same d_in.
+@click.option(
+    "--activations/--no-activations",
+    default=True,
+    show_default=True,
+    help="Compute the max-activation-correlation null from the bundle's activations (one more "
+    "correlation pass per pair).",
+)
+@click.option("--null-seed", type=int, default=None, help="Random nonzero sequence shift (default S // 2).")
+def universality(bundle: str, out_dir: str | None, activations: bool, null_seed: int | None) -> None:
+    """Universality across the bundle's SAEs (docs/methods.md, "Universality across a family").
 
-    Mean max decoder cosine both ways beside the best of M random directions (baseline),
-    the share of A's features matched one-to-one at cosine >= 0.5 / 0.7 / 0.9, and the mean
-    activation correlation of those matches; `relation` says whether the two SAEs differ in
-    seed, width or layer (docs/methods.md, "Universality across a family").
+    Pairs (one row per pair with the same d_in; `relation` = seed, width or layer): mean max
+    decoder cosine both ways beside the best of M random directions (baseline), the share of
+    A's features matched one-to-one at cosine >= 0.5 / 0.7 / 0.9, the mean activation
+    correlation of those matches, and the max activation correlation both ways beside its null
+    (B's tokens shifted by whole sequences). Splitting trees across widths of one layer;
+    per-SAE CO_ACTIVATES degree, Leiden communities and FLOWS_TO born fraction.
 
     \b
     Examples:
       saegraph universality bundle/
       saegraph universality bundle/ --out report/
     """
-    from saegraph.queries.analysis.family import family_table, frequency_histograms
+    from saegraph.queries.analysis.family import (
+        family_table,
+        frequency_histograms,
+        layer_structure,
+        splitting_trees,
+    )
     from saegraph.queries.analysis.sources import BundleSource
 
     source = BundleSource(bundle)
-    table = family_table(source)
+    hook = None
+    if activations:
+        from saegraph.ingest.edges.matches.actcorr_null import FamilyActivationCorrelation
+
+        hook = FamilyActivationCorrelation(bundle, seed=null_seed)
+    table = family_table(source, activation_correlation=hook)
     if table.empty:
         click.echo("no two SAEs with the same d_in: nothing to compare")
     else:
-        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        click.echo(table.drop(columns=["actCorrInfo"]).to_string(index=False, **_FLOAT))
+        infos = sorted(set(table["actCorrInfo"]))
+        click.echo("activation correlation: " + " | ".join(infos))
+    trees = splitting_trees(source)
+    if len(trees["summary"]):
+        click.echo("\nsplitting across widths (per width pair):")
+        click.echo(trees["summary"].to_string(index=False, **_FLOAT))
+        click.echo(f"chains across >= 3 widths: {len(trees['chains'])}")
+    layers = layer_structure(source)
+    click.echo("\nper SAE (layer, width):")
+    click.echo(layers.drop(columns=["info"]).to_string(index=False, **_FLOAT))
+    for note in sorted({i for i in layers["info"] if i}):
+        click.echo(f"  {note}")
     freq = frequency_histograms(source)
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out / "universality.csv", index=False)
-        freq.to_csv(out / "frequency.csv", index=False)
-        _plot_frequencies(freq, out / "frequency.png")
-        click.echo(f"wrote {out / 'universality.csv'}, {out / 'frequency.csv'}, {out / 'frequency.png'}")
+        _write_report(Path(out_dir), source, table, trees, layers, freq)
 
 
-def _plot_frequencies(freq, path: Path) -> None:
-    """Feature-frequency histograms, one line per SAE (log10 density of live features)."""
-    import matplotlib
+def _write_report(out: Path, source, table, trees, layers, freq) -> None:
+    from saegraph.queries.analysis import family_plots as plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    bins = [c for c in freq.columns if c not in ("saeId", "dead")]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for _, row in freq.iterrows():
-        ax.step(
-            [float(b) for b in bins],
-            [row[b] for b in bins],
-            where="post",
-            label=f"{row.saeId} ({row.dead} dead)",
-        )
-    ax.set_xlabel("log10 firing density (fraction of tokens)")
-    ax.set_ylabel("live features per 0.5-decade bin")
-    ax.set_title("Feature frequency per SAE")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    out.mkdir(parents=True, exist_ok=True)
+    saes = source.bundle.frame("saes")
+    labels = {
+        str(s): f"{s} (L{int(layer)}, w{int(w)})" for s, layer, w in zip(saes.saeId, saes.layer, saes.dSae)
+    }
+    files = {
+        "universality.csv": table,
+        "splitting.csv": trees["trees"],
+        "splitting_summary.csv": trees["summary"],
+        "chains.csv": trees["chains"],
+        "layers.csv": layers,
+        "frequency.csv": freq,
+    }
+    for name, frame in files.items():
+        frame.to_csv(out / name, index=False)
+    plots.plot_frequencies(freq, out / "frequency.png", labels)
+    plots.plot_mcs(table, source.sae_ids(), out / "mcs.png", labels)
+    plots.plot_layers(layers, out / "layers.png")
+    names = [*files, "frequency.png", "mcs.png", "layers.png"]
+    click.echo(f"wrote {', '.join(str(out / n) for n in names)}")

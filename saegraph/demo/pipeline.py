@@ -126,7 +126,7 @@ def run_demo(
             progress=progress,
         )
         timings["compare"] = time.perf_counter() - t
-        release = None if s.quick else _release_summary(s, BundleSource(bundle), store, timings)
+        release = None if s.quick else _release_summary(s, bundle, store, timings)
     finally:
         store.close()
     timings["total"] = time.perf_counter() - t_all
@@ -154,18 +154,19 @@ def run_demo(
     return DemoResult(out, Path(bundle), store_ref, summary, timings)
 
 
-def _release_summary(s: DemoSettings, bundle_source, store, timings: dict) -> dict:
+def _release_summary(s: DemoSettings, bundle, store, timings: dict) -> dict:
     """Step 7 (full demo): the release's members, flow per layer pair, a traced feature, the
     universality table (``saegraph.demo.release``)."""
     from saegraph.demo import release
 
     members = release.release_plan(s)
+    bundle_source = BundleSource(bundle)
     t = time.perf_counter()
     flow = release.flow_rows(store)
     traced = release.traced_feature(bundle_source, store, members, s.sae_ids[0])
     timings["flow"] = time.perf_counter() - t
     t = time.perf_counter()
-    table = release.universality_rows(bundle_source)
+    table = release.universality_rows(bundle_source, bundle)
     timings["universality"] = time.perf_counter() - t
     return {
         "members": [

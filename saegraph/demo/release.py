@@ -169,11 +169,13 @@ def flow_rows(store) -> list[dict]:
     return [{k: _json(v) for k, v in r.items()} for r in table.to_dict("records")]
 
 
-def universality_rows(bundle_source) -> list[dict]:
-    """Step 4: the family table of every SAE pair with equal d_in."""
+def universality_rows(bundle_source, bundle_path) -> list[dict]:
+    """Step 4: the family table of every SAE pair with equal d_in, with the max activation
+    correlation's sequence-shift null computed from the bundle's activations."""
+    from saegraph.ingest.edges.matches.actcorr_null import FamilyActivationCorrelation
     from saegraph.queries.analysis.family import family_table
 
-    table = family_table(bundle_source)
+    table = family_table(bundle_source, activation_correlation=FamilyActivationCorrelation(bundle_path))
     return [{k: _json(v) for k, v in r.items()} for r in table.to_dict("records")]
 
 

@@ -526,6 +526,53 @@ def ref_universality_cosine_histogram(b, feats, edges, saeA, saeB):
     return pd.DataFrame({"binStart": g.index.to_numpy(), "nMatches": g.to_numpy()})
 
 
+def ref_family_pairs(b, feats, edges, tau=0.7):
+    m = edges[RelType.MATCHES]
+    saes = b.frame("saes").set_index("saeId")
+    rows = []
+    for (sa, sb), g in m.groupby(["sourceSae", "targetSae"]):
+        hung = g[g.method == "hungarian"]
+        rows.append(
+            {
+                "saeA": sa,
+                "saeB": sb,
+                "layerA": int(saes.loc[sa, "layer"]),
+                "layerB": int(saes.loc[sb, "layer"]),
+                "widthA": int(saes.loc[sa, "dSae"]),
+                "widthB": int(saes.loc[sb, "dSae"]),
+                "nHungarian": len(hung),
+                "nMnn": int((g.method == "mnn").sum()),
+                "nParent": int((g.method == "parent").sum()),
+                "meanHungarianCosine": hung.cosine.mean() if len(hung) else np.nan,
+                "sharedFraction": (hung.cosine >= tau).sum() / saes.loc[sa, "dSae"],
+            }
+        )
+    return pd.DataFrame(rows).sort_values(["saeA", "saeB"])
+
+
+def ref_family_layer_degrees(b, feats, edges):
+    u = undirected(edges[RelType.CO_ACTIVATES])
+    saes = b.frame("saes")
+    rows = []
+    for _, s in saes.iterrows():
+        f = feats[feats.saeId == s.saeId]
+        deg = f.featureId.map(u.groupby("a").size()).fillna(0).astype(int)
+        live = int((~f.dead.astype(bool)).sum())
+        rows.append(
+            {
+                "saeId": s.saeId,
+                "layer": int(s.layer),
+                "dSae": int(s.dSae),
+                "nFeatures": len(f),
+                "nLive": live,
+                "coActivatesEdges": int((edges[RelType.CO_ACTIVATES].saeId == s.saeId).sum()),
+                "meanDegree": deg.sum() / live if live else np.nan,
+                "maxDegree": int(deg.max()),
+            }
+        )
+    return pd.DataFrame(rows).sort_values(["layer", "saeId"])
+
+
 # ---------------------------------------------------------------- cases
 
 
@@ -567,6 +614,9 @@ def cases():
         ("flow.ends_at", {"saeId": "s1", "limit": 5}),
         ("flow.layer_summary", {}),
         ("flow.layer_summary", {"minCosine": 0.3}),
+        ("family.pairs", {}),
+        ("family.pairs", {"tau": 0.5}),
+        ("family.layer_degrees", {}),
     ]
     for t in RelType:
         out += [

@@ -20,7 +20,7 @@ from tests.neo4j.conftest import delete_prefixed, ids, run_id
 pytestmark = pytest.mark.neo4j
 
 P = ids("parity")
-_OWN = ("saeId", "sourceSae", "runId", "featureId")  # a row is ours when its first such column is
+_OWN = ("saeId", "sourceSae", "saeA", "runId", "featureId")  # a row is ours when its first such column is
 
 
 def _prefixed(value):
