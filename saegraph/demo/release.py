@@ -204,7 +204,7 @@ def format_release(rel: dict) -> list[str]:
         )
         for r in rel["flow"]:
             lines.append(
-                f"  {r['sourceSae']:>12} -> {r['targetSae']:<12} {r['edges']:>5} edges, "
+                f"  {r['sourceSae']:<12} -> {r['targetSae']:<12} {r['edges']:>5} edges, "
                 f"{_pct(r.get('continuingFraction'))} continue, {_pct(r.get('bornFraction'))} born, "
                 f"mean cosine {_f(r.get('meanCosine'))}, P(later fires | earlier fires) "
                 f"{_f(r.get('meanPTargetGivenSource'))}"
@@ -236,12 +236,12 @@ def format_release(rel: dict) -> list[str]:
             "correlation, null = same with the tokens misaligned):"
         )
         lines.append(
-            f"  {'A':>12} {'B':<12} {'differ':<6} {'MCS A>B':>7} {'B>A':>6} {'base':>6} {'shared':>7} "
+            f"  {'SAE A':<12} {'SAE B':<12} {'differ':<6} {'MCS A>B':>7} {'B>A':>6} {'base':>6} {'shared':>7} "
             f"{'act r':>6} {'null':>6}"
         )
         for r in uni:
             lines.append(
-                f"  {r['saeA']:>12} {r['saeB']:<12} {r['relation']:<6} {_f(r.get('mcsAB')):>7} "
+                f"  {r['saeA']:<12} {r['saeB']:<12} {r['relation']:<6} {_f(r.get('mcsAB')):>7} "
                 f"{_f(r.get('mcsBA')):>6} {_f(r.get('baselineAB')):>6} {_pct(r.get('shared@0.7')):>7} "
                 f"{_f(r.get('maxActCorrAB')):>6} {_f(r.get('actCorrNullAB')):>6}"
             )
