@@ -10,7 +10,8 @@ Algorithm:
 4. Compute feature metadata per SAE (``saegraph.ingest.features``) from the stored chunks.
 5. Write models/saes/datasets/features and the manifest, publish the bundle atomically.
 6. Build the enabled edge stages on the finished bundle (``saegraph.ingest.edges.runner.run_edges``),
-   each committed as soon as it finishes, so an interrupted edge stage is re-run alone.
+   each committed as soon as it finishes, so an interrupted edge stage is re-run alone; their
+   units run on the given executor (``saegraph.ingest.executors``; default in-process).
 """
 
 from __future__ import annotations
@@ -53,9 +54,16 @@ def _check_resume(out: Path, cfg: Config, restart: bool) -> None:
 
 
 def run_ingest(
-    cfg: Config, out: str | Path, *, progress: bool = True, restart: bool = False, edges: bool = True
+    cfg: Config,
+    out: str | Path,
+    *,
+    progress: bool = True,
+    restart: bool = False,
+    edges: bool = True,
+    executor=None,
 ) -> Path:
-    """Run the whole ingestion and return the finished bundle's path."""
+    """Run the whole ingestion and return the finished bundle's path; ``executor``
+    (``saegraph.ingest.executors``) runs the edge stages' units (default: in-process)."""
     from saegraph.ingest import sources
 
     out = Path(out)
@@ -136,7 +144,7 @@ def run_ingest(
     if edges:
         from saegraph.ingest.edges.runner import run_edges
 
-        run_edges(path, cfg.edges, progress=progress)
+        run_edges(path, cfg.edges, progress=progress, executor=executor)
     return path
 
 

@@ -25,6 +25,12 @@ Algorithm:
    stage concatenates them exactly as a full run does (same rows, same order), and the stage
    totals are recomputed from the merged per-unit stats. ``run`` logs "resumed N of M SAEs
    from checkpoints".
+6. Executors (``saegraph.ingest.executors``): ``run`` maps the units without a checkpoint
+   over the executor (default: in-process, one after the other) as ``unit_tasks.UnitTask``s;
+   each task computes its unit and writes its checkpoint itself. Out of process (Ray) the
+   parent then reads every unit back from its checkpoint, in canonical order, so the stage
+   commits the same table as an in-process run; a stage that keeps no unit checkpoints
+   (LASSO, which checkpoints replicates) keeps them when its units run out of process.
 """
 
 from __future__ import annotations
@@ -51,7 +57,8 @@ UNITS_DIR = "units"
 KEY_FILE = "KEY"
 
 Frames = dict[str, pd.DataFrame]
-Compute = Callable[[tuple[str, ...]], tuple[Frames, dict]]
+Compute = Callable[[Any, tuple[str, ...]], tuple[Frames, dict]]
+"""A stage's unit function: ``compute(bundle, saes)``; module-level so that it pickles."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,10 @@ class UnitCheckpoints:
     def _path(self, unit: str, suffix: str) -> Path:
         return self.dir / f"{quote(unit, safe='')}{suffix}"
 
+    def has(self, unit: str) -> bool:
+        """Whether ``unit`` has a committed checkpoint (its stats JSON)."""
+        return self._path(unit, ".json").is_file()
+
     def load(self, unit: str) -> tuple[Frames, dict] | None:
         """The unit's frames and stats, or None when it has no (readable) checkpoint."""
         done = self._path(unit, ".json")
@@ -252,11 +263,15 @@ class StageUnits:
         self.bundle, self.stage, self.config = bundle, stage, config
         self.tables, self.layout = tuple(tables), layout
         self.selected = None if sae_ids is None else {str(s) for s in sae_ids}
-        self.ckpt = (
-            UnitCheckpoints(work_dir, stage_key(bundle, stage, config, seed=seed, run_id=run_id), stage=stage)
-            if checkpoints and work_dir is not None
-            else None
-        )
+        self._ckpt_args = (work_dir, run_id, seed)
+        self.ckpt = self._checkpoints() if checkpoints else None
+
+    def _checkpoints(self) -> UnitCheckpoints | None:
+        work_dir, run_id, seed = self._ckpt_args
+        if work_dir is None:
+            return None
+        key = stage_key(self.bundle, self.stage, self.config, seed=seed, run_id=run_id)
+        return UnitCheckpoints(work_dir, key, stage=self.stage)
 
     def _same_settings(self) -> bool:
         """Whether the bundle records this stage's settings (a missing record means defaults)."""
@@ -300,8 +315,14 @@ class StageUnits:
             )
         return kept
 
-    def run(self, order: Sequence[tuple[str, ...]], compute: Compute) -> list[UnitResult]:
-        """Every unit of ``order`` (tuples of SAE ids) in that order (steps 3-5)."""
+    def run(self, order: Sequence[tuple[str, ...]], compute: Compute, executor=None) -> list[UnitResult]:
+        """Every unit of ``order`` (tuples of SAE ids) in that order, the missing ones computed
+        by ``compute(bundle, saes)`` on ``executor`` (default: in-process) (steps 3-6)."""
+        from saegraph.ingest.edges.runner import EdgeStageError
+        from saegraph.ingest.edges.unit_tasks import UnitTask
+        from saegraph.ingest.executors import local_executor
+
+        executor = local_executor(executor)
         order = [tuple(str(s) for s in saes) for saes in order]
         kept = self._committed(order) if self.selected is not None else {}
         todo = [saes for saes in order if unit_name(saes) not in kept]
@@ -314,21 +335,38 @@ class StageUnits:
                 self.layout.noun,
                 len(kept),
             )
-        rebuilt = {}
+        if self.ckpt is None and not executor.in_process:
+            self.ckpt = self._checkpoints()  # out of process, units come back through them (step 6)
+        ckpt = self.ckpt
+        rebuilt: dict[str, tuple[Frames, dict]] = {}
+        pending = []
         for saes in todo:
-            name = unit_name(saes)
-
-            def one(saes: tuple[str, ...] = saes) -> tuple[Frames, dict]:
-                frames, stats = compute(saes)
-                return {t: frames[t] for t in self.tables}, stats
-
-            rebuilt[name] = self.ckpt.get(name, one) if self.ckpt is not None else one()
-        if self.ckpt is not None and self.ckpt.resumed:
+            cached = ckpt.load(unit_name(saes)) if ckpt is not None else None
+            if cached is None:
+                pending.append(saes)
+            else:
+                rebuilt[unit_name(saes)] = cached
+        keep = executor.in_process or ckpt is None
+        task = UnitTask(self.bundle, compute, self.tables, ckpt, keep_result=keep)
+        if pending and not executor.in_process:
             log.info(
-                "%s: resumed %d of %d %s from checkpoints",
-                self.stage,
-                self.ckpt.resumed,
-                len(todo),
-                self.layout.noun,
+                "%s: %d %s on the %s executor", self.stage, len(pending), self.layout.noun, executor.name
             )
+        for saes, result in zip(pending, executor.map(task, pending)):
+            name = unit_name(saes)
+            if result is None and ckpt is not None:
+                result = ckpt.load(name)
+            if result is None:
+                raise EdgeStageError(f"{self.stage}: unit {name} finished but left no readable checkpoint")
+            rebuilt[name] = result
+        if ckpt is not None:
+            ckpt.resumed, ckpt.computed = len(todo) - len(pending), len(pending)
+            if ckpt.resumed:
+                log.info(
+                    "%s: resumed %d of %d %s from checkpoints",
+                    self.stage,
+                    ckpt.resumed,
+                    len(todo),
+                    self.layout.noun,
+                )
         return merge_units(order, kept, rebuilt)

@@ -19,6 +19,10 @@ Algorithm (docs/bundle.md "Edge stage interface"):
 5. With ``sae_ids`` a stage recomputes only the units that involve those SAEs and takes the
    others' rows and per-unit statistics from its committed table; the committed table is the
    union in the order a full run writes, and its stats carry ``rebuiltSaes``.
+6. ``executor`` (``saegraph.ingest.executors``; default in-process) runs a stage's units:
+   on Ray each unit is a task that reopens the bundle from its path and writes its own
+   checkpoint; the stage then reads the units back in canonical order, so the committed
+   tables are the ones an in-process run commits. Stages still run one after the other.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import pyarrow as pa
 
 from saegraph.errors import SaegraphError
 from saegraph.ingest.config import EdgesConfig, from_dict
+from saegraph.ingest.executors import Executor, local_executor
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +158,15 @@ def run_edges(
     *,
     progress: bool = True,
     sae_ids: Sequence[str] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Build the selected edge stages of a finished bundle; returns {stage: stats}.
 
-    ``sae_ids`` rebuilds those SAEs only (step 5 of the module docstring)."""
+    ``sae_ids`` rebuilds those SAEs only (step 5 of the module docstring); ``executor`` runs
+    each stage's units (step 6; default: in-process, one after the other)."""
     from saegraph.ingest.bundle import open_bundle, update_bundle
+
+    executor = local_executor(executor)
 
     path = Path(bundle_path)
     bundle = open_bundle(path)
@@ -169,14 +178,26 @@ def run_edges(
     results: dict[str, dict[str, Any]] = {}
     for stage in select_stages(config, only):
         build = load_stage(stage)
-        work_dir = path / WORK_DIR / stage
+        work_dir = path.absolute() / WORK_DIR / stage  # absolute: executor tasks run elsewhere
         work_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        log.info("edge stage %s on %s%s", stage, path, f" for SAEs {', '.join(selected)}" if selected else "")
+        log.info(
+            "edge stage %s on %s%s (%s executor)",
+            stage,
+            path,
+            f" for SAEs {', '.join(selected)}" if selected else "",
+            executor.name,
+        )
         partial = {"sae_ids": selected} if selected is not None else {}
         with show_progress(progress):
             result = build(
-                bundle, getattr(config, stage), run_id=run_id, seed=seed, work_dir=work_dir, **partial
+                bundle,
+                getattr(config, stage),
+                run_id=run_id,
+                seed=seed,
+                work_dir=work_dir,
+                executor=executor,
+                **partial,
             )
         expected = STAGES[stage][1]
         if result.table_name != expected:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from saegraph.cli.executor_options import executor_from, executor_options
 from saegraph.schema.graph import RelType
 
 STAGE_NAMES = tuple(dict.fromkeys(rel.stage for rel in RelType))
@@ -77,6 +78,7 @@ def _summary(stage: str, stats: dict) -> str:
     show_default=True,
     help="CPU threads for numba and torch; 0 = the cores the load average leaves free.",
 )
+@executor_options
 def edges(
     bundle: str,
     only: tuple[str, ...],
@@ -84,13 +86,17 @@ def edges(
     config_path: str | None,
     no_progress: bool,
     threads: int,
+    executor_name: str,
+    ray_address: str | None,
+    workers: int | None,
 ) -> None:
     """(Re)build CO_ACTIVATES, LASSO, COSINE, MATCHES and FLOWS_TO tables of a finished bundle.
 
     Activations are read from the bundle, never recomputed; each stage is committed to the
     bundle as soon as it finishes, and each SAE (or SAE pair) inside a stage is checkpointed in
     BUNDLE/.work/, so an interrupted run resumes where it stopped. --sae rebuilds the named
-    SAEs only and keeps the committed rows of the others.
+    SAEs only and keeps the committed rows of the others. --executor ray runs each SAE (SAE
+    pair) as a Ray task, on a local cluster or at --ray-address; the tables are the same.
 
     \b
     Examples:
@@ -98,6 +104,7 @@ def edges(
       saegraph edges bundle/ --only coactivation      # re-run one stage
       saegraph edges bundle/ --only cosine --only matches --config run.toml
       saegraph edges bundle/ --sae layer_7            # one SAE added or changed
+      saegraph edges bundle/ --executor ray --workers 8
     """
     from saegraph.ingest.config import load_config
     from saegraph.ingest.edges.runner import run_edges
@@ -105,15 +112,23 @@ def edges(
 
     apply_threads(choose_threads(threads))
 
+    executor = executor_from(executor_name, ray_address, workers)
     try:
         cfg = load_config(config_path).edges if config_path else None
         results = run_edges(
-            bundle, cfg, list(only) or None, progress=not no_progress, sae_ids=list(sae_ids) or None
+            bundle,
+            cfg,
+            list(only) or None,
+            progress=not no_progress,
+            sae_ids=list(sae_ids) or None,
+            executor=executor,
         )
     except MemoryError:
         raise click.ClickException(
             "out of memory: lower [edges.coactivation] block_memory_mb or block_rows in the config"
         ) from None
+    finally:
+        executor.close()
     if not results:
         click.echo("no edge stage is enabled: pass --only STAGE or enable one in the config")
     for stage, stats in results.items():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from saegraph.cli.executor_options import executor_from, executor_options
+
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
@@ -26,7 +28,18 @@ import click
     show_default=True,
     help="CPU threads for torch and numba; 0 = the cores the load average leaves free.",
 )
-def ingest(config: str, out: str, restart: bool, no_edges: bool, quiet: bool, threads: int) -> None:
+@executor_options
+def ingest(
+    config: str,
+    out: str,
+    restart: bool,
+    no_edges: bool,
+    quiet: bool,
+    threads: int,
+    executor_name: str,
+    ray_address: str | None,
+    workers: int | None,
+) -> None:
     """Run a model and its SAEs over a dataset and write a graph bundle.
 
     Computes sparse activations (chunked on disk, resumable), per-feature metadata and the
@@ -48,6 +61,12 @@ def ingest(config: str, out: str, restart: bool, no_edges: bool, quiet: bool, th
 
     apply_threads(choose_threads(threads))
 
-    path = run_ingest(cfg, out, progress=not quiet, restart=restart, edges=not no_edges)
+    executor = executor_from(executor_name, ray_address, workers)
+    try:
+        path = run_ingest(
+            cfg, out, progress=not quiet, restart=restart, edges=not no_edges, executor=executor
+        )
+    finally:
+        executor.close()
     click.echo(f"bundle written: {path}")
     click.echo(f"next: saegraph inspect {path}   |   saegraph load {path}")

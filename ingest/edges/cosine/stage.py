@@ -18,6 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,47 @@ def undirected_pairs(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> pd
     return df
 
 
+def cosine_unit(bundle, saes: tuple[str, ...], *, config: CosineConfig, run_id: str):
+    """The COSINE rows and statistics of one SAE (an executor task: module-level, picklable)."""
+    from saegraph.ingest.edges.rows import feature_ids
+    from saegraph.ingest.edges.runner import progress_enabled
+
+    (sid,) = saes
+    t0 = time.perf_counter()
+    w = bundle.decoder(sid)
+    rows, cols, sims = cosine_knn(
+        w, config.top_k, config.min_similarity, config.block_rows, progress=progress_enabled()
+    )
+    pairs = undirected_pairs(rows, cols, sims)
+    n_feat, d = w.shape
+    degree = np.bincount(np.r_[pairs["i"], pairs["j"]].astype(np.int64), minlength=n_feat)
+    stats = {
+        "nFeatures": int(n_feat),
+        "dIn": int(d),
+        "topK": config.top_k,
+        "minSimilarity": config.min_similarity,
+        "chanceMaxCosine": chance_max_cosine(n_feat, d),
+        "directedNeighbours": int(rows.size),
+        "edges": int(len(pairs)),
+        "featuresWithNeighbour": int((degree > 0).sum()),
+        "meanDegree": float(degree.mean()) if n_feat else 0.0,
+        "maxSimilarity": float(sims.max()) if sims.size else float("nan"),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    log.info("cosine %s: %d edges", sid, len(pairs))
+    frame = pd.DataFrame(
+        {
+            "source": feature_ids(sid, pairs["i"].to_numpy()),
+            "target": feature_ids(sid, pairs["j"].to_numpy()),
+            "saeId": sid,
+            "similarity": pairs["similarity"].to_numpy(),
+            "rank": pairs["rank"].to_numpy().astype(np.int64),
+            "runId": run_id,
+        }
+    )
+    return {"cosine": frame}, stats
+
+
 def build_from_bundle(
     bundle,
     config: CosineConfig,
@@ -81,49 +123,13 @@ def build_from_bundle(
     seed: int,
     work_dir: Path,
     sae_ids: Sequence[str] | None = None,
+    executor=None,
 ):
-    """Decoder-cosine kNN edges for every SAE of the bundle; each SAE is checkpointed in
-    ``work_dir`` (``edges.checkpoint``); ``sae_ids`` rebuilds those SAEs and keeps the committed
-    rows of the others."""
+    """Decoder-cosine kNN edges for every SAE of the bundle, one ``cosine_unit`` task per SAE on
+    ``executor``; each SAE is checkpointed in ``work_dir`` (``edges.checkpoint``); ``sae_ids``
+    rebuilds those SAEs and keeps the committed rows of the others."""
     from saegraph.ingest.edges.checkpoint import StageUnits
-    from saegraph.ingest.edges.rows import feature_ids
-    from saegraph.ingest.edges.runner import StageResult, progress_enabled
-
-    def one_sae(saes: tuple[str, ...]):
-        (sid,) = saes
-        t0 = time.perf_counter()
-        w = bundle.decoder(sid)
-        rows, cols, sims = cosine_knn(
-            w, config.top_k, config.min_similarity, config.block_rows, progress=progress_enabled()
-        )
-        pairs = undirected_pairs(rows, cols, sims)
-        n_feat, d = w.shape
-        degree = np.bincount(np.r_[pairs["i"], pairs["j"]].astype(np.int64), minlength=n_feat)
-        stats = {
-            "nFeatures": int(n_feat),
-            "dIn": int(d),
-            "topK": config.top_k,
-            "minSimilarity": config.min_similarity,
-            "chanceMaxCosine": chance_max_cosine(n_feat, d),
-            "directedNeighbours": int(rows.size),
-            "edges": int(len(pairs)),
-            "featuresWithNeighbour": int((degree > 0).sum()),
-            "meanDegree": float(degree.mean()) if n_feat else 0.0,
-            "maxSimilarity": float(sims.max()) if sims.size else float("nan"),
-            "seconds": round(time.perf_counter() - t0, 3),
-        }
-        log.info("cosine %s: %d edges", sid, len(pairs))
-        frame = pd.DataFrame(
-            {
-                "source": feature_ids(sid, pairs["i"].to_numpy()),
-                "target": feature_ids(sid, pairs["j"].to_numpy()),
-                "saeId": sid,
-                "similarity": pairs["similarity"].to_numpy(),
-                "rank": pairs["rank"].to_numpy().astype(np.int64),
-                "runId": run_id,
-            }
-        )
-        return {"cosine": frame}, stats
+    from saegraph.ingest.edges.runner import StageResult
 
     units = StageUnits(
         bundle,
@@ -134,7 +140,7 @@ def build_from_bundle(
         work_dir=work_dir,
         tables=("cosine",),
         sae_ids=sae_ids,
-    ).run([(sid,) for sid in bundle.sae_ids], one_sae)
+    ).run([(sid,) for sid in bundle.sae_ids], partial(cosine_unit, config=config, run_id=run_id), executor)
     frames = [u.frames["cosine"] for u in units]
     per_sae = {u.name: u.stats for u in units}
     table = frames_to_table(frames, COSINE_SCHEMA)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,16 @@ def flow_between(
     return frame, stats
 
 
+def flow_unit(bundle, pair: tuple[str, ...], *, layers: dict[str, int], config: FlowConfig, run_id: str):
+    """The FLOWS_TO rows and statistics of one SAE pair (an executor task: module-level, picklable)."""
+    sid_a, sid_b = pair
+    log.info("flow %s -> %s", sid_a, sid_b)
+    t0 = time.perf_counter()
+    frame, st = flow_between(bundle, sid_a, sid_b, layers, config, run_id=run_id)
+    st["seconds"] = round(time.perf_counter() - t0, 3)
+    return {"flows_to": frame}, st
+
+
 def build_from_bundle(
     bundle,
     config: FlowConfig,
@@ -153,24 +164,18 @@ def build_from_bundle(
     seed: int,
     work_dir: Path,
     sae_ids: Sequence[str] | None = None,
+    executor=None,
 ):
-    """FLOWS_TO rows for every SAE and the SAEs at the next layer of its model (step 1); each
-    pair is checkpointed in ``work_dir`` (``edges.checkpoint``); ``sae_ids`` rebuilds the pairs
-    that involve those SAEs and keeps the committed rows of the others."""
+    """FLOWS_TO rows for every SAE and the SAEs at the next layer of its model (step 1), one
+    ``flow_unit`` task per pair on ``executor``; each pair is checkpointed in ``work_dir``
+    (``edges.checkpoint``); ``sae_ids`` rebuilds the pairs that involve those SAEs and keeps the
+    committed rows of the others."""
     from saegraph.ingest.edges.checkpoint import PER_PAIR, StageUnits
     from saegraph.ingest.edges.runner import StageResult
 
     saes = bundle.frame("saes")
     layers = dict(zip(saes["saeId"].astype(str), saes["layer"].astype(int)))
-
-    def one_pair(pair: tuple[str, ...]):
-        sid_a, sid_b = pair
-        log.info("flow %s -> %s", sid_a, sid_b)
-        t0 = time.perf_counter()
-        frame, st = flow_between(bundle, sid_a, sid_b, layers, config, run_id=run_id)
-        st["seconds"] = round(time.perf_counter() - t0, 3)
-        return {"flows_to": frame}, st
-
+    unit = partial(flow_unit, layers=layers, config=config, run_id=run_id)
     units = StageUnits(
         bundle,
         "flow",
@@ -181,7 +186,7 @@ def build_from_bundle(
         tables=("flows_to",),
         layout=PER_PAIR,
         sae_ids=sae_ids,
-    ).run(successor_pairs(saes), one_pair)
+    ).run(successor_pairs(saes), unit, executor)
     frames = [u.frames["flows_to"] for u in units]
     per_pair = {u.name: u.stats for u in units}
     table = frames_to_table(frames, FLOWS_TO_SCHEMA)

@@ -32,6 +32,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,6 @@ from saegraph.ingest.edges.lasso.fdr import (
 )
 from saegraph.ingest.edges.lasso.replicate import ReplicateEdges, select_edges_once
 from saegraph.ingest.edges.lasso.report import (
-    CAVEATS,
     NULL_TAILS,
     SCREEN_NAMES,
     kept_set_statistics,
@@ -344,6 +344,20 @@ def lasso_edges(
 
 
 # ------------------------------------------------------------------ bundle shell
+def lasso_unit(bundle, saes: tuple[str, ...], *, config: LassoConfig, run_id: str, seed: int, work_dir):
+    """The LASSO rows and statistics of one SAE (an executor task: module-level, picklable)."""
+    from saegraph.ingest.edges.runner import progress_enabled
+
+    (sid,) = saes
+    acts, seqs, poss = nonempty_activations(bundle, sid)
+    log.info("LASSO for %s: %d tokens x %d latents, %d replicates", sid, *acts.shape, config.replicates)
+    sae_dir = Path(work_dir) / sid if work_dir is not None else None
+    frame, stats = lasso_edges(
+        acts, seqs, poss, config, seed=seed, sae_id=sid, work_dir=sae_dir, progress=progress_enabled()
+    )
+    return {"lasso": pair_rows(frame, sid, run_id)}, stats
+
+
 def build_from_bundle(
     bundle,
     config: LassoConfig,
@@ -352,31 +366,18 @@ def build_from_bundle(
     seed: int,
     work_dir: Path,
     sae_ids: Sequence[str] | None = None,
+    executor=None,
 ):
-    """LASSO edges for every SAE of the bundle (one table with a saeId column). Each SAE
-    resumes from its replicate checkpoints in ``work_dir/<saeId>/`` (``checkpoints``);
-    ``sae_ids`` rebuilds those SAEs and keeps the committed rows of the others
-    (``edges.checkpoint``)."""
+    """LASSO edges for every SAE of the bundle (one table with a saeId column), one
+    ``lasso_unit`` task per SAE on ``executor``. Each SAE resumes from its replicate checkpoints
+    in ``work_dir/<saeId>/`` (``checkpoints``); ``sae_ids`` rebuilds those SAEs and keeps the
+    committed rows of the others (``edges.checkpoint``)."""
     from saegraph.ingest.edges.checkpoint import StageUnits
-    from saegraph.ingest.edges.runner import StageResult, progress_enabled
-
-    def one_sae(saes: tuple[str, ...]):
-        (sid,) = saes
-        acts, seqs, poss = nonempty_activations(bundle, sid)
-        log.info("LASSO for %s: %d tokens x %d latents, %d replicates", sid, *acts.shape, config.replicates)
-        frame, stats = lasso_edges(
-            acts,
-            seqs,
-            poss,
-            config,
-            seed=seed,
-            sae_id=sid,
-            work_dir=Path(work_dir) / sid if work_dir is not None else None,
-            progress=progress_enabled(),
-        )
-        return {"lasso": pair_rows(frame, sid, run_id)}, stats
+    from saegraph.ingest.edges.lasso.summary import stage_stats
+    from saegraph.ingest.edges.runner import StageResult
 
     sae_order = [str(s) for s in bundle.frame("saes")["saeId"]]
+    unit = partial(lasso_unit, config=config, run_id=run_id, seed=seed, work_dir=work_dir)
     units = StageUnits(
         bundle,
         "lasso",
@@ -386,36 +387,10 @@ def build_from_bundle(
         work_dir=work_dir,
         tables=("lasso",),
         sae_ids=sae_ids,
-        checkpoints=False,  # the replicate checkpoints above already resume every SAE
-    ).run([(sid,) for sid in sae_order], one_sae)
+        checkpoints=False,  # replicate checkpoints resume each SAE (units: out of process only)
+    ).run([(sid,) for sid in sae_order], unit, executor)
     frames = [u.frames["lasso"] for u in units]
     per_sae = {u.name: u.stats for u in units}
     table = frames_to_table(frames, LASSO_SCHEMA)
-    R = config.replicates
-    combined = []
-    for row_idx, row in enumerate(next(iter(per_sae.values()))["replicateCountTable"] if per_sae else []):
-        real = sum(s["replicateCountTable"][row_idx]["edges"] for s in per_sae.values())
-        nul = sum(s["replicateCountTable"][row_idx]["nullEdges"] for s in per_sae.values())
-        combined.append(
-            {
-                "r": row["r"],
-                "edges": real,
-                "nullEdges": nul,
-                "estimatedFdr": float(min(1.0, nul / real)) if real else float(nul > 0),
-            }
-        )
-    stats = {
-        "method": "nodewise LASSO (Meinshausen-Buhlmann) on standardized Gram blocks after a Fisher-z BH "
-        "screen; lambda by EBIC; AND rule; R whole-sequence subsamples each with a matched null; "
-        "per-edge empirical p from null replicate counts within endpoint-frequency strata; BH",
-        "caveats": CAVEATS,
-        "replicates": R,
-        "fdrLevel": config.fdr_q,
-        "nEffMode": config.n_eff,
-        "null": null_name(config.null, config.screen),
-        "screen": SCREEN_NAMES[config.screen],
-        "replicateCountTable": combined,
-        "edges": int(table.num_rows),
-        "perSae": per_sae,
-    }
+    stats = stage_stats(config, per_sae, table.num_rows)
     return StageResult("lasso", table, stats)

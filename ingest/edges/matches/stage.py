@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -289,6 +290,20 @@ def compare_pair(
     return frame, stats
 
 
+def matches_unit(bundle, pair: tuple[str, ...], *, config: MatchesConfig, run_id: str, seed: int):
+    """The MATCHES rows and statistics of one SAE pair (an executor task: module-level, picklable)."""
+    from saegraph.ingest.edges.runner import progress_enabled
+
+    sid_a, sid_b = pair
+    log.info("matches %s -> %s", sid_a, sid_b)
+    t0 = time.perf_counter()
+    frame, st = compare_pair(
+        bundle, sid_a, sid_b, config, run_id=run_id, seed=seed, progress=progress_enabled()
+    )
+    st["seconds"] = round(time.perf_counter() - t0, 3)
+    return {"matches": frame}, st
+
+
 def build_from_bundle(
     bundle,
     config: MatchesConfig,
@@ -297,12 +312,14 @@ def build_from_bundle(
     seed: int,
     work_dir: Path,
     sae_ids: Sequence[str] | None = None,
+    executor=None,
 ):
-    """MATCHES rows for every pair of SAEs (config order) with equal d_in; each pair is
-    checkpointed in ``work_dir`` (``edges.checkpoint``); ``sae_ids`` rebuilds the pairs that
-    involve those SAEs and keeps the committed rows of the others."""
+    """MATCHES rows for every pair of SAEs (config order) with equal d_in, one ``matches_unit``
+    task per pair on ``executor``; each pair is checkpointed in ``work_dir`` (``edges.checkpoint``);
+    ``sae_ids`` rebuilds the pairs that involve those SAEs and keeps the committed rows of the
+    others."""
     from saegraph.ingest.edges.checkpoint import PER_PAIR, StageUnits
-    from saegraph.ingest.edges.runner import StageResult, progress_enabled
+    from saegraph.ingest.edges.runner import StageResult
 
     saes = bundle.frame("saes")
     order = [str(s) for s in saes["saeId"]]
@@ -315,16 +332,6 @@ def build_from_bundle(
             else:
                 pairs.append((sid_a, sid_b))
 
-    def one_pair(pair: tuple[str, ...]):
-        sid_a, sid_b = pair
-        log.info("matches %s -> %s", sid_a, sid_b)
-        t0 = time.perf_counter()
-        frame, st = compare_pair(
-            bundle, sid_a, sid_b, config, run_id=run_id, seed=seed, progress=progress_enabled()
-        )
-        st["seconds"] = round(time.perf_counter() - t0, 3)
-        return {"matches": frame}, st
-
     units = StageUnits(
         bundle,
         "matches",
@@ -335,7 +342,7 @@ def build_from_bundle(
         tables=("matches",),
         layout=PER_PAIR,
         sae_ids=sae_ids,
-    ).run(pairs, one_pair)
+    ).run(pairs, partial(matches_unit, config=config, run_id=run_id, seed=seed), executor)
     frames = [u.frames["matches"] for u in units]
     per_pair = {u.name: u.stats for u in units}
     table = frames_to_table(frames, MATCHES_SCHEMA)
