@@ -3,12 +3,15 @@
 Run: ``python tests/benchmarks/bench_planted.py`` (2,048 and 8,192 features, 200k tokens in
 128-token sequences, seeds 0 and 1, SAE-trained rows at 2,048; writes ``docs/validation.md``)
 or ``--quick`` (512 features, 40k tokens, seeds 0 and 1, SAE-trained CO_ACTIVATES rows at 512;
-prints only, or writes ``--out``).
+prints only, or writes ``--out``). ``--sae-only`` skips the true-activation rows (prints only,
+or writes ``--out``), e.g. ``--features 2048 --sae-only --out /tmp/x.md``.
 
 1. Data: ``tests.helpers.planted_hierarchy`` (``sae_lens.synthetic``: hierarchy with mutually
    exclusive children, low-rank correlation, Zipfian firing); the TRUE feature activations,
    and (``--sae-features``) the activations of an SAE trained on the same model's hidden
    activations, its latents matched to true features (``planted_sae.py``).
+   ``planted_fidelity.py`` breaks the SAE-trained edges down by how faithfully their latents
+   map to true features, and the exclusion edges by the latents' encoder geometry.
 2. Methods, each giving a pair list (and the q it claims, and the null's FDR estimate):
    the previous default CO_ACTIVATES (q = 0.01, NPMI >= 0.1, top-32 per node, no effect
    floor), the current default CO_ACTIVATES and EXCLUDES, the baseline phi > 0.1 (no test),
@@ -44,7 +47,7 @@ from saegraph.ingest.config import CoactivationConfig  # noqa: E402
 from saegraph.ingest.edges.coactivation.stage import coactivation_edges  # noqa: E402
 from saegraph.ingest.edges.stats.hypergeom import log_min_lower_p  # noqa: E402
 from saegraph.ingest.edges.stats.significance import log_factorial_table  # noqa: E402
-from tests.benchmarks.planted_sae import MATCH_COSINE, TRAIN_LR  # noqa: E402
+from tests.benchmarks.planted_report import fidelity_section, markdown_table, sae_section, sae_table  # noqa: E402
 from tests.helpers.planted_hierarchy import PlantedTruth, planted_data  # noqa: E402
 
 PREVIOUS_DEFAULT = CoactivationConfig(
@@ -202,14 +205,16 @@ def run_case(
     methods: list[str] | None = None,
     sae_tokens: int = 0,
     sae_methods: list[str] | None = None,
+    true_rows: bool = True,
 ) -> tuple[list[dict], dict | None]:
-    """Rows on the true activations, then (``sae_tokens`` > 0) on a trained SAE's (``planted_sae``)."""
+    """Rows on the true activations (unless not ``true_rows``), then (``sae_tokens`` > 0) on a
+    trained SAE's (``planted_sae``)."""
     t0 = time.perf_counter()
     acts, seqs, truth, model = planted_data(n_features, n_tokens, seed)
     t_data = time.perf_counter() - t0
     rows = []
     chosen = [(g, fn) for g, fn in METHODS if not methods or g in methods]
-    for _group, fn in chosen:
+    for _group, fn in chosen if true_rows else []:
         t = time.perf_counter()
         results = fn(acts, seqs, seed)
         secs = time.perf_counter() - t
@@ -236,14 +241,6 @@ def run_case(
     return rows, info
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return str(v)
-
-
 COLUMNS = [
     ("features", "F"),
     ("seed", "seed"),
@@ -263,10 +260,7 @@ COLUMNS = [
 
 
 def table(rows: list[dict]) -> str:
-    head = "| " + " | ".join(h for _, h in COLUMNS) + " |"
-    sep = "|" + "---|" * len(COLUMNS)
-    body = ["| " + " | ".join(_fmt(r.get(k)) for k, _ in COLUMNS) + " |" for r in rows]
-    return "\n".join([head, sep, *body])
+    return markdown_table(rows, COLUMNS)
 
 
 def targets(rows: list[dict]) -> list[str]:
@@ -290,30 +284,6 @@ def targets(rows: list[dict]) -> list[str]:
     return bad
 
 
-SAE_COLUMNS = [
-    ("features", "F"),
-    ("seed", "seed"),
-    ("trainTokens", "training tokens"),
-    ("k", "TopK k"),
-    ("fvu", "FVU"),
-    ("l0", "L0"),
-    ("deadFraction", "dead"),
-    ("matched", f"matched latents (cos >= {MATCH_COSINE})"),
-    ("recovered", "true features recovered"),
-    ("medianCosine", "median Hungarian cosine"),
-    ("structuralMatched", "planted parent–child pairs, both matched"),
-    ("exclusiveMatched", "planted exclusive pairs, both matched"),
-    ("trainSeconds", "training s"),
-]
-
-
-def sae_table(infos: list[dict]) -> str:
-    head = "| " + " | ".join(h for _, h in SAE_COLUMNS) + " |"
-    sep = "|" + "---|" * len(SAE_COLUMNS)
-    body = ["| " + " | ".join(_fmt(r.get(k)) for k, _ in SAE_COLUMNS) + " |" for r in infos]
-    return "\n".join([head, sep, *body])
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="512 features, 40k tokens (seconds)")
@@ -333,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--sae-methods", nargs="*", help="method groups run on the SAE's activations (default all)"
     )
+    ap.add_argument("--sae-only", action="store_true", help="only the SAE-trained rows (writes only --out)")
     ap.add_argument("--out", type=Path, help="write the markdown here (full run default: docs/validation.md)")
     args = ap.parse_args(argv)
     feats = args.features or ([512] if args.quick else [2048, 8192])
@@ -340,12 +311,18 @@ def main(argv: list[str] | None = None) -> int:
     sae_feats = args.sae_features if args.sae_features is not None else ([512] if args.quick else [2048])
     sae_methods = args.sae_methods or (["coactivation"] if args.quick else None)
     sae_tokens = args.sae_train_tokens or tokens
-    out = args.out or (None if args.quick else ROOT / "docs" / "validation.md")
+    out = args.out or (None if args.quick or args.sae_only else ROOT / "docs" / "validation.md")
     rows, infos = [], []
     for f in feats:
         for seed in args.seeds:
             case, info = run_case(
-                f, tokens, seed, args.methods, sae_tokens if f in sae_feats else 0, sae_methods
+                f,
+                tokens,
+                seed,
+                args.methods,
+                sae_tokens if f in sae_feats else 0,
+                sae_methods,
+                not args.sae_only,
             )
             rows.extend(case)
             if info:
@@ -356,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     text = table(rows)
     print(text)
     if infos:
-        print(sae_table(infos))
+        print(sae_table(infos) + "\n\n" + fidelity_section(infos))
     bad = targets(rows)
     print("targets: " + ("all met" if not bad else "FAILED\n  " + "\n  ".join(bad)))
     if out is not None:
@@ -367,17 +344,15 @@ def main(argv: list[str] | None = None) -> int:
             + text
             + "\n\n"
             + (
-                SAE_HEAD.format(
-                    feats=", ".join(map(str, sae_feats)), train=sae_tokens, cos=MATCH_COSINE, lr=TRAIN_LR
-                )
-                + sae_table(infos)
-                + "\n\n"
+                sae_section(infos, ", ".join(map(str, sae_feats)), sae_tokens) + fidelity_section(infos)
                 if infos
                 else ""
             )
             + (
                 "Targets (true activations): all met.\n"
-                if not bad
+                if not bad and not args.sae_only
+                else "Targets: not checked (SAE-trained rows only).\n"
+                if args.sae_only
                 else "Targets NOT met:\n\n" + "\n".join(f"- {b}" for b in bad) + "\n"
             )
         )
@@ -405,24 +380,6 @@ cut at the edge count of each CO_ACTIVATES variant. "previous default" = CO_ACTI
 issue 12 (BH at q = 0.01 only, NPMI >= 0.1, top-32 per node). Rows with activations
 "true" use the true feature activations; rows "SAE-trained (m matched)" use a trained SAE's
 latents mapped to true features (next section); the targets are checked on the "true" rows.
-
-"""
-
-SAE_HEAD = """## SAE-trained activations
-
-Rows "SAE-trained (m matched)" above (features {feats}): a TopK SAE (AuxK loss, decoder
-initialised at data directions) trained with SAELens' `SAETrainer` through the demo's
-`saegraph.demo.train_saes.train_sae` on the hidden activations (`feature_dict` of the true
-activations) of the benchmark's own tokens: width = number of true features, k = the true
-mean L0 rounded, {train} training samples (batch 256, lr {lr}, seeded by the case's seed, torch
-on one thread); its inference form encodes the same tokens (`tests/benchmarks/planted_sae.py`).
-Latents are matched one-to-one to true features by the Hungarian assignment on
-decoder/true-direction cosine; matches with cosine >= {cos} are kept.
-Each edge between two matched latents is scored as the pair of their true features;
-"edges off matched latents" counts edges touching an unmatched latent (not scored).
-Structural recall and exclusive recall are over planted pairs whose two features are both
-matched; "testable" uses the latents' firing counts. FVU and L0 are measured on the
-benchmark's tokens.
 
 """
 

@@ -19,6 +19,9 @@
    true-activation edge; edges touching an unmatched latent are counted but not scored.
    Recall is over the planted pairs whose two features were both matched (structural, and
    mutually exclusive); "testable" exclusive pairs use the latents' firing counts.
+6. ``planted_fidelity``: the scored edges again, restricted to latents whose mapping is faithful
+   (decoder cosine, activation correlation), and the EXCLUDES edges' encoder geometry; both go
+   into the info dict (``fidelity``, ``geometry``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
+
+from tests.benchmarks.planted_fidelity import SCORED, exclusion_geometry, fidelity_rows, latent_fidelity
 
 TRAIN_LR = 3e-3
 """Adam learning rate of the short run."""
@@ -82,8 +87,9 @@ def encode(sae, hidden: np.ndarray, batch: int = 8192) -> sp.csr_matrix:
     return sp.vstack(parts, format="csr")
 
 
-def match_latents(sae, model, threshold: float = MATCH_COSINE) -> tuple[np.ndarray, np.ndarray]:
-    """Step 3: (feature of each latent or -1, matched cosine of each latent or nan)."""
+def hungarian(sae, model) -> tuple[np.ndarray, np.ndarray]:
+    """Step 4's assignment before the ``MATCH_COSINE`` cut: (feature of each latent or -1, its
+    cosine or nan)."""
     from scipy.optimize import linear_sum_assignment
 
     dec = sae.W_dec.detach().float().cpu().numpy()
@@ -92,12 +98,11 @@ def match_latents(sae, model, threshold: float = MATCH_COSINE) -> tuple[np.ndarr
     true = true / np.maximum(np.linalg.norm(true, axis=1, keepdims=True), 1e-12)
     cos = dec @ true.T
     rows, cols = linear_sum_assignment(-cos)
-    feature = np.full(dec.shape[0], -1, np.int64)
+    assigned = np.full(dec.shape[0], -1, np.int64)
     cosine = np.full(dec.shape[0], np.nan)
-    good = cos[rows, cols] >= threshold
-    feature[rows[good]] = cols[good]
+    assigned[rows] = cols
     cosine[rows] = cos[rows, cols]
-    return feature, cosine
+    return assigned, cosine
 
 
 def score_mapped(res, truth, latent_acts, feature: np.ndarray) -> dict:
@@ -137,7 +142,10 @@ def sae_rows(
     sae, quality = train_planted_sae(hidden, n_features, k, seed, train_tokens)
     t_train = time.perf_counter() - t0
     latent_acts = encode(sae, hidden)
-    feature, cosine = match_latents(sae, model)
+    assigned, cosine = hungarian(sae, model)
+    with np.errstate(invalid="ignore"):
+        feature = np.where(cosine >= MATCH_COSINE, assigned, -1)
+    fid = latent_fidelity(latent_acts, acts, assigned, cosine)
     n_matched = int((feature >= 0).sum())
     matched = np.zeros(n_features, bool)
     matched[feature[feature >= 0]] = True
@@ -156,6 +164,8 @@ def sae_rows(
         "recovered": n_matched / n_features,
         "medianCosine": float(np.nanmedian(cosine)),
         "trainSeconds": round(t_train, 1),
+        "fidelity": [],
+        "geometry": [],
     }
     rows = []
     for group, fn in methods:
@@ -174,4 +184,9 @@ def sae_rows(
                 group=group,
             )
             rows.append(row)
+            if res.name in SCORED:
+                info["fidelity"] += fidelity_rows(res, truth, assigned, fid, info)
+            if res.name == "EXCLUDES default":
+                enc = sae.W_enc.detach().float().cpu().numpy()
+                info["geometry"] += exclusion_geometry(res, truth, latent_acts, acts, feature, enc, info)
     return rows, info
