@@ -53,9 +53,16 @@ class CoactivationConfig:
     """Cap on the int32 count buffer (block_rows x F x 4 bytes); fewer rows per block at large F."""
     top_k_mode: Literal["either", "both"] = "either"
     """With top_k > 0: keep an edge in the top_k of either endpoint (kNN union) or of both (mutual)."""
+    token_memory_mb: float = 1024.0
+    """Most MiB of one SAE's token x feature activations held at once (8 B per stored value and
+    8 B per token, ``stats.stream.csr_bytes``). Above it the SAE's chunks stream from disk in
+    blocks of whole sequences within this size, read once per block of feature rows (rows then as
+    large as block_rows and block_memory_mb allow, to keep the passes few); the edges and their
+    statistics are those of the in-memory path (docs/scaling.md, "Memory per stage")."""
 
     def __post_init__(self) -> None:
         _check(self.min_count >= 1, "edges.coactivation.min_count must be >= 1")
+        _check(self.token_memory_mb > 0, "edges.coactivation.token_memory_mb must be > 0")
         _check(self.block_memory_mb >= 1, "edges.coactivation.block_memory_mb must be >= 1")
         _check_choice("edges.coactivation.top_k_mode", self.top_k_mode, ("either", "both"))
         _check_prob("edges.coactivation.fdr_q", self.fdr_q)
@@ -212,9 +219,16 @@ class MatchesConfig:
     """Rows of SAE A (a seeded sample) compared with a randomly rotated B for the MCS rotation null."""
     block_rows: int = 2048
     """Rows per blocked matmul / activation-correlation block."""
+    token_memory_mb: float = 1024.0
+    """Most MiB of the SAE pair's token x feature activations (both SAEs together) held at once
+    (``stats.stream.csr_bytes``). Above it both SAEs' chunks stream from disk in blocks of whole
+    sequences within this size: once per block of A's features for the max activation
+    correlation, once for the pairs' correlations and the splitting counts; the rows are those
+    of the in-memory path (docs/scaling.md, "Memory per stage")."""
 
     def __post_init__(self) -> None:
         _check(self.knn >= 1, "edges.matches.knn must be >= 1")
+        _check(self.token_memory_mb > 0, "edges.matches.token_memory_mb must be > 0")
         _check(-1.0 <= self.match_floor <= 1.0, "edges.matches.match_floor must lie in [-1, 1]")
         _check(self.rotation_null_rows >= 0, "edges.matches.rotation_null_rows must be >= 0")
         _check(self.block_rows >= 1, "edges.matches.block_rows must be >= 1")
@@ -241,9 +255,15 @@ class FlowConfig:
     and the activation correlation of every kept pair."""
     block_rows: int = 2048
     """Rows per blocked matmul of the decoder kNN."""
+    token_memory_mb: float = 1024.0
+    """Most MiB of the SAE pair's token x feature activations (both SAEs together) held at once
+    for the activation check (``stats.stream.csr_bytes``). Above it both SAEs' chunks stream from
+    disk, in one pass of blocks of whole sequences within this size; the rows are those of the
+    in-memory path (docs/scaling.md, "Memory per stage")."""
 
     def __post_init__(self) -> None:
         _check(self.top_k >= 1, "edges.flow.top_k must be >= 1")
+        _check(self.token_memory_mb > 0, "edges.flow.token_memory_mb must be > 0")
         _check(-1.0 <= self.min_cosine <= 1.0, "edges.flow.min_cosine must lie in [-1, 1]")
         _check(self.block_rows >= 1, "edges.flow.block_rows must be >= 1")
 

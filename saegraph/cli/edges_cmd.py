@@ -125,7 +125,8 @@ def edges(
         )
     except MemoryError:
         raise click.ClickException(
-            "out of memory: lower [edges.coactivation] block_memory_mb or block_rows in the config"
+            "out of memory: lower [edges.coactivation] block_memory_mb or block_rows, or "
+            "token_memory_mb (stream the tokens from disk), in the config"
         ) from None
     finally:
         executor.close()

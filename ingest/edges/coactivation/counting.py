@@ -2,10 +2,12 @@
 
 Algorithm (docs/methods.md, "CO_ACTIVATES and EXCLUDES", step 3):
 1. ``effective_block_rows``: rows per block of the dense int32 count buffer, cache-sized
-   (``stats.blocks``), capped by ``block_rows`` and ``block_memory_mb``.
+   (``stats.blocks``; as large as allowed when the tokens stream from disk), capped by
+   ``block_rows`` and ``block_memory_mb``.
 2. ``binary_pattern``: the CSR pattern of A > 0 (indptr int64, sorted indices int32).
 3. ``cofiring_counts``: the strict-upper-triangle co-firing counts of a row range, streamed
-   over activation chunks (``kernel.count_block``).
+   over activation chunks (``kernel.count_block``); ``block_patterns``: the binary patterns
+   (real or circularly shifted) of a ``stats.stream.TokenBlocks``, as the stage counts them.
 4. ``significant_candidates``: the co-occurrence tail alone, block by block: pairs with
    c >= min_count and exact hypergeometric p <= q (the stage itself reads both tails at once,
    ``tails``).
@@ -14,25 +16,30 @@ Algorithm (docs/methods.md, "CO_ACTIVATES and EXCLUDES", step 3):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
 
 from saegraph.ingest.edges.coactivation import kernel as kern
 from saegraph.ingest.edges.stats.blocks import target_block_cells
+from saegraph.ingest.edges.stats.nulls import circular_shift_pattern
 from saegraph.ingest.edges.stats.significance import hypergeom_pvalues, log_factorial_table
+from saegraph.ingest.edges.stats.stream import TokenBlock, TokenBlocks
 
 _BUFFER = 1 << 20
 
 
-def effective_block_rows(n_features: int, block_rows: int, block_memory_mb: int) -> int:
+def effective_block_rows(
+    n_features: int, block_rows: int, block_memory_mb: int, *, cache_sized: bool = True
+) -> int:
     """Rows per block: a cache-sized int32 count buffer (``stats.blocks``) unless that takes
     more than ``MAX_PASSES`` passes over the tokens; never more than ``block_rows`` rows or
-    ``block_memory_mb``."""
+    ``block_memory_mb``. Without ``cache_sized`` (tokens streamed from disk, every pass reads
+    them again) as many rows as ``block_rows`` and ``block_memory_mb`` allow."""
     F = max(n_features, 1)
     by_memory = max(1, (block_memory_mb << 20) // (4 * F))
-    by_cache = target_block_cells(F * F, 4) // F
+    by_cache = target_block_cells(F * F, 4) // F if cache_sized else F
     return int(max(1, min(block_rows, by_memory, by_cache, F)))
 
 
@@ -43,6 +50,31 @@ def binary_pattern(acts: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
     m.eliminate_zeros()
     m.sort_indices()
     return m.indptr.astype(np.int64), m.indices.astype(np.int32)
+
+
+Patterns = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
+
+
+def block_patterns(blocks: TokenBlocks, null_seed: int | None = None) -> Patterns:
+    """A callable yielding the binary pattern (indptr, indices) of every token block of the first
+    SAE of ``blocks``, or of its within-sequence circular shift (``stats.nulls``) drawn with
+    ``null_seed``; computed once when the blocks are in memory, again on every call when they
+    stream from disk."""
+
+    def pattern(b: TokenBlock) -> tuple[np.ndarray, np.ndarray]:
+        ptr, idx = binary_pattern(b.acts[0])
+        if null_seed is not None:
+            ptr, idx = circular_shift_pattern(ptr, idx, b.segments(), np.uint64(null_seed), b.first_segment)
+        return ptr, idx
+
+    if not blocks.streamed:
+        cached = [pattern(b) for b in blocks]
+        return lambda: cached
+
+    def stream() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return (pattern(b) for b in blocks)
+
+    return stream
 
 
 def cofiring_counts(chunks_iter: Iterable[sp.spmatrix], n_features: int, rows: tuple[int, int] | None = None):

@@ -22,7 +22,8 @@ Algorithm (blocked rows, exact; docs/methods.md, CO_ACTIVATES and EXCLUDES):
    hash of (seed, feature, sequence), so every feature keeps its count and its own
    autocorrelation while its alignment with other features is broken.
 5. ``pair_dots`` merges two sorted CSC columns per requested pair to get the co-firing
-   count and Σ_t a_ti a_tj (the weighted S = AᵀA entry) for a list of pairs only.
+   count and Σ_t a_ti a_tj (the weighted S = AᵀA entry) for a list of pairs only;
+   ``pair_dots_add`` adds one block of rows to running counts and sums (streamed tokens).
 """
 
 from __future__ import annotations
@@ -140,15 +141,17 @@ def block_candidates(
 
 
 @nb.njit(cache=True, nogil=True)
-def pair_dots(ptr_a, rows_a, vals_a, ptr_b, rows_b, vals_b, ia, ib, counts, dots):
-    """For each pair k: co-firing count and Σ a·b of column ia[k] of A and ib[k] of B (CSC)."""
+def pair_dots_add(ptr_a, rows_a, vals_a, ptr_b, rows_b, vals_b, ia, ib, counts, dots):
+    """For each pair k: add the co-firing count and Σ a·b of column ia[k] of A and ib[k] of B
+    (CSC) to counts[k] and dots[k]. The sum continues from dots[k] in row order, so calling it
+    on consecutive row blocks gives the float64 sum of one call on the stacked rows."""
     for k in range(ia.shape[0]):
         pa = ptr_a[ia[k]]
         ea = ptr_a[ia[k] + 1]
         pb = ptr_b[ib[k]]
         eb = ptr_b[ib[k] + 1]
         c = 0
-        s = 0.0
+        s = dots[k]
         while pa < ea and pb < eb:
             ra = rows_a[pa]
             rb = rows_b[pb]
@@ -161,8 +164,16 @@ def pair_dots(ptr_a, rows_a, vals_a, ptr_b, rows_b, vals_b, ia, ib, counts, dots
                 pa += 1
             else:
                 pb += 1
-        counts[k] = c
+        counts[k] += c
         dots[k] = s
+
+
+@nb.njit(cache=True, nogil=True)
+def pair_dots(ptr_a, rows_a, vals_a, ptr_b, rows_b, vals_b, ia, ib, counts, dots):
+    """For each pair k: co-firing count and Σ a·b of column ia[k] of A and ib[k] of B (CSC)."""
+    counts[:] = 0
+    dots[:] = 0.0
+    pair_dots_add(ptr_a, rows_a, vals_a, ptr_b, rows_b, vals_b, ia, ib, counts, dots)
 
 
 @nb.njit(cache=True, nogil=True)

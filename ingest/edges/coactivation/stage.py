@@ -2,8 +2,11 @@
 
 Algorithm (docs/methods.md, "CO_ACTIVATES and EXCLUDES"; Benjamini & Hochberg 1995;
 Tarone 1990 and Gilbert 2005 for the exclusion family; Elias & Gygi 2007 for target–decoy):
-1. Stack the SAE's activation chunks into one token x feature CSR matrix A (whole
-   sequences per chunk, so sequence ids stay contiguous); B = A > 0, n_i = firings.
+1. Read the SAE's activation chunks (whole sequences per chunk, so sequence ids stay
+   contiguous) as one token x feature CSR matrix A, or, when A exceeds token_memory_mb, as
+   blocks of whole sequences streamed from disk (``stats.stream``; every sum over tokens below
+   is then added block by block in token order, so the result is the same); B = A > 0,
+   n_i = firings.
 2. Exclusion family (``stats.hypergeom.exclusion_family``): the pairs whose margins allow
    an exclusion p small enough to pass BH at fdr_q; its size is BH's m for that tail.
 3. Count co-firings in blocks of feature rows (``kernel.count_block``; the dense buffer is
@@ -45,20 +48,21 @@ import scipy.sparse as sp
 from saegraph.ingest.config import CoactivationConfig
 from saegraph.ingest.edges.coactivation import kernel as kern
 from saegraph.ingest.edges.coactivation.counting import binary_pattern as binary_pattern
+from saegraph.ingest.edges.coactivation.counting import block_patterns
 from saegraph.ingest.edges.coactivation.counting import cofiring_counts as cofiring_counts
 from saegraph.ingest.edges.coactivation.counting import effective_block_rows as effective_block_rows
 from saegraph.ingest.edges.coactivation.counting import significant_candidates as significant_candidates
 from saegraph.ingest.edges.coactivation.selection import effect_quantiles, select_tail, top_k_per_node
-from saegraph.ingest.edges.coactivation.tails import two_tail_candidates
+from saegraph.ingest.edges.coactivation.tails import two_tail_candidates_blocks
 from saegraph.ingest.edges.rows import frames_to_table, nonempty_activations, pair_rows
 from saegraph.ingest.edges.stats.hypergeom import exclusion_family
-from saegraph.ingest.edges.stats.moments import column_moments
-from saegraph.ingest.edges.stats.nulls import circular_shift_pattern
 from saegraph.ingest.edges.stats.significance import (
     log_factorial_table,
     pair_scores,
     pearson_from_moments,
 )
+from saegraph.ingest.edges.stats.stream import TokenBlocks, accumulate_moments, token_blocks
+from saegraph.ingest.edges.stats.stream import sequence_segments as sequence_segments
 from saegraph.schema.graph import RelType
 
 log = logging.getLogger(__name__)
@@ -66,17 +70,8 @@ log = logging.getLogger(__name__)
 NULL_NAME = "within-sequence circular shift of each feature's column"
 
 
-def sequence_segments(sequence_ids: np.ndarray) -> np.ndarray:
-    """Boundaries of runs of equal sequence id (tokens of a sequence are contiguous)."""
-    s = np.asarray(sequence_ids)
-    if s.size == 0:
-        return np.zeros(1, dtype=np.int64)
-    change = np.flatnonzero(s[1:] != s[:-1]) + 1
-    return np.r_[0, change, s.size].astype(np.int64)
-
-
 def coactivation_edges(
-    acts: sp.spmatrix,
+    acts: sp.spmatrix | TokenBlocks,
     config: CoactivationConfig | None = None,
     *,
     sequence_ids: np.ndarray | None = None,
@@ -84,7 +79,8 @@ def coactivation_edges(
     progress: bool = False,
     return_exclusions: bool = False,
 ):
-    """The whole co-activation pipeline on a token x feature activation matrix.
+    """The whole co-activation pipeline on a token x feature activation matrix (or the
+    ``stats.stream.TokenBlocks`` of one SAE, which carry their own sequence ids).
 
     Returns a DataFrame of CO_ACTIVATES pairs (i < j latent indices, count, jaccard, npmi,
     phi, pTargetGivenSource, pSourceGivenTarget, pearson, pValue, qValue) and the summary
@@ -93,10 +89,9 @@ def coactivation_edges(
     """
     config = config or CoactivationConfig()
     t_start = time.perf_counter()
-    acts = sp.csr_matrix(acts, dtype=np.float32)  # read-only below
-    n_tokens, n_features = acts.shape
-    indptr, indices = binary_pattern(acts)
-    mom = column_moments(acts)
+    blocks = acts if isinstance(acts, TokenBlocks) else TokenBlocks.in_memory([acts], sequence_ids)
+    n_tokens, n_features = blocks.n_tokens, blocks.widths[0]
+    (mom,) = accumulate_moments(blocks)
     n_fires, sums, sumsq = mom.firings, mom.sums, mom.sumsq
     logfact = log_factorial_table(n_tokens)
     if config.exclusion and n_features > 1:
@@ -104,7 +99,10 @@ def coactivation_edges(
     else:
         m_x, log_thr_x = 0, -np.inf
     common: dict[str, Any] = dict(
-        rows=effective_block_rows(n_features, config.block_rows, config.block_memory_mb),
+        n_tokens=n_tokens,
+        rows=effective_block_rows(
+            n_features, config.block_rows, config.block_memory_mb, cache_sized=not blocks.streamed
+        ),
         min_count=config.min_count,
         min_phi=config.min_phi,
         q=config.fdr_q,
@@ -113,19 +111,19 @@ def coactivation_edges(
         omega=config.exclusion_odds_ratio,
         progress=progress,
     )
-    pos, exc, scan_stats = two_tail_candidates(indptr, indices, n_fires, **common)
+    pos, exc, scan_stats = two_tail_candidates_blocks(block_patterns(blocks), n_fires, **common)
 
     null_stats: dict = {}
     npos = nexc = None
-    if config.null_shift and sequence_ids is not None:
+    if config.null_shift and blocks.has_sequences:
         t0 = time.perf_counter()
-        bounds = sequence_segments(sequence_ids)
-        nptr, nidx = circular_shift_pattern(indptr, indices, bounds, np.uint64(seed))
-        npos, nexc, _ = two_tail_candidates(nptr, nidx, n_fires, **{**common, "desc": "co-activation null"})
+        npos, nexc, _ = two_tail_candidates_blocks(
+            block_patterns(blocks, null_seed=seed), n_fires, **{**common, "desc": "co-activation null"}
+        )
         null_stats = {
             "name": NULL_NAME,
             "seed": int(seed),
-            "nSegments": int(bounds.size - 1),
+            "nSegments": int(blocks.n_segments or 0),
             "seconds": round(time.perf_counter() - t0, 3),
         }
     elif config.null_shift:
@@ -149,12 +147,15 @@ def coactivation_edges(
     pos_stats["npmi"] = effect_quantiles(cols["npmi"])
 
     t0 = time.perf_counter()
-    csc = acts.tocsc()
-    csc.sort_indices()
-    cnt = np.empty(cols["i"].size, np.int64)
-    dots = np.empty(cols["i"].size, np.float64)
-    cptr = csc.indptr.astype(np.int64)
-    kern.pair_dots(cptr, csc.indices, csc.data, cptr, csc.indices, csc.data, cols["i"], cols["j"], cnt, dots)
+    cnt = np.zeros(cols["i"].size, np.int64)
+    dots = np.zeros(cols["i"].size, np.float64)
+    for block in blocks if cnt.size else ():  # Σ_t a_ti a_tj in token order, block by block
+        csc = block.acts[0].tocsc()
+        csc.sort_indices()
+        cptr = csc.indptr.astype(np.int64)
+        kern.pair_dots_add(
+            cptr, csc.indices, csc.data, cptr, csc.indices, csc.data, cols["i"], cols["j"], cnt, dots
+        )
     if not np.array_equal(cnt, cols["count"]):
         raise RuntimeError("co-firing counts disagree between the blocked pass and the column merge")
     cols["pearson"] = pearson_from_moments(
@@ -188,6 +189,8 @@ def coactivation_edges(
         "topKMode": config.top_k_mode,
         "exclusionOddsRatio": config.exclusion_odds_ratio,
         "nullCalibrate": bool(calibrate),
+        "tokenBlocks": int(blocks.n_blocks or 1),
+        "streamed": blocks.streamed,
         **scan_stats,
         "passedBH": pos_stats["passedBH"],
         "kept": pos_stats["kept"],
@@ -258,10 +261,18 @@ def coactivation_unit(bundle, saes: tuple[str, ...], *, config: CoactivationConf
     from saegraph.ingest.edges.runner import progress_enabled
 
     (sid,) = saes
-    acts, seqs, _ = nonempty_activations(bundle, sid)
-    log.info("co-activation for %s: %d tokens x %d features", sid, *acts.shape)
+    blocks = token_blocks(
+        bundle.activations, (sid,), config.token_memory_mb, stack=partial(nonempty_activations, bundle)
+    )
+    log.info(
+        "co-activation for %s: %d tokens x %d features%s",
+        sid,
+        blocks.n_tokens,
+        blocks.widths[0],
+        f", streamed in blocks of <= {config.token_memory_mb:g} MiB" if blocks.streamed else "",
+    )
     frame, stats, xframe = coactivation_edges(
-        acts, config, sequence_ids=seqs, seed=seed, progress=progress_enabled(), return_exclusions=True
+        blocks, config, seed=seed, progress=progress_enabled(), return_exclusions=True
     )
     return {"co_activates": pair_rows(frame, sid, run_id), "excludes": pair_rows(xframe, sid, run_id)}, stats
 

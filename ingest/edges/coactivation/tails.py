@@ -11,7 +11,8 @@ Algorithm (docs/methods.md, "CO_ACTIVATES and EXCLUDES"; tests in ``stats.hyperg
       smallest attainable p, log P(C = max(0, n_i + n_j − N)), is <= the family threshold),
       its sample odds ratio is <= ω0, and the one-term lower bound P(C = c) of the central
       lower tail (itself a lower bound of the ω0 tail) is <= q.
-3. ``two_tail_candidates`` runs 1–2 over all blocks and computes the exact p-values of the
+3. ``two_tail_candidates`` runs 1–2 over all blocks (its counts summed over the token blocks
+   of ``two_tail_candidates_blocks`` when the tokens are streamed) and computes the exact p-values of the
    candidates: P(C >= c) (``significance.hypergeom_pvalues``) and P_ω0(C <= c)
    (``hypergeom.lower_pvalues``); pairs with p > q are dropped (they cannot pass BH at q).
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterable
 
 import numba as nb
 import numpy as np
@@ -120,10 +122,20 @@ def _concat(parts: list[tuple[np.ndarray, ...]]) -> dict[str, np.ndarray]:
 
 
 def two_tail_candidates(
-    indptr: np.ndarray,
-    indices: np.ndarray,
+    indptr: np.ndarray, indices: np.ndarray, n_fires: np.ndarray, **kwargs
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
+    """(co-occurrence candidates, exclusion candidates, scan statistics), each with p <= q, of
+    one binary pattern (CSR indptr/indices over all tokens); ``kwargs`` as for
+    ``two_tail_candidates_blocks``."""
+    pattern = [(indptr, indices)]
+    return two_tail_candidates_blocks(lambda: pattern, n_fires, n_tokens=int(indptr.shape[0] - 1), **kwargs)
+
+
+def two_tail_candidates_blocks(
+    patterns: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]],
     n_fires: np.ndarray,
     *,
+    n_tokens: int,
     rows: int,
     min_count: int,
     min_phi: float,
@@ -134,11 +146,13 @@ def two_tail_candidates(
     progress: bool = False,
     desc: str = "co-activation",
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
-    """(co-occurrence candidates, exclusion candidates, scan statistics), each with p <= q."""
+    """(co-occurrence candidates, exclusion candidates, scan statistics), each with p <= q.
+
+    ``patterns()`` yields the binary pattern (indptr, indices) of consecutive token blocks; it is
+    called once per block of feature rows, whose counts add up over the token blocks."""
     from tqdm.auto import tqdm
 
     n_features = int(n_fires.shape[0])
-    n_tokens = int(indptr.shape[0] - 1)
     logfact = log_factorial_table(n_tokens)
     block = np.zeros((rows, n_features), dtype=np.int32)
     cap = max(_BUFFER, 2 * n_features)
@@ -154,7 +168,8 @@ def two_tail_candidates(
         r1 = min(r0 + rows, n_features)
         view = block[: r1 - r0]
         t0 = time.perf_counter()
-        count_block(indptr, indices, r0, r1, view)
+        for indptr, indices in patterns():
+            count_block(indptr, indices, r0, r1, view)
         t1 = time.perf_counter()
         t_count += t1 - t0
         row = 0

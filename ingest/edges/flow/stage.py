@@ -12,7 +12,9 @@ Algorithm (docs/methods.md, FLOWS_TO; data-free decoder matching as in Balagansk
 3. Activation check, when both SAEs' activations are in the bundle (the same tokens): for every
    kept pair the co-firing count n_ab and A's firing count n_a give
    P(B fires | A fires) = n_ab / n_a at the same token, and the Pearson correlation of the two
-   activations (``matches.actcorr.pair_correlations``).
+   activations (``matches.actcorr.pair_correlations_blocks``), in one pass over both SAEs'
+   stacked activations, or over blocks of whole sequences streamed from disk when they exceed
+   token_memory_mb (``stats.stream``; same result).
 4. Per pair statistics: edges, the share of A's features with a successor (``continuing``), the
    share of B's features with no predecessor (``born``), mean best cosine each way against the
    baseline, and the activation check's medians. Rows are directed earlier -> later.
@@ -89,13 +91,16 @@ def flow_pairs(
 
 
 def activation_check(acts_a, acts_b, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(P(B_b fires | A_a fires), activation correlation) for each pair (step 3)."""
-    from saegraph.ingest.edges.matches.actcorr import pair_correlations
+    """(P(B_b fires | A_a fires), activation correlation) for each pair (step 3); ``acts_a`` may
+    instead be the ``stats.stream.TokenBlocks`` of (A, B), with ``acts_b`` None."""
+    from saegraph.ingest.edges.matches.actcorr import pair_blocks, pair_correlations_blocks
+    from saegraph.ingest.edges.stats.stream import TokenBlocks
 
     if a.size == 0:
         return np.zeros(0), np.zeros(0)
-    counts, r = pair_correlations(acts_a, acts_b, a, b)
-    fired = np.asarray((acts_a > 0).sum(axis=0)).ravel().astype(np.float64)
+    blocks = acts_a if isinstance(acts_a, TokenBlocks) else pair_blocks(acts_a, acts_b)
+    counts, r, (mom_a, _) = pair_correlations_blocks(blocks, a, b)
+    fired = mom_a.firings.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(fired[a] > 0, counts / fired[a], np.nan)
     return p, r
@@ -107,6 +112,7 @@ def flow_between(
     """FLOWS_TO rows and statistics for one (earlier, later) SAE pair (steps 2-4); ``layers``
     maps saeId -> layer."""
     from saegraph.ingest.edges.rows import feature_ids
+    from saegraph.ingest.edges.stats.stream import token_blocks
 
     rows, stats = flow_pairs(
         bundle.decoder(sid_a),
@@ -118,10 +124,11 @@ def flow_between(
     have_acts = {sid_a, sid_b} <= set(bundle.activations.sae_ids) and bundle.activations.n_tokens > 0
     p = r = np.full(len(rows), np.nan)
     if config.activation_check and have_acts:
-        acts_a, acts_b = bundle.activations.stack(sid_a)[0], bundle.activations.stack(sid_b)[0]
-        p, r = activation_check(acts_a, acts_b, rows["a"].to_numpy(), rows["b"].to_numpy())
+        blocks = token_blocks(bundle.activations, (sid_a, sid_b), config.token_memory_mb)
+        p, r = activation_check(blocks, None, rows["a"].to_numpy(), rows["b"].to_numpy())
         stats["activationCheck"] = {
-            "nTokens": int(acts_a.shape[0]),
+            "nTokens": int(blocks.n_tokens),
+            "streamed": blocks.streamed,
             "medianPTargetGivenSource": float(np.nanmedian(p)) if np.isfinite(p).any() else None,
             "medianActCorr": float(np.nanmedian(r)) if np.isfinite(r).any() else None,
         }

@@ -12,6 +12,8 @@ Algorithm (after Bricken et al. 2023 "Towards Monosemanticity", feature splittin
    1 − ‖y − Xβ‖² / ‖y‖²); and the children's exclusivity — among tokens where at least one
    child fires, the fraction where exactly one does (reported for parents with >= 2
    children; needs activations).
+The activations come as one ``stats.stream.TokenBlocks`` (narrow SAE first): every count is
+summed over its token blocks, so blocks streamed from disk give the in-memory result.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import scipy.sparse as sp
 from scipy.optimize import nnls
 
 from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
-from saegraph.ingest.edges.matches.actcorr import pair_correlations
+from saegraph.ingest.edges.matches.actcorr import pair_blocks, pair_correlations_blocks
+from saegraph.ingest.edges.stats.stream import TokenBlocks
 
 
 @nb.njit(cache=True, nogil=True)
@@ -54,11 +57,18 @@ def _exclusivity_counts(indptr, indices, data, parent_of, n_parents):
 
 
 def children_exclusivity(acts_wide, parent_of: np.ndarray, n_parents: int) -> np.ndarray:
-    """Per parent: P(exactly one child fires | at least one child fires); NaN where none fires."""
-    m = sp.csr_matrix(acts_wide, dtype=np.float32, copy=True)
-    anyc, one = _exclusivity_counts(
-        m.indptr.astype(np.int64), m.indices, m.data, np.asarray(parent_of, np.int64), int(n_parents)
-    )
+    """Per parent: P(exactly one child fires | at least one child fires); NaN where none fires.
+    ``acts_wide``: a matrix, or ``TokenBlocks`` whose last SAE is the wide one."""
+    blocks = acts_wide if isinstance(acts_wide, TokenBlocks) else TokenBlocks.in_memory([acts_wide])
+    anyc = np.zeros(int(n_parents), np.int64)
+    one = np.zeros(int(n_parents), np.int64)
+    for block in blocks:
+        m = sp.csr_matrix(block.acts[-1], dtype=np.float32, copy=True)
+        a, o = _exclusivity_counts(
+            m.indptr.astype(np.int64), m.indices, m.data, np.asarray(parent_of, np.int64), int(n_parents)
+        )
+        anyc += a
+        one += o
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(anyc > 0, one / np.maximum(anyc, 1), np.nan)
 
@@ -82,8 +92,10 @@ def parent_child(
     acts_wide=None,
     block_rows: int = 2048,
     progress: bool = False,
+    blocks: TokenBlocks | None = None,
 ):
-    """Parent/child edges from the narrow SAE to the wide one.
+    """Parent/child edges from the narrow SAE to the wide one; the activations of both, when
+    known, as ``acts_narrow`` and ``acts_wide`` or as ``blocks`` (narrow SAE first).
 
     Returns (children, parents, stats): children has columns child, parent, cosine,
     pParentGivenChild (NaN without activations), rank (1 = the parent's most similar child);
@@ -94,11 +106,13 @@ def parent_child(
     parent = idx[:, 0].astype(np.int64)
     cos = val[:, 0].astype(np.float64)
     cand = np.flatnonzero((parent >= 0) & (cos >= min_cosine))
-    use_acts = acts_narrow is not None and acts_wide is not None
+    if blocks is None and acts_narrow is not None and acts_wide is not None:
+        blocks = pair_blocks(acts_narrow, acts_wide)
+    use_acts = blocks is not None
     p_cond = np.full(cand.size, np.nan)
-    if use_acts:
-        counts, _ = pair_correlations(acts_narrow, acts_wide, parent[cand], cand)
-        n_child = np.asarray((sp.csc_matrix(acts_wide) > 0).sum(axis=0)).ravel()[cand]
+    if blocks is not None:
+        counts, _, (_, m_wide) = pair_correlations_blocks(blocks, parent[cand], cand)
+        n_child = m_wide.firings[cand]
         with np.errstate(invalid="ignore", divide="ignore"):
             p_cond = np.where(n_child > 0, counts / np.maximum(n_child, 1), 0.0)
         keep = p_cond >= min_cooccurrence
@@ -112,7 +126,7 @@ def parent_child(
 
     parent_of = np.full(W_wide.shape[0], -1, np.int64)
     parent_of[children["child"].to_numpy()] = children["parent"].to_numpy()
-    excl = children_exclusivity(acts_wide, parent_of, W_narrow.shape[0]) if use_acts else None
+    excl = children_exclusivity(blocks, parent_of, W_narrow.shape[0]) if blocks is not None else None
     rows = []
     for par, grp in children.groupby("parent", sort=True):
         kids = grp["child"].to_numpy()

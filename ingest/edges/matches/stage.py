@@ -12,7 +12,9 @@ activation correlation, Bricken et al. 2023 for splitting):
    both widths <= dense_max, else sparse LAPJVsp on the union of the kNN graphs. The
    shared fraction at each τ is the share of features whose match has cos >= τ.
 5. When both SAEs' activations are in the bundle (same tokens): max activation
-   correlation each way (``actcorr``) and the correlation of every written pair.
+   correlation each way (``actcorr``) and the correlation of every written pair, on both
+   SAEs' stacked activations, or on blocks of whole sequences streamed from disk when they
+   exceed token_memory_mb (``stats.stream``; same result).
 6. Different widths: one-to-many parent/child edges (``splitting``).
 Rows are directed A→B (A before B in config order): ``hungarian`` matches (``mutual`` when
 also mutual nearest), ``mnn`` for mutual nearest pairs >= match_floor not already matched,
@@ -146,17 +148,17 @@ def knn_rank(idx: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, -1).astype(np.int64)
 
 
-def _load_acts(bundle, sid: str):
-    return bundle.activations.stack(sid)[0]
-
-
 def compare_pair(
     bundle, sid_a: str, sid_b: str, config: MatchesConfig, *, run_id: str, seed: int, progress: bool = False
 ) -> tuple[pd.DataFrame, dict]:
     """All MATCHES rows and statistics for the SAE pair (A, B)."""
-    from saegraph.ingest.edges.matches.actcorr import max_activation_correlation, pair_correlations
+    from saegraph.ingest.edges.matches.actcorr import (
+        max_activation_correlation_blocks,
+        pair_correlations_blocks,
+    )
     from saegraph.ingest.edges.matches.splitting import parent_child
     from saegraph.ingest.edges.rows import feature_ids
+    from saegraph.ingest.edges.stats.stream import token_blocks
 
     w_a, w_b = bundle.decoder(sid_a), bundle.decoder(sid_b)
     res = match_saes(
@@ -177,17 +179,19 @@ def compare_pair(
         res.matched[2], w_a.shape[0], w_b.shape[0], [config.threshold]
     )[f"{config.threshold:g}"]
     have_acts = {sid_a, sid_b} <= set(bundle.activations.sae_ids) and bundle.activations.n_tokens > 0
-    acts_a = acts_b = None
+    blocks = None
     widths_differ = w_a.shape[0] != w_b.shape[0]
     if have_acts and (config.activation_correlation or widths_differ):
-        acts_a, acts_b = _load_acts(bundle, sid_a), _load_acts(bundle, sid_b)
-    if config.activation_correlation and acts_a is not None and acts_b is not None:  # loaded when have_acts
+        blocks = token_blocks(bundle.activations, (sid_a, sid_b), config.token_memory_mb)
+    if config.activation_correlation and blocks is not None:  # loaded when have_acts
         t0 = time.perf_counter()
-        _, r_ab, _, r_ba = max_activation_correlation(
-            acts_a, acts_b, block_rows=config.block_rows, progress=progress
+        _, r_ab, _, r_ba = max_activation_correlation_blocks(
+            blocks, block_rows=config.block_rows, progress=progress
         )
         stats["activationCorrelation"] = {
-            "nTokens": int(acts_a.shape[0]),
+            "nTokens": int(blocks.n_tokens),
+            "streamed": blocks.streamed,
+            "tokenBlocks": int(blocks.n_blocks or 1),
             "meanMaxAB": float(np.nanmean(r_ab)) if np.isfinite(r_ab).any() else float("nan"),
             "meanMaxBA": float(np.nanmean(r_ba)) if np.isfinite(r_ba).any() else float("nan"),
             "fractionAbove0.5AB": float(np.mean(np.nan_to_num(r_ab, nan=-1) >= 0.5)),
@@ -245,10 +249,9 @@ def compare_pair(
             w_b if narrow_is_a else w_a,
             min_cosine=config.parent_min_cosine,
             min_cooccurrence=config.parent_min_cooccurrence,
-            acts_narrow=(acts_a if narrow_is_a else acts_b) if have_acts else None,
-            acts_wide=(acts_b if narrow_is_a else acts_a) if have_acts else None,
             block_rows=config.block_rows,
             progress=progress,
+            blocks=None if blocks is None else blocks if narrow_is_a else blocks.reordered((1, 0)),
         )
         split_stats["parentSae"] = sid_a if narrow_is_a else sid_b
         stats["splitting"] = split_stats
@@ -267,8 +270,8 @@ def compare_pair(
             )
         )
     rows = pd.concat(parts, ignore_index=True)
-    if config.activation_correlation and acts_a is not None and len(rows):
-        _, r = pair_correlations(acts_a, acts_b, rows["a"].to_numpy(), rows["b"].to_numpy())
+    if config.activation_correlation and blocks is not None and len(rows):
+        _, r, _ = pair_correlations_blocks(blocks, rows["a"].to_numpy(), rows["b"].to_numpy())
         rows["actCorr"] = r
     else:
         rows["actCorr"] = np.nan

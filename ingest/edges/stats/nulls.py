@@ -8,6 +8,9 @@ pattern inside a sequence and only break its alignment with other features
 2. Every non-zero (t, f) of sequence s moves to t0 + (t − t0 + offset) mod L.
 3. ``circular_shift_pattern`` applies it to the binary pattern (CSR indptr/indices);
    ``circular_shift_null`` to the activation values. Both draw the same null for one seed.
+4. Segments are numbered from ``first_segment`` (default 0): a block of whole sequences read on
+   its own (``stats.stream``) passes the number of segments before it and is shifted exactly as
+   inside the stacked matrix.
 """
 
 from __future__ import annotations
@@ -35,22 +38,25 @@ def shift_offset(seed, f, s, length):
 
 
 @nb.njit(cache=True, nogil=True)
-def shifted_rows(indptr, indices, bounds, seed, new_rows):
-    """new_rows[p] = the row entry p moves to (entries of CSR row t, segments ``bounds``)."""
+def shifted_rows(indptr, indices, bounds, seed, new_rows, first_segment=0):
+    """new_rows[p] = the row entry p moves to (entries of CSR row t, segments ``bounds``
+    numbered from ``first_segment``)."""
     for s in range(bounds.shape[0] - 1):
         t0 = bounds[s]
         length = bounds[s + 1] - t0
+        seg = s + first_segment
         for t in range(t0, t0 + length):
             for p in range(indptr[t], indptr[t + 1]):
-                new_rows[p] = t0 + (t - t0 + shift_offset(seed, indices[p], s, length)) % length
+                new_rows[p] = t0 + (t - t0 + shift_offset(seed, indices[p], seg, length)) % length
 
 
 @nb.njit(cache=True, nogil=True)
-def circular_shift_pattern(indptr, indices, bounds, seed):
-    """Rotate each feature's firings within each segment [bounds[s], bounds[s+1]) (pattern only)."""
+def circular_shift_pattern(indptr, indices, bounds, seed, first_segment=0):
+    """Rotate each feature's firings within each segment [bounds[s], bounds[s+1]) (pattern only;
+    segments numbered from ``first_segment``)."""
     n_tokens = indptr.shape[0] - 1
     new_rows = np.empty(indices.shape[0], dtype=np.int64)
-    shifted_rows(indptr, indices, bounds, seed, new_rows)
+    shifted_rows(indptr, indices, bounds, seed, new_rows, first_segment)
     counts = np.zeros(n_tokens + 1, dtype=np.int64)
     for p in range(new_rows.shape[0]):
         counts[new_rows[p] + 1] += 1
