@@ -8,7 +8,8 @@ Algorithm for a crash-safe append:
 2. Rename the directory to ``chunk_k`` (atomic on POSIX) and fsync the parent.
 3. A chunk directory either exists whole or not at all, so a resumed run counts the
    finished chunks and starts after the last one; stray ``*.tmp-*`` directories are removed.
-``index.json`` is rewritten (temp file + rename) after each chunk.
+``index.json`` is rewritten (temp file + rename) after each chunk. ``adopt`` appends a finished
+chunk of another store (a shard of the sharded pass) the same way, its files hard-linked.
 """
 
 from __future__ import annotations
@@ -207,7 +208,6 @@ class ActivationStore:
         missing = set(self.sae_ids) - set(chunk.acts)
         if missing:
             raise ActivationStoreError(f"chunk {chunk.index} lacks activations for {sorted(missing)}")
-        final = self.path / _chunk_name(chunk.index)
         tmp = self.path / f"{_chunk_name(chunk.index)}.tmp-{os.getpid()}"
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -230,20 +230,50 @@ class ActivationStore:
                 indptr=m.indptr.astype(np.int64, copy=False),
                 shape=np.asarray(m.shape, dtype=np.int64),
             )
-        fsync_dir(tmp)
-        if final.exists():  # left by a crash after rename but before the index update
-            shutil.rmtree(final)
-        os.rename(tmp, final)
-        fsync_dir(self.path)
-        self._index["chunks"].append(
+        self._commit(
+            tmp,
             {
                 "chunk": chunk.index,
                 "nTokens": chunk.n_tokens,
                 "nSequences": int(np.unique(chunk.sequence_ids).size),
                 "nnz": {sid: int(chunk.acts[sid].nnz) for sid in self.sae_ids},
                 **meta,
-            }
+            },
         )
+
+    def adopt(self, source: ActivationStore, index: int) -> None:
+        """Append chunk ``index`` of ``source`` (a store of the same SAEs) as this store's next
+        chunk, with its index entry (``nextSequence`` and the rest): its files are hard-linked
+        (copied across file systems) into ``chunk_k.tmp-<pid>/``, which is renamed as in
+        :meth:`append`; ``source`` is left as it was."""
+        if source._index["saeWidths"] != self._index["saeWidths"]:
+            raise ActivationStoreError(f"{source.path} holds other SAEs than {self.path}")
+        entry = next((c for c in source._index["chunks"] if c["chunk"] == index), None)
+        src = source.path / _chunk_name(index)
+        if entry is None or not src.is_dir():
+            raise ActivationStoreError(f"missing chunk {src}: the store is incomplete")
+        tmp = self.path / f"{_chunk_name(self.n_chunks)}.tmp-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        for f in sorted(src.iterdir()):
+            try:
+                os.link(f, tmp / f.name)
+            except OSError:  # another file system, or no hard links there
+                shutil.copyfile(f, tmp / f.name)
+                with open(tmp / f.name, "rb") as fh:
+                    os.fsync(fh.fileno())
+        self._commit(tmp, {**entry, "chunk": self.n_chunks})
+
+    def _commit(self, tmp: Path, entry: dict) -> None:
+        """Rename the written ``tmp`` to the chunk's directory, then record ``entry`` in the index."""
+        final = self.path / _chunk_name(entry["chunk"])
+        fsync_dir(tmp)
+        if final.exists():  # left by a crash after rename but before the index update
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        fsync_dir(self.path)
+        self._index["chunks"].append(entry)
         write_json_atomic(self.path / INDEX_FILE, self._index)
 
     def truncate(self, n_chunks: int) -> None:

@@ -49,6 +49,10 @@ from saegraph.ingest.activations_device import (
 )
 
 TRUTH_ID = "truth"
+NO_TOKENS = (
+    "the dataset produced no tokens to keep: check dataset.paths / dataset.n_tokens, "
+    "or set activations.exclude_bos = false for one-token sequences"
+)
 
 
 def sparsify(acts, threshold: float) -> sp.csr_matrix:
@@ -177,11 +181,13 @@ def run_activation_pass(
     *,
     truth_dir: Path | None = None,
     progress: bool = True,
+    allow_empty: bool = False,
 ) -> PassStats:
     """Fill ``out_dir`` (an ``activations/`` directory) with sparse activation chunks.
 
     ``batches_from(start_sequence)`` yields ``TokenBatch`` es (``saegraph.ingest.sources``);
     ``truth_dir`` receives the synthetic source's true feature activations, chunk-aligned.
+    ``allow_empty`` (one shard of ``activation_shards``) accepts a pass that kept no token.
     """
     from tqdm.auto import tqdm
 
@@ -284,11 +290,8 @@ def run_activation_pass(
     stats.seconds_total = time.perf_counter() - t_start
     stats.forward_batch_size = sizer.size
     stats.oom_backoffs = sizer.backoffs
-    if store.n_chunks == 0 or store.n_tokens == 0:
-        raise ActivationError(
-            "the dataset produced no tokens to keep: check dataset.paths / dataset.n_tokens, "
-            "or set activations.exclude_bos = false for one-token sequences"
-        )
+    if not allow_empty and (store.n_chunks == 0 or store.n_tokens == 0):
+        raise ActivationError(NO_TOKENS)
     return stats
 
 

@@ -257,9 +257,16 @@ class ActivationsConfig:
     """dtype the SAEs encode in (a copy converted with SAELens' ``SAE.to(dtype=...)``; the
     decoder written to the bundle stays float32). ``bfloat16`` halves the encoder's memory and
     runs on a GPU's tensor cores, but moves latents near the threshold across it: opt-in."""
+    shard_sequences: int = 0
+    """Sequences per shard of a sharded pass (rounded up to a multiple of ``batch_size``): each
+    shard runs as one executor task (``--executor ray``: one Ray task, a GPU each where the
+    cluster has them) and the parent appends the shards' chunks in order; the activations equal
+    the single-process pass's (``saegraph.ingest.activation_shards``). 0: one process. Not part
+    of the config fingerprint: it does not change the result."""
 
     def __post_init__(self) -> None:
         _check(self.chunk_tokens > 0, "activations.chunk_tokens must be > 0")
+        _check(self.shard_sequences >= 0, "activations.shard_sequences must be >= 0 (0: no sharding)")
         _check(self.batch_size > 0, "activations.batch_size must be > 0")
         _check(
             self.forward_batch_size == "auto"
@@ -347,9 +354,11 @@ class Config:
         return out
 
     def fingerprint(self) -> str:
-        """sha256 of the resolved config (run identity, resume check); the family record is left
-        out: the expanded ``saes`` say what runs."""
+        """sha256 of the resolved config (run identity, resume check); the family record and
+        ``activations.shard_sequences`` are left out: the expanded ``saes`` say what runs, and
+        sharding does not change it."""
         resolved = {k: v for k, v in self.to_dict().items() if k != RECORD_KEY}
+        resolved["activations"].pop("shard_sequences")  # how the pass runs, not what it computes
         return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
 
 

@@ -6,7 +6,9 @@ Algorithm:
    resume (``restart=True`` discards the old work instead).
 2. Load the model and SAEs and validate hooks and widths (``saegraph.ingest.sources``); store the
    decoders.
-3. Stream the activation pass (``saegraph.ingest.activations``), resuming from the last chunk.
+3. Stream the activation pass (``saegraph.ingest.activations``), resuming from the last chunk;
+   with ``activations.shard_sequences`` one executor task per shard of sequences
+   (``saegraph.ingest.activation_shards``), merged in order.
 4. Compute feature metadata per SAE (``saegraph.ingest.features``) from the stored chunks.
 5. Write models/saes/datasets/features and the manifest, publish the bundle atomically.
 6. Build the enabled edge stages on the finished bundle (``saegraph.ingest.edges.runner.run_edges``),
@@ -63,7 +65,8 @@ def run_ingest(
     executor=None,
 ) -> Path:
     """Run the whole ingestion and return the finished bundle's path; ``executor``
-    (``saegraph.ingest.executors``) runs the edge stages' units (default: in-process)."""
+    (``saegraph.ingest.executors``) runs the edge stages' units and the activation pass's
+    shards (``activations.shard_sequences``; default: in-process)."""
     from saegraph.ingest import sources
 
     out = Path(out)
@@ -83,17 +86,35 @@ def run_ingest(
         builder.ground_truth_path.mkdir(exist_ok=True)
         sources.write_ground_truth(cfg, model, builder.ground_truth_path)
 
-    from saegraph.ingest.activations import run_activation_pass
+    from saegraph.ingest.activations import PassStats, run_activation_pass
 
-    pass_stats = run_activation_pass(
-        cfg,
-        model,
-        saes,
-        lambda start: sources.iter_batches(cfg, model, start_sequence=start),
-        builder.activations_path,
-        truth_dir=builder.ground_truth_path / "true_activations" if cfg.model.source == "synthetic" else None,
-        progress=progress,
-    )
+    truth_dir = builder.ground_truth_path / "true_activations" if cfg.model.source == "synthetic" else None
+    pass_stats: PassStats
+    if cfg.activations.shard_sequences:
+        from saegraph.ingest.activation_shards import SHARDS_DIR, run_sharded_pass
+
+        pass_stats = run_sharded_pass(
+            cfg,
+            saes,
+            builder.activations_path,
+            work / SHARDS_DIR,
+            truth_dir=truth_dir,
+            executor=executor,
+            loaded=(model, saes),
+        )
+    else:
+        from saegraph.ingest.activation_shards import SHARDS_DIR, remove_shards
+
+        remove_shards(work / SHARDS_DIR)  # left by a sharded run this one resumes without sharding
+        pass_stats = run_activation_pass(
+            cfg,
+            model,
+            saes,
+            lambda start: sources.iter_batches(cfg, model, start_sequence=start),
+            builder.activations_path,
+            truth_dir=truth_dir,
+            progress=progress,
+        )
     store = ActivationStore(builder.activations_path)
 
     from saegraph.ingest.features import feature_table
