@@ -76,7 +76,7 @@ class Plan:
     hi: np.ndarray
     exclusive: np.ndarray  # bool [P]: one shared u per parent firing (at most one child)
     topics: np.ndarray  # int64 [T, topic_size]
-    levels: list  # [(parents, children, target cosine)] per depth, for the decoders
+    levels: list  # [(parents, children)] per depth, for the decoders
     truth: dict  # name -> sorted int64 pair keys lo * F + hi
     expected_l0: float
     persistence: float
@@ -120,7 +120,7 @@ def make_plan(spec: ScaleSpec) -> Plan:
 
     parents, kids, lo, hi, excl, level_of = [], [], [], [], [], []
     tree_id = np.full(F, -1, np.int64)
-    levels = [([], [], []), ([], [], [])]
+    levels = [([], []), ([], [])]
     for t, root in enumerate(roots):
         tree_id[root] = t
         frontier = [root]
@@ -213,11 +213,7 @@ def make_plan(spec: ScaleSpec) -> Plan:
         "exclusive": pair_keys(sib[:, 0], sib[:, 1], F),
         "topic": pair_keys(topics[:, ti].ravel(), topics[:, tj].ravel(), F),
     }
-    lv = [
-        (np.concatenate(levels[k][0]), np.concatenate(levels[k][1]))
-        for k in range(2)
-        if levels[k][0]
-    ]
+    lv = [(np.concatenate(levels[k][0]), np.concatenate(levels[k][1])) for k in range(2) if levels[k][0]]
     return Plan(
         n_features=F,
         rate=r,
@@ -296,7 +292,9 @@ def decoder_a(spec: ScaleSpec, plan: Plan) -> np.ndarray:
     rng = np.random.default_rng([spec.seed, 1])
     w = np.empty((spec.features, spec.d), np.float32)
     for r0 in range(0, spec.features, 8192):
-        w[r0 : r0 + 8192] = _unit(rng.standard_normal((min(8192, spec.features - r0), spec.d), dtype=np.float32))
+        w[r0 : r0 + 8192] = _unit(
+            rng.standard_normal((min(8192, spec.features - r0), spec.d), dtype=np.float32)
+        )
     for parents, children in plan.levels:  # level by level, so a parent row is final first
         w[children] = _towards(w[parents], rng.uniform(0.5, 0.8, children.size), rng)
     return w
@@ -317,4 +315,3 @@ def write_decoder_b(spec: ScaleSpec, w_a: np.ndarray, path: Path) -> np.ndarray:
     out.flush()
     del out
     return np.where(shared, perm, -1).astype(np.int64)
-

@@ -1,12 +1,15 @@
-"""Smoke test of the benchmark entry point, so ``tests/benchmarks/run.py`` cannot rot.
+"""Smoke test of the benchmark entry points, so ``tests/benchmarks/run.py`` and ``bench_scale.py`` cannot rot.
 
 Runs ``python tests/benchmarks/run.py --quick --only coactivation-sparse --only matching --no-write``
 in a subprocess and checks each printed line against the documented format (case | sizes |
-baseline ...: s, peak | ours ...: s, peak | speed-up, memory) with positive numbers.
+baseline ...: s, peak | ours ...: s, peak | speed-up, memory) with positive numbers; and
+``python tests/benchmarks/bench_scale.py --quick`` (every stage at 4,096 features), whose JSON
+must show non-zero edges of every type and planted recall > 0.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -55,3 +58,28 @@ def test_run_quick_prints_one_well_formed_line_per_case():
     # the matching case reports both optima: the sparse matching must reach the dense one
     costs = re.search(r"cost dense ([\d.]+) vs sparse ([\d.]+)", lines[2])
     assert costs and abs(float(costs[1]) - float(costs[2])) < 1e-3 * max(float(costs[1]), 1.0)
+
+
+def test_scale_quick_finds_the_planted_structure(tmp_path):
+    """``bench_scale.py --quick``: every stage runs in its child, every edge type keeps edges, and
+    co-activation, cosine and matching recover planted pairs (table and JSON written)."""
+    script = ROOT / "tests" / "benchmarks" / "bench_scale.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
+    res = json.loads((tmp_path / "scale.json").read_text())
+    stages = ["write", "coactivation", "lasso", "cosine", "matches", "load"]
+    assert [r["stage"] for r in res["rows"]] == stages
+    assert all(r["seconds"] > 0 and r["peakGiB"] > 0 for r in res["rows"])
+    edges = {e["type"]: e for r in res["rows"] for e in r["edgeRows"]}
+    assert set(edges) == {"CO_ACTIVATES", "EXCLUDES", "LASSO", "COSINE", "MATCHES"}
+    assert all(e["edges"] > 0 for e in edges.values()), edges
+    for kind in ("CO_ACTIVATES", "COSINE", "MATCHES"):
+        assert edges[kind]["recall"] > 0, (kind, edges[kind])
+    table = (tmp_path / "scale.md").read_text()
+    assert table.startswith("| tokens | stage | edge type |") and "Edge pipeline" in table
