@@ -59,9 +59,15 @@ class CoactivationConfig:
     blocks of whole sequences within this size, read once per block of feature rows (rows then as
     large as block_rows and block_memory_mb allow, to keep the passes few); the edges and their
     statistics are those of the in-memory path (docs/scaling.md, "Memory per stage")."""
+    row_block_tasks: int = 0
+    """Split one SAE's co-firing count phase into this many executor tasks, each a contiguous
+    range of feature rows against all columns, checkpointed on its own (0: the SAE is one task).
+    The selection then runs on all ranges in row order: the same edges and statistics
+    (``coactivation.row_blocks``; docs/scaling.md, "Sharded runs on Ray")."""
 
     def __post_init__(self) -> None:
         _check(self.min_count >= 1, "edges.coactivation.min_count must be >= 1")
+        _check(self.row_block_tasks >= 0, "edges.coactivation.row_block_tasks must be >= 0 (0 = off)")
         _check(self.token_memory_mb > 0, "edges.coactivation.token_memory_mb must be > 0")
         _check(self.block_memory_mb >= 1, "edges.coactivation.block_memory_mb must be >= 1")
         _check_choice("edges.coactivation.top_k_mode", self.top_k_mode, ("either", "both"))
@@ -151,9 +157,20 @@ class LassoConfig:
     """Rows written: edges with qValue <= fdr_q, or every edge selected in >= 1 real replicate."""
     block_entries: int = 16_777_216
     """Cells of the dense row block used to accumulate S and co-firings (bounds memory: 16 B/cell)."""
+    token_memory_mb: float = 1024.0
+    """Most MiB of one SAE's token x feature activations held at once (8 B per stored value and
+    8 B per token, ``stats.stream.csr_bytes``). Above it the SAE's chunks stream from disk in
+    blocks of whole sequences within this size: once for the moments, once per block of the
+    screen's triangle (then as large as block_entries allows), once for the per-sequence
+    statistics, for the real data and again for its null, and once per replicate and dataset for
+    the dense covariates' cross-products when there are any; the edges and their statistics are
+    those of the in-memory path (docs/scaling.md, "Memory per stage"). Streaming needs the
+    default null ("circular_shift") and screen ("once"), and the store in (sequence, position)
+    order (as ingest writes it); otherwise the SAE stops with an error naming the setting."""
 
     def __post_init__(self) -> None:
         _check(self.replicates >= 1, "edges.lasso.replicates must be >= 1")
+        _check(self.token_memory_mb > 0, "edges.lasso.token_memory_mb must be > 0")
         _check(self.frequency_strata >= 1, "edges.lasso.frequency_strata must be >= 1")
         _check_choice("edges.lasso.keep", self.keep, ("significant", "all"))
         _check(self.block_entries >= 1024, "edges.lasso.block_entries must be >= 1024")

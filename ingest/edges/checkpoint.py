@@ -149,26 +149,32 @@ def _replace_atomic(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
+def keyed_dir(directory: str | os.PathLike, key: str, *, stage: str, what: str = "unit checkpoints") -> Path:
+    """``directory``, created, and emptied first when its ``KEY`` file is not ``key`` (step 2)."""
+    directory = Path(directory)
+    key_path = directory / KEY_FILE
+    old = key_path.read_text().strip() if key_path.is_file() else None
+    if old != key:
+        if directory.exists():
+            if old is not None:
+                log.info("%s: inputs or settings changed; dropping its %s", stage, what)
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        tmp = key_path.with_name(f"{KEY_FILE}.tmp-{os.getpid()}")
+        tmp.write_text(key)
+        _replace_atomic(tmp, key_path)
+    return directory
+
+
 class UnitCheckpoints:
     """Finished units of one stage in ``work_dir/units/`` (steps 2-3)."""
 
     def __init__(self, work_dir: str | os.PathLike, key: str, *, stage: str = "edge stage"):
-        self.dir = Path(work_dir) / UNITS_DIR
+        self.dir = keyed_dir(Path(work_dir) / UNITS_DIR, key, stage=stage)
         self.key = key
         self.stage = stage
         self.resumed = 0
         self.computed = 0
-        key_path = self.dir / KEY_FILE
-        old = key_path.read_text().strip() if key_path.is_file() else None
-        if old != key:
-            if self.dir.exists():
-                if old is not None:
-                    log.info("%s: inputs or settings changed; dropping its unit checkpoints", stage)
-                shutil.rmtree(self.dir)
-            self.dir.mkdir(parents=True)
-            tmp = key_path.with_name(f"{KEY_FILE}.tmp-{os.getpid()}")
-            tmp.write_text(key)
-            _replace_atomic(tmp, key_path)
 
     def _path(self, unit: str, suffix: str) -> Path:
         return self.dir / f"{quote(unit, safe='')}{suffix}"

@@ -16,7 +16,9 @@ Tarone 1990 and Gilbert 2005 for the exclusion family; Elias & Gygi 2007 for tar
    p = P_ω0(C <= c) under Fisher's noncentral hypergeometric law (a minimum-effect test).
    Floors act before the test, so BH's guarantee covers the kept set.
 4. Null: the same scan on the within-sequence circular shift of every feature's column
-   (``stats.nulls``), same margins, same family.
+   (``stats.nulls``), same margins, same family. With ``row_block_tasks`` > 0 steps 3-4 run
+   as that many tasks of contiguous feature-row ranges on the executor, each checkpointed,
+   concatenated in row order (``row_blocks``): the same candidates, so the same edges.
 5. Per tail, BH at fdr_q (``selection.select_tail``): over all m = F(F−1)/2 pairs for
    co-occurrence (pairs never tested count with p = 1; exact q-values), over the family for
    exclusion.
@@ -48,12 +50,11 @@ import scipy.sparse as sp
 from saegraph.ingest.config import CoactivationConfig
 from saegraph.ingest.edges.coactivation import kernel as kern
 from saegraph.ingest.edges.coactivation.counting import binary_pattern as binary_pattern
-from saegraph.ingest.edges.coactivation.counting import block_patterns
 from saegraph.ingest.edges.coactivation.counting import cofiring_counts as cofiring_counts
 from saegraph.ingest.edges.coactivation.counting import effective_block_rows as effective_block_rows
 from saegraph.ingest.edges.coactivation.counting import significant_candidates as significant_candidates
+from saegraph.ingest.edges.coactivation.row_blocks import Counter, RowBlocks, block_dir, scan_rows
 from saegraph.ingest.edges.coactivation.selection import effect_quantiles, select_tail, top_k_per_node
-from saegraph.ingest.edges.coactivation.tails import two_tail_candidates_blocks
 from saegraph.ingest.edges.rows import frames_to_table, nonempty_activations, pair_rows
 from saegraph.ingest.edges.stats.hypergeom import exclusion_family
 from saegraph.ingest.edges.stats.significance import (
@@ -78,9 +79,11 @@ def coactivation_edges(
     seed: int = 0,
     progress: bool = False,
     return_exclusions: bool = False,
+    counter: Counter | None = None,
 ):
     """The whole co-activation pipeline on a token x feature activation matrix (or the
-    ``stats.stream.TokenBlocks`` of one SAE, which carry their own sequence ids).
+    ``stats.stream.TokenBlocks`` of one SAE, which carry their own sequence ids); ``counter``
+    runs the count phase (steps 3-4; default ``row_blocks.scan_rows`` in this process).
 
     Returns a DataFrame of CO_ACTIVATES pairs (i < j latent indices, count, jaccard, npmi,
     phi, pTargetGivenSource, pSourceGivenTarget, pearson, pValue, qValue) and the summary
@@ -111,20 +114,18 @@ def coactivation_edges(
         omega=config.exclusion_odds_ratio,
         progress=progress,
     )
-    pos, exc, scan_stats = two_tail_candidates_blocks(block_patterns(blocks), n_fires, **common)
+    null_seed = int(seed) if config.null_shift and blocks.has_sequences else None
+    pos, exc, scan_stats, npos, nexc, null_seconds = (counter or scan_rows)(
+        blocks, n_fires, common, null_seed
+    )
 
     null_stats: dict = {}
-    npos = nexc = None
-    if config.null_shift and blocks.has_sequences:
-        t0 = time.perf_counter()
-        npos, nexc, _ = two_tail_candidates_blocks(
-            block_patterns(blocks, null_seed=seed), n_fires, **{**common, "desc": "co-activation null"}
-        )
+    if null_seed is not None:
         null_stats = {
             "name": NULL_NAME,
             "seed": int(seed),
             "nSegments": int(blocks.n_segments or 0),
-            "seconds": round(time.perf_counter() - t0, 3),
+            "seconds": round(null_seconds, 3),
         }
     elif config.null_shift:
         null_stats = {"name": NULL_NAME, "skipped": "no sequence ids were given"}
@@ -255,9 +256,18 @@ def _table(frames: list[pd.DataFrame], schema: pa.Schema) -> pa.Table:
     return frames_to_table(frames, schema)
 
 
-def coactivation_unit(bundle, saes: tuple[str, ...], *, config: CoactivationConfig, run_id: str, seed: int):
+def coactivation_unit(
+    bundle,
+    saes: tuple[str, ...],
+    *,
+    config: CoactivationConfig,
+    run_id: str,
+    seed: int,
+    row_blocks: RowBlocks | None = None,
+):
     """The CO_ACTIVATES and EXCLUDES rows and statistics of one SAE (an executor task:
-    module-level, picklable)."""
+    module-level, picklable); with ``row_blocks`` its count phase runs as row-block tasks on
+    their executor (``row_blocks``)."""
     from saegraph.ingest.edges.runner import progress_enabled
 
     (sid,) = saes
@@ -271,8 +281,9 @@ def coactivation_unit(bundle, saes: tuple[str, ...], *, config: CoactivationConf
         blocks.widths[0],
         f", streamed in blocks of <= {config.token_memory_mb:g} MiB" if blocks.streamed else "",
     )
+    counter = row_blocks.counter(bundle, sid, config.token_memory_mb) if row_blocks is not None else None
     frame, stats, xframe = coactivation_edges(
-        blocks, config, seed=seed, progress=progress_enabled(), return_exclusions=True
+        blocks, config, seed=seed, progress=progress_enabled(), return_exclusions=True, counter=counter
     )
     return {"co_activates": pair_rows(frame, sid, run_id), "excludes": pair_rows(xframe, sid, run_id)}, stats
 
@@ -290,11 +301,18 @@ def build_from_bundle(
     """CO_ACTIVATES (and, with ``exclusion``, EXCLUDES) edges for every SAE of the bundle, one
     ``coactivation_unit`` task per SAE on ``executor``; each SAE is checkpointed in ``work_dir``
     (``edges.checkpoint``); ``sae_ids`` rebuilds those SAEs and keeps the committed rows of the
-    others."""
-    from saegraph.ingest.edges.checkpoint import StageUnits
+    others. With ``row_block_tasks`` > 0 the SAEs run one after the other here and each maps
+    its row blocks on ``executor`` instead (``row_blocks``; checkpoints in ``work_dir/blocks``)."""
+    from saegraph.ingest.edges.checkpoint import StageUnits, stage_key
     from saegraph.ingest.edges.runner import StageResult
+    from saegraph.ingest.executors import LocalExecutor, local_executor
 
     tables = ("co_activates", "excludes") if config.exclusion else ("co_activates",)
+    compute = partial(coactivation_unit, config=config, run_id=run_id, seed=seed)
+    if config.row_block_tasks > 0:
+        key = stage_key(bundle, "coactivation", config, seed=seed, run_id=run_id)
+        plan = RowBlocks(local_executor(executor), block_dir(work_dir, key), config.row_block_tasks)
+        compute, executor = partial(compute, row_blocks=plan), LocalExecutor()
     units = StageUnits(
         bundle,
         "coactivation",
@@ -304,11 +322,7 @@ def build_from_bundle(
         work_dir=work_dir,
         tables=tables,
         sae_ids=sae_ids,
-    ).run(
-        [(sid,) for sid in bundle.sae_ids],
-        partial(coactivation_unit, config=config, run_id=run_id, seed=seed),
-        executor,
-    )
+    ).run([(sid,) for sid in bundle.sae_ids], compute, executor)
     frames = [u.frames["co_activates"] for u in units]
     xframes = [u.frames["excludes"] for u in units if "excludes" in u.frames]
     per_sae = {u.name: u.stats for u in units}

@@ -145,16 +145,21 @@ def two_tail_candidates_blocks(
     omega: float,
     progress: bool = False,
     desc: str = "co-activation",
+    row_range: tuple[int, int] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
     """(co-occurrence candidates, exclusion candidates, scan statistics), each with p <= q.
 
     ``patterns()`` yields the binary pattern (indptr, indices) of consecutive token blocks; it is
-    called once per block of feature rows, whose counts add up over the token blocks."""
+    called once per block of feature rows, whose counts add up over the token blocks.
+    ``row_range`` (r0, r1) scans the pairs (i, j > i) with i in [r0, r1) only, in blocks of
+    ``rows`` from r0 (``row_blocks``): the candidates of consecutive ranges, concatenated, are
+    those of the whole scan, in the same (i, j) order."""
     from tqdm.auto import tqdm
 
     n_features = int(n_fires.shape[0])
+    lo, hi = row_range if row_range is not None else (0, n_features)
     logfact = log_factorial_table(n_tokens)
-    block = np.zeros((rows, n_features), dtype=np.int32)
+    block = np.zeros((max(1, min(rows, hi - lo)), n_features), dtype=np.int32)
     cap = max(_BUFFER, 2 * n_features)
     bufs = [np.empty(cap, np.int32) for _ in range(6)]
     pi, pj, pc, xi, xj, xc = bufs  # the kernel's output buffers: positive tail, exclusion tail
@@ -164,8 +169,8 @@ def two_tail_candidates_blocks(
     n_exact = [0, 0]
     t_count = t_scan = t_exact = 0.0
     fires = np.ascontiguousarray(n_fires, dtype=np.int64)
-    for r0 in tqdm(range(0, n_features, rows), desc=desc, unit="block", disable=not progress, leave=False):
-        r1 = min(r0 + rows, n_features)
+    for r0 in tqdm(range(lo, hi, rows), desc=desc, unit="block", disable=not progress, leave=False):
+        r1 = min(r0 + rows, hi)
         view = block[: r1 - r0]
         t0 = time.perf_counter()
         for indptr, indices in patterns():

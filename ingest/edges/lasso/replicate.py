@@ -81,6 +81,11 @@ def dense_statistics(a_dense: sp.spmatrix, x: sp.csr_matrix, n: float, mean_d, s
     a_t = sp.csr_matrix(a_dense.T)
     s_dx = np.asarray((a_t @ x).todense(), dtype=np.float64)
     s_dd = np.asarray((a_t @ a_t.T).todense(), dtype=np.float64)
+    return dense_correlations(s_dx, s_dd, n, mean_d, sd_d, mean_x, sd_x)
+
+
+def dense_correlations(s_dx: np.ndarray, s_dd: np.ndarray, n: float, mean_d, sd_d, mean_x, sd_x):
+    """``dense_statistics`` from the cross-products S_dx = Σ a_d x ([d, nodes]) and S_dd ([d, d])."""
     dense_corr = (s_dx / n - np.outer(mean_d, mean_x)) / np.outer(sd_d, sd_x)
     dense_gram = (s_dd / n - np.outer(mean_d, mean_d)) / np.outer(sd_d, sd_d)
     return dense_corr, dense_gram

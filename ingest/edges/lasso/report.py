@@ -7,6 +7,7 @@ null and screen used), the matched null's pass rate, and the kept set's statisti
    and after the fit.
 3. ``kept_set_statistics``: the kept edges' size, the null's estimate of their FDR (the
    replicate-count table's estimator at the kept set's own threshold) and effect sizes.
+4. ``sae_statistics``: every statistic of one SAE, as ``stage.lasso_edges`` writes them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from saegraph.ingest.config import LassoConfig
+from saegraph.ingest.edges.lasso.fdr import mb_bound, replicate_count_table
 from saegraph.ingest.edges.lasso.replicate import ReplicateEdges
 
 CAVEATS = (
@@ -108,3 +111,76 @@ def kept_set_statistics(kept: pd.DataFrame, null_counts: np.ndarray, n_replicate
 def mean_seconds(reps: list[ReplicateEdges]) -> dict:
     keys = sorted({k for rep in reps for k in rep.info.get("seconds", {})})
     return {k: round(float(np.mean([rep.info["seconds"].get(k, 0.0) for rep in reps])), 4) for k in keys}
+
+
+def sae_statistics(
+    config: LassoConfig,
+    real: list[ReplicateEdges],
+    null: list[ReplicateEdges],
+    screened: dict,
+    scope: str,
+    head: dict,
+    counts: np.ndarray,
+    ncounts: np.ndarray,
+    n_selected: int,
+    n_significant: int,
+    p_floor: float,
+    kept_stats: dict,
+) -> dict:
+    """One SAE's statistics (``stage.lasso_edges``, step 4): ``head`` (its sizes) first, then the
+    replicates, the screen, the null, the count table, the kept set, stability and the means."""
+    R = config.replicates
+    m_pairs = head["eligiblePairs"]
+    mean_sel = float(np.mean([x.keys.size for x in real])) if real else 0.0
+    stable = counts >= config.stability_threshold * R
+    n_eff_vals = [x.info["nEff"] for x in real]
+    return {
+        **head,
+        "replicates": R,
+        "subsampleFraction": config.subsample_fraction,
+        "nEff": {
+            "mode": config.n_eff,
+            "meanPerReplicate": float(np.mean(n_eff_vals)) if n_eff_vals else 0.0,
+            "details": real[0].info["nEffInfo"] if real else {},
+            "usedFor": "Fisher-z screen z = atanh(r)*sqrt(n_eff-3) and EBIC = n_eff*log(sigma2) + "
+            "df*(log(n_eff) + 2*gamma*log(p)), p = node latents of the replicate - 1",
+        },
+        "screen": {"scope": scope, "description": SCREEN_NAMES[scope], **screened},
+        "null": {
+            "kind": config.null,
+            "name": null_name(config.null, scope),
+            "edgesPerReplicateMean": float(np.mean([x.keys.size for x in null])) if null else 0.0,
+        },
+        "edgesPerReplicateMean": mean_sel,
+        "replicateCountTable": replicate_count_table(counts, ncounts, R),
+        "fdrLevel": config.fdr_q,
+        "frequencyStrata": config.frequency_strata,
+        "edgesSelectedOnce": int(n_selected),
+        "significantEdges": int(n_significant),
+        "pValueFloor": p_floor,
+        "pValueFloorNote": "smallest attainable p (1/(1 + pairs of the smallest stratum), divided by R for "
+        "the truncated-Markov bound); BH over eligiblePairs rejects nothing unless about "
+        "pValueFloor*eligiblePairs/fdrLevel edges reach it - lower frequency_strata when few edges are expected",
+        "nullTail": NULL_TAILS[config.null_tail],
+        "nullPassRate": null_pass_rate(real, null, screened),
+        "keptSet": kept_stats,
+        "effectFloors": {
+            "minAbsCorrelation": config.min_abs_correlation,
+            "minAbsCoefficient": config.min_abs_coefficient,
+            "minFirings": config.min_firings,
+            "minCountPositive": config.min_count,
+        },
+        "stability": {
+            "threshold": config.stability_threshold,
+            "stableEdges": int(stable.sum()),
+            "stableNullEdges": int((ncounts >= config.stability_threshold * R).sum()),
+            "mbBound": mb_bound(mean_sel, config.stability_threshold, m_pairs),
+            "mbBoundFormula": "E[V] <= qbar^2 / ((2*pi_thr - 1) * M), qbar = mean AND-rule edges per "
+            "replicate, M = eligible pairs (Meinshausen & Buhlmann 2010)",
+        },
+        "denseCovariates": sorted({d for x in real for d in x.info["denseCovariates"]}),
+        "meanNodes": float(np.mean([x.info["nodes"] for x in real])) if real else 0.0,
+        "meanScreenPassed": float(np.mean([x.info["screenPassed"] for x in real])) if real else 0.0,
+        "meanCandidates": float(np.mean([x.info["meanCandidates"] for x in real])) if real else 0.0,
+        "secondsPerReplicate": {"real": mean_seconds(real), "null": mean_seconds(null)},
+    }

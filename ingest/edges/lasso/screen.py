@@ -27,6 +27,7 @@ Algorithm:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,13 +48,14 @@ def split_features(
     return np.flatnonzero(alive & ~dense), np.flatnonzero(dense)
 
 
-def _blocks(F: int, block_entries: int):
+def _blocks(F: int, block_entries: int, cache_sized: bool = True):
     """Row ranges [lo, hi) of the upper triangle, each at most ``block_entries`` cells.
 
     Blocks are cache-sized (``stats.blocks``: 16-byte (S, c) cells) unless that would take
-    more than ``MAX_PASSES`` passes over the tokens; ``block_entries`` caps the memory."""
+    more than ``MAX_PASSES`` passes over the tokens; ``block_entries`` caps the memory.
+    Without ``cache_sized`` (tokens read from disk on every pass) as large as it allows."""
     triangle = F * (F - 1) // 2
-    target = min(block_entries, target_block_cells(triangle, 16))
+    target = min(block_entries, target_block_cells(triangle, 16)) if cache_sized else block_entries
     lo = 0
     while lo < F:
         rows = max(1, target // max(F - lo, 1))
@@ -137,15 +139,35 @@ def screen_pairs(
     min_abs_r: float = 0.0,
 ) -> ScreenResult:
     """Fisher-z screen with BH at ``q`` over all pairs of the columns of ``x`` (see step 3)."""
-    n, F = x.shape
+    return screen_pairs_blocks(
+        lambda: [x], mom, n_eff, min_count=min_count, q=q, block_entries=block_entries, min_abs_r=min_abs_r
+    )
+
+
+def screen_pairs_blocks(
+    rows: Callable[[], Iterable[sp.csr_matrix]],
+    mom: ColumnMoments,
+    n_eff: float,
+    *,
+    min_count: int,
+    q: float,
+    block_entries: int,
+    min_abs_r: float = 0.0,
+    cache_sized: bool = True,
+) -> ScreenResult:
+    """``screen_pairs`` over the rows of ``rows()`` (blocks of tokens, sorted CSR over the same
+    columns, in token order; called once per block of the triangle): every S and c cell is
+    added token by token in token order, so the result does not depend on the blocks."""
+    n, F = mom.n, mom.mean.size
     sqrt_dof = math.sqrt(max(n_eff - 3.0, 1.0))
-    ptr = x.indptr[:-1].astype(np.int64).copy()
-    indptr = x.indptr.astype(np.int64)
     r_min = max(math.tanh(math.sqrt(2.0) * float(special.erfcinv(q)) / sqrt_dof) * (1.0 - 1e-9), min_abs_r)
     parts = []
-    for lo, hi in _blocks(F, block_entries):
+    for lo, hi in _blocks(F, block_entries, cache_sized):
         acc = np.zeros((hi - lo, F - lo, 2), dtype=np.float64)
-        _accumulate_block(indptr, x.indices, x.data, ptr, lo, hi, acc)
+        for x in rows():
+            indptr = x.indptr.astype(np.int64)
+            ptr = _row_starts(indptr, x.indices, lo)
+            _accumulate_block(indptr, x.indices, x.data, ptr, lo, hi, acc)
         parts.append(_screen_block(acc, lo, hi, float(n), mom.mean, mom.sd, sqrt_dof, min_count, q, r_min))
     i, j, r, p = (np.concatenate([pt[k] for pt in parts]) if parts else np.zeros(0) for k in range(4))
     m = F * (F - 1) // 2
@@ -269,6 +291,22 @@ def gram_entries(x: sp.csr_matrix, keys: np.ndarray, *, block_entries: int) -> n
         slot[ki[a:b] - lo, kj[a:b] - lo] = np.arange(a, b)
         _gather_block(indptr, x.indices, x.data, ptr, lo, hi, slot, out)
     return out
+
+
+@njit(cache=True)
+def _row_starts(indptr, indices, lo):
+    """The first entry of every (sorted) row with a column >= lo, by binary search."""
+    ptr = np.empty(indptr.size - 1, np.int64)
+    for t in range(indptr.size - 1):
+        a, b = indptr[t], indptr[t + 1]
+        while a < b:
+            m = (a + b) >> 1
+            if indices[m] < lo:
+                a = m + 1
+            else:
+                b = m
+        ptr[t] = a
+    return ptr
 
 
 @njit(cache=True)

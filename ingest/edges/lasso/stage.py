@@ -1,8 +1,11 @@
 """LASSO edges: nodewise LASSO with resampling, matched nulls and FDR on replicate counts.
 
 Algorithm (docs/methods.md, LASSO; Meinshausen & Bühlmann 2006 and 2010; Foygel & Drton 2010):
-1. Stack the SAE's chunks into one token × latent CSR matrix, rows sorted by
-   (sequence, position) (``resample.order_by_sequence``).
+1. The SAE's tokens in (sequence, position) order (``tokens``): stacked into one token ×
+   latent CSR matrix (``resample.order_by_sequence``), or, when the activations exceed
+   ``token_memory_mb`` (``stats.stream.csr_bytes``), streamed from disk in blocks of whole
+   sequences (default null and screen only; other settings raise). Every sum over tokens is
+   added in token order or per sequence, so both give the same edges and statistics.
 2. ``screen = "once"`` (default): build one matched-null dataset (each latent's column
    circularly shifted within every sequence, or a plain permutation) and screen the real
    and the null data once each (``sufficient.screen_dataset``: Fisher-z screen + BH,
@@ -45,20 +48,11 @@ from saegraph.ingest.edges.lasso.checkpoints import load_replicate, prepare_chec
 from saegraph.ingest.edges.lasso.fdr import (
     count_replicates,
     frequency_bins,
-    mb_bound,
-    replicate_count_table,
     stratified_pvalues,
     stratum_sizes,
 )
 from saegraph.ingest.edges.lasso.replicate import ReplicateEdges, select_edges_once
-from saegraph.ingest.edges.lasso.report import (
-    NULL_TAILS,
-    SCREEN_NAMES,
-    kept_set_statistics,
-    mean_seconds,
-    null_name,
-    null_pass_rate,
-)
+from saegraph.ingest.edges.lasso.report import kept_set_statistics, sae_statistics
 from saegraph.ingest.edges.lasso.resample import (
     choose_sequences,
     order_by_sequence,
@@ -70,10 +64,20 @@ from saegraph.ingest.edges.lasso.sufficient import (
     replicate_from_dataset,
     screen_dataset,
 )
+from saegraph.ingest.edges.lasso.tokens import (
+    LassoStreamingError,
+    Prepared,
+    check_streamable,
+    null_tokens,
+    prepare,
+    sorted_tokens,
+    stacked,
+    store_tokens,
+)
 from saegraph.ingest.edges.rows import frames_to_table, nonempty_activations, pair_rows
-from saegraph.ingest.edges.stats.moments import column_moments
 from saegraph.ingest.edges.stats.nulls import circular_shift_null
 from saegraph.ingest.edges.stats.significance import bh_qvalues
+from saegraph.ingest.edges.stats.stream import TokenBlocks, budget_bytes, csr_bytes
 from saegraph.schema.graph import RelType
 
 log = logging.getLogger(__name__)
@@ -103,14 +107,8 @@ class _ScreenedOnce:
     """The real dataset and its matched null, screened on first use (a resumed run with every
     replicate on disk never screens)."""
 
-    def __init__(self, acts, seq_starts, config: LassoConfig, seed: int, sae_id: str):
-        self.acts, self.seq_starts, self.config, self.seed, self.sae_id = (
-            acts,
-            seq_starts,
-            config,
-            seed,
-            sae_id,
-        )
+    def __init__(self, tokens: TokenBlocks, prep: Prepared, config: LassoConfig, seed: int, sae_id: str):
+        self.tokens, self.prep, self.config, self.seed, self.sae_id = tokens, prep, config, seed, sae_id
         self.real = self.null = None
         self.fallback = config.screen != "once"
         self.info: dict = {}
@@ -119,14 +117,18 @@ class _ScreenedOnce:
         """(real, null) ScreenedDatasets, or None when the statistics exceed the memory cap."""
         if self.real is None and not self.fallback:
             t0 = time.perf_counter()
-            null_acts = matched_null(
-                self.acts, self.seq_starts, self.config.null, null_rng(self.seed, self.sae_id)
-            )
+            null = null_tokens(self.tokens, self.config.null, null_rng(self.seed, self.sae_id))
             t_null = time.perf_counter() - t0
             try:
-                self.real = screen_dataset(self.acts, self.seq_starts, self.config)
-                self.null = screen_dataset(null_acts, self.seq_starts, self.config)
+                self.real = screen_dataset(self.tokens, None, self.config, self.prep)
+                self.null = screen_dataset(null, None, self.config)
             except TooManySequencePairs as exc:
+                if self.tokens.streamed:
+                    raise LassoStreamingError(
+                        f"LASSO {self.sae_id}: {exc} (edges.lasso.max_sequence_pair_entries), and the "
+                        "per_replicate fallback needs the stacked tokens: raise max_sequence_pair_entries "
+                        "or token_memory_mb"
+                    ) from None
                 log.warning(
                     "LASSO %s: %s (edges.lasso.max_sequence_pair_entries); screening every replicate "
                     "instead (screen = per_replicate)",
@@ -142,14 +144,15 @@ class _ScreenedOnce:
 
 
 def _compute_replicate(
-    r: int, acts, seq_starts, config: LassoConfig, seed: int, sae_id: str, once: _ScreenedOnce
+    r: int, tokens: TokenBlocks, config: LassoConfig, seed: int, sae_id: str, once: _ScreenedOnce
 ) -> list[ReplicateEdges]:
     """Replicate r: [real, matched null]."""
     rng = replicate_rng(seed, sae_id, r)
     datasets = once.datasets()
     if datasets is not None:
-        chosen = choose_sequences(seq_starts.size - 1, config.subsample_fraction, rng)
+        chosen = choose_sequences(once.prep.n_sequences, config.subsample_fraction, rng)
         return [replicate_from_dataset(ds, chosen, config) for ds in datasets]
+    acts, seq_starts = stacked(tokens)
     t0 = time.perf_counter()
     sub, starts = subsample_sequences(acts, seq_starts, config.subsample_fraction, rng)
     t_sub = time.perf_counter() - t0
@@ -163,8 +166,8 @@ def _compute_replicate(
 
 
 def run_replicates(
-    acts: sp.csr_matrix,
-    seq_starts: np.ndarray,
+    acts: sp.csr_matrix | TokenBlocks,
+    seq_starts: np.ndarray | None,
     config: LassoConfig,
     *,
     seed: int,
@@ -172,22 +175,27 @@ def run_replicates(
     work_dir: Path | None = None,
     progress: bool = False,
     screened: dict | None = None,
+    prepared: Prepared | None = None,
 ):
     """R real and R matched-null replicates (lists of ReplicateEdges), resuming from ``work_dir``.
 
+    ``acts``: the matrix with rows sorted by sequence (``seq_starts``) or its ``TokenBlocks``
+    (``seq_starts`` None); ``prepared``: their ``tokens.prepare``, when already computed.
     With ``config.screen == "once"`` the screen's statistics (seconds, pairs) are written
     into ``screened`` when given (empty when every replicate came from a checkpoint)."""
-    fingerprint = {
-        "config": asdict(config),
+    tokens = acts if isinstance(acts, TokenBlocks) else sorted_tokens(acts, np.asarray(seq_starts))
+    prep = prepared if prepared is not None else prepare(tokens)
+    fingerprint = {  # how the tokens are read (token_memory_mb) changes no replicate
+        "config": {k: v for k, v in asdict(config).items() if k != "token_memory_mb"},
         "seed": int(seed),
         "saeId": sae_id,
-        "shape": list(acts.shape),
-        "nnz": int(acts.nnz),
-        "sum": float(np.round(acts.data.astype(np.float64).sum(), 3)),
-        "sequences": int(seq_starts.size - 1),
+        "shape": [int(tokens.n_tokens), int(tokens.widths[0])],
+        "nnz": int(prep.stored.sum()),
+        "sum": float(np.round(prep.moments.sums.sum(), 3)),
+        "sequences": prep.n_sequences,
     }
     ckpt = prepare_checkpoints(work_dir, fingerprint)
-    once = _ScreenedOnce(acts, seq_starts, config, seed, sae_id)
+    once = _ScreenedOnce(tokens, prep, config, seed, sae_id)
     real, null = [], []
     bar = tqdm(total=config.replicates, desc=f"lasso {sae_id}", unit="replicate", disable=not progress)
     for r in range(config.replicates):
@@ -198,7 +206,7 @@ def run_replicates(
         else:
             if not once.fallback and once.real is None:
                 bar.set_description(f"lasso {sae_id} (screening real + null once)")
-            done = _compute_replicate(r, acts, seq_starts, config, seed, sae_id, once)
+            done = _compute_replicate(r, tokens, config, seed, sae_id, once)
             bar.set_description(f"lasso {sae_id}")
             for p, rep in zip(paths, done):
                 if p is not None:
@@ -214,9 +222,9 @@ def run_replicates(
 
 
 def lasso_edges(
-    acts: sp.spmatrix,
-    sequence_ids: np.ndarray,
-    positions: np.ndarray,
+    acts: sp.spmatrix | TokenBlocks,
+    sequence_ids: np.ndarray | None,
+    positions: np.ndarray | None,
     config: LassoConfig,
     *,
     seed: int = 0,
@@ -224,30 +232,43 @@ def lasso_edges(
     work_dir: Path | None = None,
     progress: bool = False,
 ) -> tuple[pd.DataFrame, dict]:
-    """The whole LASSO stage on one SAE's token × latent matrix.
+    """The whole LASSO stage on one SAE's token × latent matrix (with its tokens' sequence ids
+    and positions), or on its ``TokenBlocks`` in (sequence, position) order (``tokens``; the ids
+    and positions None).
 
     Returns a DataFrame (i < j latent indices, weight, stability, nReplicates, nullReplicates,
     pValue, qValue) and the SAE's statistics (see module docstring, step 4)."""
     t_start = time.perf_counter()
-    acts, seq_starts = order_by_sequence(sp.csr_matrix(acts, dtype=np.float32), sequence_ids, positions)
-    n_tokens, F = acts.shape
+    if isinstance(acts, TokenBlocks):
+        tokens = acts
+        if tokens.streamed:
+            check_streamable(config, sae_id)
+    elif sequence_ids is None or positions is None:
+        raise ValueError("lasso_edges needs the sequence ids and positions of a matrix's tokens")
+    else:
+        ordered, seq_starts = order_by_sequence(
+            sp.csr_matrix(acts, dtype=np.float32), sequence_ids, positions
+        )
+        tokens = sorted_tokens(ordered, seq_starts)
+    prep = prepare(tokens)
+    F = tokens.widths[0]
     screened: dict = {}
     real, null = run_replicates(
-        acts,
-        seq_starts,
+        tokens,
+        None,
         config,
         seed=seed,
         sae_id=sae_id,
         work_dir=work_dir,
         progress=progress,
         screened=screened,
+        prepared=prep,
     )
     scope = "per_replicate" if "fallback" in screened else config.screen
     R = config.replicates
     keys, counts, wsum = count_replicates([x.keys for x in real], [x.weights for x in real])
     nkeys, ncounts, _ = count_replicates([x.keys for x in null])
-    firings = column_moments(acts).firings
-    bins = frequency_bins(firings, config.min_firings, config.frequency_strata)
+    bins = frequency_bins(prep.moments.firings, config.min_firings, config.frequency_strata)
     n_eligible = int((bins >= 0).sum())
     m_pairs = n_eligible * (n_eligible - 1) // 2
     p = stratified_pvalues(
@@ -282,64 +303,28 @@ def lasso_edges(
     if config.keep == "significant":
         frame = frame[significant].reset_index(drop=True)
 
-    mean_sel = float(np.mean([x.keys.size for x in real])) if real else 0.0
-    stable = counts >= config.stability_threshold * R
-    n_eff_vals = [x.info["nEff"] for x in real]
-    stats = {
-        "nTokens": int(n_tokens),
-        "nSequences": int(seq_starts.size - 1),
-        "nFeatures": int(F),
-        "eligibleFeatures": n_eligible,
-        "eligiblePairs": int(m_pairs),
-        "replicates": R,
-        "subsampleFraction": config.subsample_fraction,
-        "nEff": {
-            "mode": config.n_eff,
-            "meanPerReplicate": float(np.mean(n_eff_vals)) if n_eff_vals else 0.0,
-            "details": real[0].info["nEffInfo"] if real else {},
-            "usedFor": "Fisher-z screen z = atanh(r)*sqrt(n_eff-3) and EBIC = n_eff*log(sigma2) + "
-            "df*(log(n_eff) + 2*gamma*log(p)), p = node latents of the replicate - 1",
+    stats = sae_statistics(
+        config,
+        real,
+        null,
+        screened,
+        scope,
+        {
+            "nTokens": int(tokens.n_tokens),
+            "nSequences": prep.n_sequences,
+            "nFeatures": int(F),
+            "eligibleFeatures": n_eligible,
+            "eligiblePairs": int(m_pairs),
         },
-        "screen": {"scope": scope, "description": SCREEN_NAMES[scope], **screened},
-        "null": {
-            "kind": config.null,
-            "name": null_name(config.null, scope),
-            "edgesPerReplicateMean": float(np.mean([x.keys.size for x in null])) if null else 0.0,
-        },
-        "edgesPerReplicateMean": mean_sel,
-        "replicateCountTable": replicate_count_table(counts, ncounts, R),
-        "fdrLevel": config.fdr_q,
-        "frequencyStrata": config.frequency_strata,
-        "edgesSelectedOnce": int(keys.size),
-        "significantEdges": int(significant.sum()),
-        "pValueFloor": p_floor,
-        "pValueFloorNote": "smallest attainable p (1/(1 + pairs of the smallest stratum), divided by R for "
-        "the truncated-Markov bound); BH over eligiblePairs rejects nothing unless about "
-        "pValueFloor*eligiblePairs/fdrLevel edges reach it - lower frequency_strata when few edges are expected",
-        "nullTail": NULL_TAILS[config.null_tail],
-        "nullPassRate": null_pass_rate(real, null, screened),
-        "keptSet": kept_stats,
-        "effectFloors": {
-            "minAbsCorrelation": config.min_abs_correlation,
-            "minAbsCoefficient": config.min_abs_coefficient,
-            "minFirings": config.min_firings,
-            "minCountPositive": config.min_count,
-        },
-        "stability": {
-            "threshold": config.stability_threshold,
-            "stableEdges": int(stable.sum()),
-            "stableNullEdges": int((ncounts >= config.stability_threshold * R).sum()),
-            "mbBound": mb_bound(mean_sel, config.stability_threshold, m_pairs),
-            "mbBoundFormula": "E[V] <= qbar^2 / ((2*pi_thr - 1) * M), qbar = mean AND-rule edges per "
-            "replicate, M = eligible pairs (Meinshausen & Buhlmann 2010)",
-        },
-        "denseCovariates": sorted({d for x in real for d in x.info["denseCovariates"]}),
-        "meanNodes": float(np.mean([x.info["nodes"] for x in real])) if real else 0.0,
-        "meanScreenPassed": float(np.mean([x.info["screenPassed"] for x in real])) if real else 0.0,
-        "meanCandidates": float(np.mean([x.info["meanCandidates"] for x in real])) if real else 0.0,
-        "secondsPerReplicate": {"real": mean_seconds(real), "null": mean_seconds(null)},
-        "seconds": round(time.perf_counter() - t_start, 3),
-    }
+        counts,
+        ncounts,
+        int(keys.size),
+        int(significant.sum()),
+        p_floor,
+        kept_stats,
+    )
+    stats["streamed"], stats["tokenBlocks"] = tokens.streamed, prep.n_blocks
+    stats["seconds"] = round(time.perf_counter() - t_start, 3)
     return frame, stats
 
 
@@ -349,8 +334,21 @@ def lasso_unit(bundle, saes: tuple[str, ...], *, config: LassoConfig, run_id: st
     from saegraph.ingest.edges.runner import progress_enabled
 
     (sid,) = saes
-    acts, seqs, poss = nonempty_activations(bundle, sid)
-    log.info("LASSO for %s: %d tokens x %d latents, %d replicates", sid, *acts.shape, config.replicates)
+    store, budget = bundle.activations, budget_bytes(config.token_memory_mb)
+    if csr_bytes(store, (sid,)) > budget:  # step 1: stream the tokens
+        check_streamable(config, sid)
+        acts, seqs, poss = store_tokens(store, sid, budget), None, None
+        shape = (acts.n_tokens, acts.widths[0])
+    else:
+        acts, seqs, poss = nonempty_activations(bundle, sid)
+        shape = acts.shape
+    log.info(
+        "LASSO for %s: %d tokens x %d latents, %d replicates%s",
+        sid,
+        *shape,
+        config.replicates,
+        f", streamed in blocks of <= {config.token_memory_mb:g} MiB" if seqs is None else "",
+    )
     sae_dir = Path(work_dir) / sid if work_dir is not None else None
     frame, stats = lasso_edges(
         acts, seqs, poss, config, seed=seed, sae_id=sid, work_dir=sae_dir, progress=progress_enabled()

@@ -72,8 +72,11 @@ def circular_shift_pattern(indptr, indices, bounds, seed, first_segment=0):
     return new_ptr, new_idx
 
 
-def circular_shift_null(acts: sp.csr_matrix, seq_starts: np.ndarray, seed: int) -> sp.csr_matrix:
-    """Each feature's column circularly shifted within every sequence (values kept)."""
+def circular_shift_null(
+    acts: sp.csr_matrix, seq_starts: np.ndarray, seed: int, first_segment: int = 0
+) -> sp.csr_matrix:
+    """Each feature's column circularly shifted within every sequence (values kept; sequences
+    numbered from ``first_segment``)."""
     new_rows = np.empty(acts.nnz, dtype=np.int64)
     shifted_rows(
         acts.indptr.astype(np.int64),
@@ -81,6 +84,7 @@ def circular_shift_null(acts: sp.csr_matrix, seq_starts: np.ndarray, seed: int) 
         np.asarray(seq_starts, dtype=np.int64),
         np.uint64(seed % (1 << 63)),
         new_rows,
+        first_segment,
     )
     out = sp.csr_matrix((acts.data, (new_rows, acts.indices)), shape=acts.shape, dtype=np.float32)
     out.sort_indices()
