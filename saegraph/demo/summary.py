@@ -123,9 +123,7 @@ def edge_rows(stats: dict) -> list[dict]:
                 "nullKept": kept.get("nullEdgesAtMinReplicates"),
                 "estimatedFdr": est,
                 "null": "matched null replicates",
-                "note": f"{st.get('replicates', lasso.get('replicates'))} resampling replicates"
-                if st.get("replicates", lasso.get("replicates")) is not None
-                else None,
+                "note": _lasso_note(st, lasso),
             }
         )
     if lasso and not lasso.get("perSae"):
@@ -153,6 +151,24 @@ def edge_rows(stats: dict) -> list[dict]:
             }
         )
     return rows
+
+
+def _lasso_note(st: dict, lasso: dict) -> str | None:
+    """Replicates; and when BH kept nothing, the replicate table's best set at or below the FDR
+    level, so that an empty kept set is not read as "no dependence" (docs/methods.md, LASSO)."""
+    reps = st.get("replicates", lasso.get("replicates"))
+    note = f"{reps} resampling replicates" if reps is not None else None
+    kept = st.get("keptSet") if isinstance(st.get("keptSet"), dict) else {}
+    level = st.get("fdrLevel", lasso.get("fdrLevel"))
+    table = st.get("replicateCountTable") or []
+    ok = [r for r in table if r.get("edges") and level is not None and r.get("estimatedFdr", 1.0) <= level]
+    if kept.get("edges") == 0 and ok:
+        best = max(ok, key=lambda r: r["edges"])
+        note = (note + "; " if note else "") + (
+            f"none passed BH on the null-count bound, but {best['edges']} edges were seen in >= {best['r']} "
+            f"replicates against {best['nullEdges']} null edges (estimated FDR {100 * best['estimatedFdr']:.1f}%)"
+        )
+    return note
 
 
 def community_rows(result: dict, top: int = 5) -> list[dict]:

@@ -122,3 +122,19 @@ def test_train_or_load_trains_once_then_loads(tmp_path):
 
     sae = SAE.load_from_disk(str(path))
     assert sae.cfg.metadata.hook_name == "blocks.0.hook_resid_post" and sae.cfg.d_sae == 32
+
+
+def test_lasso_row_explains_an_empty_kept_set():
+    from saegraph.demo.summary import edge_rows
+
+    table = [
+        {"r": 1, "edges": 800, "nullEdges": 80, "estimatedFdr": 0.1},
+        {"r": 10, "edges": 270, "nullEdges": 8, "estimatedFdr": 8 / 270},
+    ]
+    st = {"replicates": 10, "fdrLevel": 0.05, "keptSet": {"edges": 0}, "replicateCountTable": table}
+    (row,) = edge_rows({"lasso": {"perSae": {"s": st}}})
+    assert row["edges"] == 0
+    assert "270 edges were seen in >= 10 replicates against 8 null edges (estimated FDR 3.0%)" in row["note"]
+    st["keptSet"] = {"edges": 5}
+    (row,) = edge_rows({"lasso": {"perSae": {"s": st}}})
+    assert row["note"] == "10 resampling replicates"
