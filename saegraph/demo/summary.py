@@ -158,7 +158,8 @@ def _lasso_note(st: dict, lasso: dict) -> str | None:
     level, so that an empty kept set is not read as "no dependence" (docs/methods.md, LASSO)."""
     reps = st.get("replicates", lasso.get("replicates"))
     note = f"{reps} resampling replicates" if reps is not None else None
-    kept = st.get("keptSet") if isinstance(st.get("keptSet"), dict) else {}
+    kept_set = st.get("keptSet")
+    kept: dict = kept_set if isinstance(kept_set, dict) else {}
     level = st.get("fdrLevel", lasso.get("fdrLevel"))
     table = st.get("replicateCountTable") or []
     ok = [r for r in table if r.get("edges") and level is not None and r.get("estimatedFdr", 1.0) <= level]

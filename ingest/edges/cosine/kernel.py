@@ -1,12 +1,19 @@
 """Exact blocked top-k of a similarity matrix that is never held whole.
 
 Algorithm:
-1. Normalise rows to unit length (zero rows stay zero, so their similarities are 0).
-2. For a block of query rows compute S = Q_block · Kᵀ with one BLAS matmul (float32).
+1. Normalise rows to unit length (zero rows stay zero, so their similarities are 0): one
+   float32 copy (or the caller's float32 array, in place), norms taken in row chunks.
+2. For a block of query rows compute S = Q_block · Kᵀ with one BLAS matmul (float32) into
+   a buffer reused across blocks (Kᵀ is a view: BLAS reads K transposed, no copy).
 3. ``topk_rows`` scans each row of S once, keeping the k best entries >= floor in a small
    buffer whose minimum is tracked: an entry costs one comparison unless it beats the
    current k-th best (O(F + k·log(F/k)·k) per row instead of a 32 ns/element argpartition).
 4. Each row's survivors are sorted by similarity (descending; ties by column index).
+Two passes that need the product both ways share it (``topk.py``): ``blocked_topk_both``
+(top-k of A·Bᵀ per row and per column, one pass over A·Bᵀ) and ``blocked_topk_self`` (top-k
+of the symmetric Ŵ·Ŵᵀ, blocks on and above the diagonal only).
+Order everywhere: similarity descending, ties by the lower index, so a row's list is the first
+k of its entries >= floor sorted by (-similarity, index), whatever order they are scanned in.
 """
 
 from __future__ import annotations
@@ -14,14 +21,34 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+NORM_CHUNK_ROWS = 8192  # rows per norm computation (np.linalg.norm squares its input in a temporary)
 
-def normalize_rows(w: np.ndarray) -> np.ndarray:
-    """Unit-length float32 rows; all-zero rows stay zero."""
-    w = np.asarray(w, dtype=np.float32)
-    norms = np.linalg.norm(w, axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(norms > 0, w / np.where(norms > 0, norms, 1.0), 0.0)
-    return out.astype(np.float32, copy=False)
+
+def normalize_rows(w: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
+    """Unit-length float32 rows; all-zero rows stay zero (+0.0).
+
+    One float32 copy of ``w``; with ``overwrite`` a writable C-contiguous float32 ``w`` is
+    normalised in place and returned (the caller's array changes). The values are those of
+    ``w / ||w||`` row by row (each row's norm is the same float32 reduction at any chunking)."""
+    if (
+        overwrite
+        and isinstance(w, np.ndarray)
+        and w.dtype == np.float32
+        and w.flags.c_contiguous
+        and w.flags.writeable
+    ):
+        out = w
+    else:
+        out = np.array(w, dtype=np.float32, order="C", copy=True)
+    if out.ndim != 2:
+        raise ValueError(f"normalize_rows expects a 2-d array, got shape {out.shape}")
+    for r0 in range(0, out.shape[0], NORM_CHUNK_ROWS):
+        part = out[r0 : r0 + NORM_CHUNK_ROWS]
+        norms = np.linalg.norm(part, axis=1, keepdims=True)
+        nonzero = norms[:, 0] > 0
+        np.divide(part, norms, out=part, where=nonzero[:, None])
+        part[~nonzero] = 0.0
+    return out
 
 
 @nb.njit(cache=True, nogil=True)
@@ -49,7 +76,7 @@ def topk_rows(block, k, floor, self_offset):
                 if filled == k:
                     worst = 0
                     for s in range(1, k):
-                        if vv[s] < vv[worst]:
+                        if vv[s] < vv[worst] or (vv[s] == vv[worst] and vi[s] > vi[worst]):
                             worst = s
                     thr = max(floor, vv[worst])
                 continue
@@ -100,10 +127,13 @@ def blocked_topk(
     k_eff = int(max(1, min(k, keys.shape[0])))
     idx = np.full((n, k_eff), -1, dtype=np.int32)
     val = np.full((n, k_eff), -np.inf, dtype=np.float32)
-    keys_t = np.ascontiguousarray(keys.T)
+    keys_t = keys.T  # a view: BLAS reads keys transposed (same values as a contiguous copy)
+    buf = np.empty(min(block_rows, n) * keys.shape[0], dtype=np.result_type(queries, keys))
     for r0 in tqdm(range(0, n, block_rows), desc=desc, unit="block", disable=not progress, leave=False):
         r1 = min(r0 + block_rows, n)
-        sims = queries[r0:r1] @ keys_t
+        sims = np.matmul(
+            queries[r0:r1], keys_t, out=buf[: (r1 - r0) * keys.shape[0]].reshape(r1 - r0, keys.shape[0])
+        )
         offset = r0 if exclude_self else NO_SELF
         bi, bv = topk_rows(sims, k_eff, np.float32(floor), offset)
         idx[r0:r1] = bi

@@ -1,10 +1,13 @@
 """COSINE edges: exact top-k decoder-cosine neighbours within each SAE.
 
 Algorithm (docs/methods.md, COSINE):
-1. Normalise the decoder rows W_dec [F, d] to unit length.
-2. For blocks of ``block_rows`` rows compute the block of Ŵ Ŵᵀ by one BLAS matmul and keep
-   each row's exact top-k neighbours with cosine >= the floor (self excluded), by a single
-   scan per row (``kernel.topk_rows``). Memory: block_rows x F floats.
+1. Normalise the decoder rows W_dec [F, d] to unit length (one float32 copy; in place for
+   the decoder ``cosine_unit`` loads).
+2. Ŵ Ŵᵀ is symmetric: for blocks of ``block_rows`` rows compute only the blocks on and above
+   the diagonal, Ŵ[r0:r1] Ŵ[r0:]ᵀ, by one BLAS matmul each (about F²/2 products instead of
+   F²), and offer each pair (i < j) once to both i's and j's running exact top-k lists
+   (cosine >= the floor, self excluded; ``topk.blocked_topk_self``). Memory: block_rows x F
+   floats + 8 B x k per feature.
 3. Store each undirected pair once (lower index as source) with its similarity and the
    smaller of the two ranks (rank 1 = nearest; a pair seen from one side only has that
    side's rank).
@@ -25,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from saegraph.ingest.config import CosineConfig
-from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
+from saegraph.ingest.edges.cosine.kernel import normalize_rows
+from saegraph.ingest.edges.cosine.topk import blocked_topk_self
 from saegraph.ingest.edges.rows import frames_to_table
 from saegraph.schema.graph import RelType
 
@@ -41,15 +45,24 @@ def chance_max_cosine(n_features: int, d: int) -> float:
     return math.sqrt(2.0 * math.log(n_features) / d)
 
 
-def cosine_knn(W_dec: np.ndarray, k: int, floor: float, block_rows: int = 4096, *, progress: bool = False):
+def cosine_knn(
+    W_dec: np.ndarray,
+    k: int,
+    floor: float,
+    block_rows: int = 4096,
+    *,
+    progress: bool = False,
+    overwrite: bool = False,
+):
     """Directed exact kNN by decoder cosine: (rows, cols, sims), rows ascending and each
-    row's neighbours by similarity descending (so position within a row is rank − 1)."""
-    w = normalize_rows(W_dec)
-    idx, val = blocked_topk(
-        w, w, k, floor, block_rows=block_rows, exclude_self=True, progress=progress, desc="cosine kNN"
-    )
+    row's neighbours by similarity descending, ties by column (so position within a row is
+    rank − 1). ``overwrite``: a float32 ``W_dec`` may be normalised in place."""
+    w = normalize_rows(W_dec, overwrite=overwrite)
+    n = w.shape[0]
+    idx, val = blocked_topk_self(w, k, floor, block_rows=block_rows, progress=progress, desc="cosine kNN")
+    del w
     valid = idx >= 0
-    rows = np.repeat(np.arange(w.shape[0], dtype=np.int32), valid.sum(axis=1))
+    rows = np.repeat(np.arange(n, dtype=np.int32), valid.sum(axis=1))
     return rows, idx[valid].astype(np.int32), val[valid].astype(np.float32)
 
 
@@ -82,11 +95,12 @@ def cosine_unit(bundle, saes: tuple[str, ...], *, config: CosineConfig, run_id: 
     (sid,) = saes
     t0 = time.perf_counter()
     w = bundle.decoder(sid)
-    rows, cols, sims = cosine_knn(
-        w, config.top_k, config.min_similarity, config.block_rows, progress=progress_enabled()
-    )
-    pairs = undirected_pairs(rows, cols, sims)
     n_feat, d = w.shape
+    rows, cols, sims = cosine_knn(  # the loaded decoder is ours: normalised in place
+        w, config.top_k, config.min_similarity, config.block_rows, progress=progress_enabled(), overwrite=True
+    )
+    del w
+    pairs = undirected_pairs(rows, cols, sims)
     degree = np.bincount(np.r_[pairs["i"], pairs["j"]].astype(np.int64), minlength=n_feat)
     stats = {
         "nFeatures": int(n_feat),

@@ -2,11 +2,17 @@
 
 Algorithm (docs/methods.md, MATCHES; Paulo & Belrose 2024 for shared fractions, Lan et al. 2024 for
 activation correlation, Bricken et al. 2023 for splitting):
-1. Normalise both decoders; exact blocked top-k kNN in both directions (A→B, B→A).
+1. Normalise both decoders (one float32 copy each; in place for the decoders ``compare_pair``
+   loads); exact top-k kNN in both directions (A→B, B→A) from ONE blocked pass over A·Bᵀ
+   (``cosine.topk.blocked_topk_both``: each block of A's rows against all of B gives those
+   rows' lists and updates every B row's running list): F_A·F_B products, not twice that.
 2. MCS (mean max cosine) each way, against the extreme-value baseline for the max of M
    Gaussians of σ = 1/√d: σ(√(2 ln M) − (ln ln M + ln 4π)/(2√(2 ln M))), and a
    random-rotation null: MCS of a seeded sample of A's rows against B rotated by a random
-   orthogonal Q (Haar, from the QR of a Gaussian matrix).
+   orthogonal Q (Haar, from the QR of a Gaussian matrix). cos(a, Qᵀb) = (Q a)·b for unit
+   rows, so the sampled rows of A are rotated by Q instead of all of B by Qᵀ (B Q as rows):
+   the same Q from the same seed, the same values up to float32 rounding, at n_null x d²
+   instead of F_B x d² work and without a rotated copy of B.
 3. Mutual nearest neighbours from the two top-1 lists.
 4. One-to-one matching with an "unmatched" option (``matching``): dense Hungarian when
    both widths <= dense_max, else sparse LAPJVsp on the union of the kNN graphs. The
@@ -35,6 +41,7 @@ import pandas as pd
 
 from saegraph.ingest.config import MatchesConfig
 from saegraph.ingest.edges.cosine.kernel import blocked_topk, normalize_rows
+from saegraph.ingest.edges.cosine.topk import blocked_topk_both
 from saegraph.ingest.edges.matches.matching import dense_one_to_one, shared_fractions, sparse_one_to_one
 from saegraph.ingest.edges.rows import frames_to_table
 from saegraph.queries.analysis.universality import evt_baseline
@@ -80,17 +87,23 @@ def match_saes(
     rotation_null_rows: int = 0,
     seed: int = 0,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> MatchResult:
-    """Decoder-based comparison of two SAEs (steps 1–4 of the module docstring)."""
+    """Decoder-based comparison of two SAEs (steps 1–4 of the module docstring).
+
+    ``overwrite``: float32 decoders may be normalised in place (the caller's arrays change).
+    Rotation null (``rotation_null_rows`` > 0): ``default_rng(seed)`` draws the sampled rows
+    of A (``choice`` without replacement), then the Gaussian matrix whose QR gives Q."""
     if W_a.shape[1] != W_b.shape[1]:
         raise ValueError(
             f"decoders have different d_in ({W_a.shape[1]} vs {W_b.shape[1]}): they cannot be matched"
         )
     t0 = time.perf_counter()
-    wa, wb = normalize_rows(W_a), normalize_rows(W_b)
+    wa, wb = normalize_rows(W_a, overwrite=overwrite), normalize_rows(W_b, overwrite=overwrite)
     fa, fb, d = wa.shape[0], wb.shape[0], wa.shape[1]
-    idx_ab, val_ab = blocked_topk(wa, wb, knn, block_rows=block_rows, progress=progress, desc="kNN A->B")
-    idx_ba, val_ba = blocked_topk(wb, wa, knn, block_rows=block_rows, progress=progress, desc="kNN B->A")
+    idx_ab, val_ab, idx_ba, val_ba = blocked_topk_both(
+        wa, wb, knn, block_rows=block_rows, progress=progress, desc="kNN A<->B"
+    )
     t_knn = time.perf_counter() - t0
 
     nn_ab, nn_ba = idx_ab[:, 0].astype(np.int64), idx_ba[:, 0].astype(np.int64)
@@ -133,8 +146,10 @@ def match_saes(
     if rotation_null_rows > 0:
         rng = np.random.default_rng(seed)
         rows_null = rng.choice(fa, size=min(rotation_null_rows, fa), replace=False)
-        rotated = wb @ random_rotation(d, rng)
-        _, v = blocked_topk(wa[rows_null], rotated, 1, block_rows=block_rows)
+        # a·(row j of B Q) = a·(Qᵀ b_j) = (Q a)·b_j: rotate the sampled rows of A by Q (as rows,
+        # a Qᵀ) instead of all of B, the same null from the same Q (module docstring, step 2)
+        rotated = wa[rows_null] @ random_rotation(d, rng).T
+        _, v = blocked_topk(rotated, wb, 1, block_rows=block_rows)
         stats["mcsRotationNullAB"] = float(np.mean(v[:, 0]))
         stats["rotationNullRows"] = int(rows_null.size)
     return MatchResult((idx_ab, val_ab), (idx_ba, val_ba), matched, mutual, stats)
@@ -160,10 +175,11 @@ def compare_pair(
     from saegraph.ingest.edges.rows import feature_ids
     from saegraph.ingest.edges.stats.stream import token_blocks
 
-    w_a, w_b = bundle.decoder(sid_a), bundle.decoder(sid_b)
+    # Bundle.decoder loads a fresh array per call (np.load): normalised in place by match_saes,
+    # so each decoder is held once; the splitting below reloads the raw rows when it needs them
     res = match_saes(
-        w_a,
-        w_b,
+        bundle.decoder(sid_a),
+        bundle.decoder(sid_b),
         knn=config.knn,
         match_floor=config.match_floor,
         dense_max=config.dense_max,
@@ -172,15 +188,17 @@ def compare_pair(
         rotation_null_rows=config.rotation_null_rows,
         seed=seed,
         progress=progress,
+        overwrite=True,
     )
+    fa, fb = res.stats["nFeaturesA"], res.stats["nFeaturesB"]
     stats = dict(res.stats)
     stats["threshold"] = config.threshold
-    stats["sharedAtThreshold"] = shared_fractions(
-        res.matched[2], w_a.shape[0], w_b.shape[0], [config.threshold]
-    )[f"{config.threshold:g}"]
+    stats["sharedAtThreshold"] = shared_fractions(res.matched[2], fa, fb, [config.threshold])[
+        f"{config.threshold:g}"
+    ]
     have_acts = {sid_a, sid_b} <= set(bundle.activations.sae_ids) and bundle.activations.n_tokens > 0
     blocks = None
-    widths_differ = w_a.shape[0] != w_b.shape[0]
+    widths_differ = fa != fb
     if have_acts and (config.activation_correlation or widths_differ):
         blocks = token_blocks(bundle.activations, (sid_a, sid_b), config.token_memory_mb)
     if config.activation_correlation and blocks is not None:  # loaded when have_acts
@@ -241,8 +259,8 @@ def compare_pair(
             }
         ),
     ]
-    fa, fb = w_a.shape[0], w_b.shape[0]
     if widths_differ:
+        w_a, w_b = bundle.decoder(sid_a), bundle.decoder(sid_b)  # raw rows, as parent_child takes them
         narrow_is_a = fa < fb
         kids, parents, split_stats = parent_child(
             w_a if narrow_is_a else w_b,
