@@ -167,9 +167,17 @@ class LassoConfig:
     those of the in-memory path (docs/scaling.md, "Memory per stage"). Streaming needs the
     default null ("circular_shift") and screen ("once"), and the store in (sequence, position)
     order (as ingest writes it); otherwise the SAE stops with an error naming the setting."""
+    node_block_tasks: int = 0
+    """Run each SAE's nodewise fits as executor tasks: every replicate (real and null) not on
+    disk is cut into this many contiguous node ranges of about equal solver cost, and all
+    (replicate, range) pairs are mapped at once, each checkpointed on its own (0: the fits run
+    in the SAE's own task). The screen and each replicate's statistics stay in the SAE's
+    process; the edges and statistics are those of 0 (``lasso.node_blocks``; docs/scaling.md,
+    "Sharded runs on Ray")."""
 
     def __post_init__(self) -> None:
         _check(self.replicates >= 1, "edges.lasso.replicates must be >= 1")
+        _check(self.node_block_tasks >= 0, "edges.lasso.node_block_tasks must be >= 0 (0 = off)")
         _check(self.token_memory_mb > 0, "edges.lasso.token_memory_mb must be > 0")
         _check(self.frequency_strata >= 1, "edges.lasso.frequency_strata must be >= 1")
         _check_choice("edges.lasso.keep", self.keep, ("significant", "all"))

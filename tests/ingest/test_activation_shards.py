@@ -5,7 +5,6 @@ whose worker dies, after an interrupted run, and after a single-process partial 
 from __future__ import annotations
 
 import os
-import sys
 from functools import partial
 from itertools import takewhile
 from pathlib import Path
@@ -30,6 +29,7 @@ from saegraph.ingest.bundle import open_bundle, partial_path
 from saegraph.ingest.config import load_config
 from saegraph.ingest.executors import make_executor
 from saegraph.ingest.pipeline import run_ingest
+from tests.helpers.ray_cluster import module_ray_cluster
 
 # 128 sequences of 64 tokens, batches of 8; single-process chunks end at 32, 64, 96, 128;
 # shard_sequences 44 -> 48: shards [0, 48), [48, 96), [96, end), chunks ending at 32, 48 | 80, 96 | 128.
@@ -81,13 +81,7 @@ def reference(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A local Ray cluster of two worker CPUs; this module pickles by value (as in
-    tests/ingest/executors/test_executors.py: the workers cannot import the test files)."""
-    ray = pytest.importorskip("ray")
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
+    yield from module_ray_cluster(__name__)
 
 
 def assert_same_activations(got: Path, want: Path) -> None:

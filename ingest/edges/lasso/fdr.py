@@ -24,11 +24,16 @@ Algorithm (docs/methods.md, LASSO, "edge test across replicates"):
    c_e ≥ r, null edges with c⁰_e ≥ r, and the estimated FDR = null / real.
 6. ``mb_bound``: stability selection (Meinshausen & Bühlmann 2010, Thm 1):
    E[V] ≤ q̄² / ((2π_thr − 1)·M), q̄ = mean edges selected per replicate, M = pairs.
+``edge_table`` runs steps 1–4 for one SAE (``stage.lasso_edges``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from saegraph.ingest.config import LassoConfig
+from saegraph.ingest.edges.stats.significance import bh_qvalues
 
 TABLE_LEVELS = (1, 2, 3, 5, 10, 20, 30)
 
@@ -129,3 +134,44 @@ def mb_bound(mean_selected: float, threshold: float, n_pairs: int) -> float | No
     if threshold <= 0.5 or n_pairs <= 0:
         return None
     return float(mean_selected**2 / ((2 * threshold - 1) * n_pairs))
+
+
+def edge_table(real, null, firings: np.ndarray, n_features: int, config: LassoConfig):
+    """Steps 1–4 for one SAE from its real and null replicates (``ReplicateEdges``): (the frame
+    of every edge seen in a real replicate: i < j, weight = mean coefficient, stability,
+    nReplicates, nullReplicates, pValue, qValue; the real and null counts; eligible features;
+    eligible pairs; the smallest attainable p)."""
+    F, R = n_features, config.replicates
+    keys, counts, wsum = count_replicates([x.keys for x in real], [x.weights for x in real])
+    nkeys, ncounts, _ = count_replicates([x.keys for x in null])
+    bins = frequency_bins(firings, config.min_firings, config.frequency_strata)
+    n_eligible = int((bins >= 0).sum())
+    m_pairs = n_eligible * (n_eligible - 1) // 2
+    p = stratified_pvalues(
+        keys, counts, nkeys, ncounts, F, bins, config.frequency_strata, tail=config.null_tail
+    )
+    q = bh_qvalues(p, m_pairs)
+    pos = np.searchsorted(nkeys, keys)
+    hit = (
+        (pos < nkeys.size) & (nkeys[np.minimum(pos, max(nkeys.size - 1, 0))] == keys)
+        if nkeys.size
+        else np.zeros(keys.size, bool)
+    )
+    null_of_real = np.where(hit, ncounts[np.minimum(pos, max(nkeys.size - 1, 0))] if nkeys.size else 0, 0)
+    sizes = stratum_sizes(bins, config.frequency_strata)
+    p_floor = float(1.0 / (1.0 + sizes[sizes > 0].min())) if (sizes > 0).any() else 1.0
+    if config.null_tail == "bound":
+        p_floor /= R
+    frame = pd.DataFrame(
+        {
+            "i": keys // max(F, 1),
+            "j": keys % max(F, 1),
+            "weight": wsum / np.maximum(counts, 1),
+            "stability": counts / R,
+            "nReplicates": counts,
+            "nullReplicates": null_of_real.astype(np.int64),
+            "pValue": p,
+            "qValue": q,
+        }
+    )
+    return frame, counts, ncounts, n_eligible, m_pairs, p_floor

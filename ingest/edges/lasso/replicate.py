@@ -9,7 +9,8 @@ Algorithm (docs/methods.md, LASSO; Meinshausen & Bühlmann 2006 neighbourhood se
    c_ij ≥ ``min_count`` for positive r only; top-k candidates per node (``screen``).
 4. S at every pair inside each node block (second blocked pass), correlations
    r = (S/n − μ_i μ_j)/(σ_i σ_j); covariate correlations from AᵀA_dense.
-5. Per node: LASSO path on the block with warm starts, λ by EBIC (``solver``).
+5. Per node with at least one candidate: LASSO path on the block with warm starts, λ by EBIC
+   (``solver``); a node without candidates can give no edge and is not fitted (``blocks``).
 6. Coefficients with |β| < ``min_abs_coefficient`` are set to zero (the effect floor, applied
    alike to real and null replicates); AND rule: keep (i, j) when i selects j and j selects i;
    weight = the mean of the two signed coefficients (negative weights kept). Keys are
@@ -17,7 +18,9 @@ Algorithm (docs/methods.md, LASSO; Meinshausen & Bühlmann 2006 neighbourhood se
 The cost after step 3's S pass does not depend on the token count. Steps 1–3 are
 ``screen_candidates`` and steps 4 (from S at the block pairs) to 6 are ``fit_blocks``, both
 shared with ``sufficient``, which screens once and feeds every replicate's S from
-per-sequence sums instead.
+per-sequence sums instead. ``PendingReplicate`` is a replicate stopped before step 5 (its
+``blocks.NodeBlocks``): ``solve`` finishes it here, or the stage solves its node ranges as
+executor tasks (``node_blocks``) and calls ``finish`` with their coefficients in node order.
 """
 
 from __future__ import annotations
@@ -29,17 +32,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from saegraph.ingest.config import LassoConfig
+from saegraph.ingest.edges.lasso.blocks import NodeBlocks, node_blocks, solve_blocks
 from saegraph.ingest.edges.lasso.resample import effective_sample_size
 from saegraph.ingest.edges.lasso.screen import (
     ScreenResult,
-    assemble_blocks,
     block_pair_keys,
     gram_entries,
     screen_pairs,
     split_features,
     top_k_candidates,
 )
-from saegraph.ingest.edges.lasso.solver import solve_nodes
 from saegraph.ingest.edges.stats.moments import ColumnMoments, column_moments, select
 
 
@@ -48,10 +50,6 @@ class ReplicateEdges:
     keys: np.ndarray  # int64 i·F + j, i < j, AND-rule edges
     weights: np.ndarray  # mean signed coefficient of the two regressions
     info: dict = field(default_factory=dict)
-
-
-def _standardized(s_vals, n, mean_a, mean_b, sd_a, sd_b):
-    return (s_vals / n - mean_a * mean_b) / (sd_a * sd_b)
 
 
 def combine_directions(node_of: np.ndarray, cand: np.ndarray, coef: np.ndarray, n_features: int, rule: str):
@@ -99,53 +97,46 @@ class BlockFit:
     mean_candidates: float
 
 
-def fit_blocks(
-    cand_ptr,
-    cand_idx,
-    pair_keys,
-    pair_s,
-    n,
-    mean,
-    sd,
-    dense_corr,
-    dense_gram,
-    n_eff: float,
-    n_predictors: int,
-    config: LassoConfig,
-) -> BlockFit:
-    """Steps 4 (standardize S at the block pairs) to 6 (AND rule) for nodes 0..len(cand_ptr)−2.
+def fit_blocks(blocks: NodeBlocks, config: LassoConfig) -> BlockFit:
+    """Steps 5 (solve) and 6 (AND rule) for the nodes of ``blocks`` (``blocks.node_blocks``
+    builds them: step 4, S standardized at the block pairs)."""
+    return directed_fit(blocks, solve_blocks(blocks, config), config.rule)
 
-    ``pair_keys`` are the sorted unique block pair keys min·n_nodes + max and ``pair_s`` S at
-    them; ``mean``/``sd`` are the node columns' moments over ``n`` rows."""
-    n_nodes = cand_ptr.size - 1
-    entry_keys = block_pair_keys(cand_ptr, cand_idx, n_nodes)
-    slot = np.searchsorted(pair_keys, entry_keys)
-    ui, uj = pair_keys // max(n_nodes, 1), pair_keys % max(n_nodes, 1)
-    pair_corr = _standardized(pair_s, n, mean[ui], mean[uj], sd[ui], sd[uj])
-    g_flat, g_off, b_flat, b_off, pen = assemble_blocks(
-        cand_ptr, cand_idx, pair_corr[slot], dense_corr, dense_gram
-    )
-    beta, _ = solve_nodes(
-        g_flat,
-        g_off,
-        b_flat,
-        b_off,
-        pen,
-        n_lambdas=config.n_lambdas,
-        lambda_min_ratio=config.lambda_min_ratio,
-        n_eff=n_eff,
-        n_predictors=max(n_predictors, 1),
-        ebic_gamma=config.ebic_gamma,
-        ebic_refit=config.ebic_refit,
-    )
-    # coefficients of the candidates (the first k entries of each block; covariates follow)
-    n_cand = np.diff(cand_ptr)
-    take = np.repeat(b_off[:-1], n_cand) + (np.arange(cand_idx.size) - np.repeat(cand_ptr[:-1], n_cand))
-    node_of = np.repeat(np.arange(n_nodes), n_cand)
-    coef = beta[take]
-    coef = np.where(np.abs(coef) >= config.min_abs_coefficient, coef, 0.0)  # effect floor (step 6)
-    local_keys, weights = combine_directions(node_of, cand_idx, coef, n_nodes, config.rule)
-    return BlockFit(local_keys, weights, int((coef != 0).sum()), float(n_cand.mean()) if n_cand.size else 0.0)
+
+def directed_fit(blocks: NodeBlocks, coef: np.ndarray, rule: str) -> BlockFit:
+    """Step 6 from the floored candidate coefficients of every fitted node (``solve_blocks``)."""
+    node_of = np.repeat(blocks.nodes, np.diff(blocks.cand_ptr))
+    local_keys, weights = combine_directions(node_of, blocks.cand_idx, coef, blocks.n_nodes, rule)
+    mean_candidates = blocks.cand_idx.size / blocks.n_nodes if blocks.n_nodes else 0.0
+    return BlockFit(local_keys, weights, int((coef != 0).sum()), float(mean_candidates))
+
+
+@dataclass
+class PendingReplicate:
+    """A replicate up to step 5: its node blocks and its statistics so far."""
+
+    blocks: NodeBlocks
+    nodes: np.ndarray  # global ids of the node index space (sorted)
+    n_features: int
+    rule: str
+    info: dict  # "directedSelected" (and "meanCandidates" when None) and seconds["solve"] follow
+
+    def solve(self, config: LassoConfig) -> ReplicateEdges:
+        """Steps 5–6 in this process."""
+        t0 = time.perf_counter()
+        coef = solve_blocks(self.blocks, config)
+        return self.finish(coef, time.perf_counter() - t0)
+
+    def finish(self, coef: np.ndarray, seconds: float) -> ReplicateEdges:
+        """Step 6 from the coefficients of every fitted node, in node order."""
+        fit = directed_fit(self.blocks, coef, self.rule)
+        info = {**self.info, "seconds": dict(self.info["seconds"])}
+        if info.get("meanCandidates") is None:
+            info["meanCandidates"] = fit.mean_candidates
+        info["directedSelected"] = fit.directed_selected
+        info["nodesFitted"] = int(self.blocks.nodes.size)
+        info["seconds"]["solve"] = round(seconds, 4)
+        return to_global(fit, self.nodes, self.n_features, info)
 
 
 @dataclass
@@ -203,6 +194,11 @@ def screen_candidates(acts: sp.csr_matrix, seq_starts: np.ndarray, config: Lasso
 
 def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig) -> ReplicateEdges:
     """Steps 1–6 on one (real or null) replicate ``acts`` [tokens, F] with sequences ``seq_starts``."""
+    return prepare_edges_once(acts, seq_starts, config).solve(config)
+
+
+def prepare_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: LassoConfig) -> PendingReplicate:
+    """``select_edges_once`` up to step 5 (``PendingReplicate``)."""
     n, F = acts.shape
     sc = screen_candidates(acts, seq_starts, config)
     mom, nodes, dense, n_eff, x, sub_mom = sc.mom, sc.nodes, sc.dense, sc.n_eff, sc.x, sc.node_mom
@@ -215,10 +211,7 @@ def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: Lasso
     dense_corr, dense_gram = dense_statistics(
         acts[:, dense], x, n, mom.mean[dense], mom.sd[dense], sub_mom.mean, sub_mom.sd
     )
-    timings["gram"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    fit = fit_blocks(
+    blocks = node_blocks(
         cand_ptr,
         cand_idx,
         pair_keys,
@@ -230,9 +223,8 @@ def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: Lasso
         dense_gram,
         n_eff,
         nodes.size - 1,
-        config,
     )
-    timings["solve"] = time.perf_counter() - t0
+    timings["gram"] = time.perf_counter() - t0
     info = {
         "nTokens": int(n),
         "nSequences": int(seq_starts.size - 1),
@@ -242,12 +234,12 @@ def select_edges_once(acts: sp.csr_matrix, seq_starts: np.ndarray, config: Lasso
         "denseCovariates": [int(d) for d in dense],
         "screenPrefiltered": int(sc.screen.n_prefiltered),
         "screenPassed": int(sc.screen.i.size),
-        "meanCandidates": fit.mean_candidates,
+        "meanCandidates": None,
         "gramEntries": int(pair_keys.size),
-        "directedSelected": fit.directed_selected,
+        "directedSelected": None,
         "seconds": {k: round(v, 4) for k, v in timings.items()},
     }
-    return to_global(fit, nodes, F, info)
+    return PendingReplicate(blocks, nodes, F, config.rule, info)
 
 
 def to_global(fit: BlockFit, nodes: np.ndarray, n_features: int, info: dict) -> ReplicateEdges:

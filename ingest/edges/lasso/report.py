@@ -182,5 +182,8 @@ def sae_statistics(
         "meanNodes": float(np.mean([x.info["nodes"] for x in real])) if real else 0.0,
         "meanScreenPassed": float(np.mean([x.info["screenPassed"] for x in real])) if real else 0.0,
         "meanCandidates": float(np.mean([x.info["meanCandidates"] for x in real])) if real else 0.0,
+        "meanNodesFitted": float(np.mean([x.info.get("nodesFitted", x.info["nodes"]) for x in real]))
+        if real
+        else 0.0,
         "secondsPerReplicate": {"real": mean_seconds(real), "null": mean_seconds(null)},
     }

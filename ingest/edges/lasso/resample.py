@@ -21,12 +21,19 @@ Algorithm (docs/methods.md, LASSO):
    effect 1 + 2Σρ_k with ρ_k = ρ^k), clipped to [sequences, tokens]. Independent tokens give
    n_eff ≈ tokens; a feature that persists over whole sequences gives about the number of
    sequences.
+5. ``replicate_rng`` / ``null_rng``: the random streams of replicate r and of the one null
+   dataset of ``screen = "once"``, from the run's seed and the SAE; ``matched_null`` draws a
+   replicate's null (circular shift or permutation) from its stream.
 """
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import scipy.sparse as sp
+
+from saegraph.ingest.edges.stats.nulls import circular_shift_null
 
 
 def order_by_sequence(acts: sp.csr_matrix, sequence_ids: np.ndarray, positions: np.ndarray):
@@ -115,3 +122,20 @@ def effective_sample_size(acts: sp.csr_matrix, seq_starts: np.ndarray, mode: str
     lagged = np.asarray((keep @ fires[:-1]).multiply(fires[1:]).sum(axis=0)).ravel()
     n_f = np.asarray(fires.sum(axis=0)).ravel()
     return deflated_n_eff(n_f, lagged, n_tokens, n_seq)
+
+
+def replicate_rng(seed: int, sae_id: str, r: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(sae_id.encode()), r])
+
+
+def matched_null(
+    acts: sp.csr_matrix, seq_starts: np.ndarray, kind: str, rng: np.random.Generator
+) -> sp.csr_matrix:
+    if kind == "circular_shift":
+        return circular_shift_null(acts, seq_starts, int(rng.integers(0, 2**62)))
+    return permutation_null(acts, rng)
+
+
+def null_rng(seed: int, sae_id: str) -> np.random.Generator:
+    """The stream of the one null dataset of ``screen = "once"`` (apart from every replicate's)."""
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(sae_id.encode()), 1 << 30])

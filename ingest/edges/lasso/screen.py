@@ -319,7 +319,9 @@ def _advance(indptr, indices, ptr, hi):
 
 
 @njit(cache=True)
-def _assemble(cand_ptr, cand_idx, entry_corr, dense_corr, dense_gram, g_off, b_off, g_flat, b_flat, pen):
+def _assemble(
+    cand_ptr, cand_idx, targets, entry_corr, dense_corr, dense_gram, g_off, b_off, g_flat, b_flat, pen
+):
     d = dense_gram.shape[0]
     e = 0
     for v in range(cand_ptr.size - 1):
@@ -344,15 +346,19 @@ def _assemble(cand_ptr, cand_idx, entry_corr, dense_corr, dense_gram, g_off, b_o
                 G[a, k + u] = dense_corr[u, cands[a]]
                 G[k + u, a] = dense_corr[u, cands[a]]
         for u in range(d):
-            bv[k + u] = dense_corr[u, v]
+            bv[k + u] = dense_corr[u, targets[v]]
             pen[b_off[v] + k + u] = False
             for w in range(d):
                 G[k + u, k + w] = dense_gram[u, w]
 
 
-def assemble_blocks(cand_ptr, cand_idx, entry_corr, dense_corr, dense_gram):
-    """Flattened per-node Gram blocks [candidates..., dense covariates...] and targets."""
+def assemble_blocks(cand_ptr, cand_idx, entry_corr, dense_corr, dense_gram, targets=None):
+    """Flattened per-node Gram blocks [candidates..., dense covariates...] and targets.
+
+    Block v is the node whose column of ``dense_corr`` is ``targets[v]`` (default v), and
+    ``cand_idx`` are columns of ``dense_corr`` too."""
     d = dense_gram.shape[0]
+    targets = np.arange(cand_ptr.size - 1) if targets is None else targets
     sizes = np.diff(cand_ptr) + d
     b_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     g_off = np.concatenate([[0], np.cumsum(sizes * sizes)]).astype(np.int64)
@@ -362,6 +368,7 @@ def assemble_blocks(cand_ptr, cand_idx, entry_corr, dense_corr, dense_gram):
     _assemble(
         cand_ptr.astype(np.int64),
         cand_idx.astype(np.int64),
+        np.asarray(targets, dtype=np.int64),
         np.asarray(entry_corr, dtype=np.float64),
         np.ascontiguousarray(dense_corr, dtype=np.float64),
         np.ascontiguousarray(dense_gram, dtype=np.float64),

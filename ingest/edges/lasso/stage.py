@@ -16,7 +16,9 @@ Algorithm (docs/methods.md, LASSO; Meinshausen & Bühlmann 2006 and 2010; Foygel
    ``screen = "per_replicate"``: for r = 1..R, subsample, draw a fresh null of the subsample
    and run the whole of ``replicate.select_edges_once`` (screen included) on both.
    Each finished replicate is written to ``work_dir`` (``checkpoints``: temp file +
-   fsync + rename) and skipped on restart.
+   fsync + rename) and skipped on restart. With ``node_block_tasks`` > 0 every replicate
+   not on disk is taken up to its fits here and the fits run as (replicate, dataset, node
+   range) tasks on the executor (``node_blocks``), giving the same replicates.
 3. Count c_e (real) and c⁰_e (null) per edge; p_e from the null counts in the edge's
    endpoint-frequency stratum (``null_tail``: the truncated-Markov bound by default, or the
    empirical tail); BH at ``fdr_q`` over all eligible pairs (``fdr``). Replicates are never
@@ -32,9 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections.abc import Sequence
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -44,24 +44,29 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from saegraph.ingest.config import LassoConfig
-from saegraph.ingest.edges.lasso.checkpoints import load_replicate, prepare_checkpoints, save_replicate
-from saegraph.ingest.edges.lasso.fdr import (
-    count_replicates,
-    frequency_bins,
-    stratified_pvalues,
-    stratum_sizes,
+from saegraph.ingest.edges.lasso.checkpoints import (
+    KINDS,
+    load_replicate,
+    prepare_checkpoints,
+    replicate_fingerprint,
+    replicate_name,
+    save_replicate,
 )
-from saegraph.ingest.edges.lasso.replicate import ReplicateEdges, select_edges_once
+from saegraph.ingest.edges.lasso.fdr import edge_table
+from saegraph.ingest.edges.lasso.node_blocks import NodeBlocksPlan
+from saegraph.ingest.edges.lasso.replicate import PendingReplicate, prepare_edges_once
 from saegraph.ingest.edges.lasso.report import kept_set_statistics, sae_statistics
 from saegraph.ingest.edges.lasso.resample import (
     choose_sequences,
+    matched_null,
+    null_rng,
     order_by_sequence,
-    permutation_null,
+    replicate_rng,
     subsample_sequences,
 )
 from saegraph.ingest.edges.lasso.sufficient import (
     TooManySequencePairs,
-    replicate_from_dataset,
+    pending_from_dataset,
     screen_dataset,
 )
 from saegraph.ingest.edges.lasso.tokens import (
@@ -75,8 +80,6 @@ from saegraph.ingest.edges.lasso.tokens import (
     store_tokens,
 )
 from saegraph.ingest.edges.rows import frames_to_table, nonempty_activations, pair_rows
-from saegraph.ingest.edges.stats.nulls import circular_shift_null
-from saegraph.ingest.edges.stats.significance import bh_qvalues
 from saegraph.ingest.edges.stats.stream import TokenBlocks, budget_bytes, csr_bytes
 from saegraph.schema.graph import RelType
 
@@ -86,23 +89,6 @@ LASSO_SCHEMA = RelType.LASSO.arrow_schema()  # the schema's one definition (saeg
 
 
 # ------------------------------------------------------------------ replicates
-def replicate_rng(seed: int, sae_id: str, r: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(sae_id.encode()), r])
-
-
-def matched_null(
-    acts: sp.csr_matrix, seq_starts: np.ndarray, kind: str, rng: np.random.Generator
-) -> sp.csr_matrix:
-    if kind == "circular_shift":
-        return circular_shift_null(acts, seq_starts, int(rng.integers(0, 2**62)))
-    return permutation_null(acts, rng)
-
-
-def null_rng(seed: int, sae_id: str) -> np.random.Generator:
-    """The stream of the one null dataset of ``screen = "once"`` (apart from every replicate's)."""
-    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(sae_id.encode()), 1 << 30])
-
-
 class _ScreenedOnce:
     """The real dataset and its matched null, screened on first use (a resumed run with every
     replicate on disk never screens)."""
@@ -145,13 +131,13 @@ class _ScreenedOnce:
 
 def _compute_replicate(
     r: int, tokens: TokenBlocks, config: LassoConfig, seed: int, sae_id: str, once: _ScreenedOnce
-) -> list[ReplicateEdges]:
-    """Replicate r: [real, matched null]."""
+) -> list[PendingReplicate]:
+    """Replicate r up to its fits: [real, matched null]."""
     rng = replicate_rng(seed, sae_id, r)
     datasets = once.datasets()
     if datasets is not None:
         chosen = choose_sequences(once.prep.n_sequences, config.subsample_fraction, rng)
-        return [replicate_from_dataset(ds, chosen, config) for ds in datasets]
+        return [pending_from_dataset(ds, chosen, config) for ds in datasets]
     acts, seq_starts = stacked(tokens)
     t0 = time.perf_counter()
     sub, starts = subsample_sequences(acts, seq_starts, config.subsample_fraction, rng)
@@ -159,7 +145,7 @@ def _compute_replicate(
     t0 = time.perf_counter()
     sub_null = matched_null(sub, starts, config.null, rng)
     t_null = time.perf_counter() - t0
-    done = [select_edges_once(sub, starts, config), select_edges_once(sub_null, starts, config)]
+    done = [prepare_edges_once(sub, starts, config), prepare_edges_once(sub_null, starts, config)]
     done[0].info["seconds"]["subsample"] = round(t_sub, 4)
     done[1].info["seconds"]["buildNull"] = round(t_null, 4)
     return done
@@ -176,49 +162,58 @@ def run_replicates(
     progress: bool = False,
     screened: dict | None = None,
     prepared: Prepared | None = None,
+    node_blocks: NodeBlocksPlan | None = None,
 ):
     """R real and R matched-null replicates (lists of ReplicateEdges), resuming from ``work_dir``.
 
     ``acts``: the matrix with rows sorted by sequence (``seq_starts``) or its ``TokenBlocks``
     (``seq_starts`` None); ``prepared``: their ``tokens.prepare``, when already computed.
     With ``config.screen == "once"`` the screen's statistics (seconds, pairs) are written
-    into ``screened`` when given (empty when every replicate came from a checkpoint)."""
+    into ``screened`` when given (empty when every replicate came from a checkpoint).
+    ``node_blocks``: run the fits of every replicate not on disk as node-block tasks."""
     tokens = acts if isinstance(acts, TokenBlocks) else sorted_tokens(acts, np.asarray(seq_starts))
     prep = prepared if prepared is not None else prepare(tokens)
-    fingerprint = {  # how the tokens are read (token_memory_mb) changes no replicate
-        "config": {k: v for k, v in asdict(config).items() if k != "token_memory_mb"},
-        "seed": int(seed),
-        "saeId": sae_id,
-        "shape": [int(tokens.n_tokens), int(tokens.widths[0])],
-        "nnz": int(prep.stored.sum()),
-        "sum": float(np.round(prep.moments.sums.sum(), 3)),
-        "sequences": prep.n_sequences,
-    }
-    ckpt = prepare_checkpoints(work_dir, fingerprint)
+    ckpt = prepare_checkpoints(work_dir, replicate_fingerprint(config, seed, sae_id, tokens, prep))
     once = _ScreenedOnce(tokens, prep, config, seed, sae_id)
-    real, null = [], []
+    done: dict[int, list] = {}
+    waiting: list[tuple[int, list[PendingReplicate]]] = []
     bar = tqdm(total=config.replicates, desc=f"lasso {sae_id}", unit="replicate", disable=not progress)
+
+    def commit(r: int, reps: list) -> None:
+        done[r] = reps
+        bar.update(1)
+        bar.set_postfix(edges=reps[0].keys.size, null=reps[1].keys.size)
+
     for r in range(config.replicates):
-        paths = [ckpt / f"rep{r:03d}_{kind}.npz" for kind in ("real", "null")] if ckpt else [None, None]
+        paths = [ckpt / f"{replicate_name(r, kind)}.npz" for kind in KINDS] if ckpt else [None, None]
         cached = [load_replicate(p) if p is not None and p.exists() else None for p in paths]
         if cached[0] is not None and cached[1] is not None:
-            done = [cached[0], cached[1]]
-        else:
-            if not once.fallback and once.real is None:
-                bar.set_description(f"lasso {sae_id} (screening real + null once)")
-            done = _compute_replicate(r, tokens, config, seed, sae_id, once)
-            bar.set_description(f"lasso {sae_id}")
-            for p, rep in zip(paths, done):
-                if p is not None:
-                    save_replicate(p, rep)
-        real.append(done[0])
-        null.append(done[1])
-        bar.update(1)
-        bar.set_postfix(edges=done[0].keys.size, null=done[1].keys.size)
+            commit(r, cached)
+            continue
+        if not once.fallback and once.real is None:
+            bar.set_description(f"lasso {sae_id} (screening real + null once)")
+        pending = _compute_replicate(r, tokens, config, seed, sae_id, once)
+        bar.set_description(f"lasso {sae_id}")
+        if node_blocks is not None:  # the fits as node-block tasks, in waves of bounded size
+            waiting.append((r, pending))
+            if node_blocks.full(waiting):
+                for done_r in node_blocks.finish(waiting, config, ckpt):
+                    commit(*done_r)
+                waiting.clear()
+            continue
+        reps = [p.solve(config) for p in pending]
+        for path, rep in zip(paths, reps):
+            if path is not None:
+                save_replicate(path, rep)
+        commit(r, reps)
+    if node_blocks is not None and waiting:
+        for done_r in node_blocks.finish(waiting, config, ckpt):
+            commit(*done_r)
     bar.close()
     if screened is not None:
         screened.update(once.info)
-    return real, null
+    order = sorted(done)
+    return [done[r][0] for r in order], [done[r][1] for r in order]
 
 
 def lasso_edges(
@@ -231,13 +226,15 @@ def lasso_edges(
     sae_id: str = "sae",
     work_dir: Path | None = None,
     progress: bool = False,
+    node_blocks: NodeBlocksPlan | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """The whole LASSO stage on one SAE's token × latent matrix (with its tokens' sequence ids
     and positions), or on its ``TokenBlocks`` in (sequence, position) order (``tokens``; the ids
     and positions None).
 
     Returns a DataFrame (i < j latent indices, weight, stability, nReplicates, nullReplicates,
-    pValue, qValue) and the SAE's statistics (see module docstring, step 4)."""
+    pValue, qValue) and the SAE's statistics (see module docstring, step 4). ``node_blocks``:
+    the fits as node-block tasks (``run_replicates``)."""
     t_start = time.perf_counter()
     if isinstance(acts, TokenBlocks):
         tokens = acts
@@ -263,42 +260,13 @@ def lasso_edges(
         progress=progress,
         screened=screened,
         prepared=prep,
+        node_blocks=node_blocks,
     )
     scope = "per_replicate" if "fallback" in screened else config.screen
     R = config.replicates
-    keys, counts, wsum = count_replicates([x.keys for x in real], [x.weights for x in real])
-    nkeys, ncounts, _ = count_replicates([x.keys for x in null])
-    bins = frequency_bins(prep.moments.firings, config.min_firings, config.frequency_strata)
-    n_eligible = int((bins >= 0).sum())
-    m_pairs = n_eligible * (n_eligible - 1) // 2
-    p = stratified_pvalues(
-        keys, counts, nkeys, ncounts, F, bins, config.frequency_strata, tail=config.null_tail
-    )
-    q = bh_qvalues(p, m_pairs)
-    pos = np.searchsorted(nkeys, keys)
-    hit = (
-        (pos < nkeys.size) & (nkeys[np.minimum(pos, max(nkeys.size - 1, 0))] == keys)
-        if nkeys.size
-        else np.zeros(keys.size, bool)
-    )
-    null_of_real = np.where(hit, ncounts[np.minimum(pos, max(nkeys.size - 1, 0))] if nkeys.size else 0, 0)
-    sizes = stratum_sizes(bins, config.frequency_strata)
-    p_floor = float(1.0 / (1.0 + sizes[sizes > 0].min())) if (sizes > 0).any() else 1.0
-    if config.null_tail == "bound":
-        p_floor /= R
-    frame = pd.DataFrame(
-        {
-            "i": keys // max(F, 1),
-            "j": keys % max(F, 1),
-            "weight": wsum / np.maximum(counts, 1),
-            "stability": counts / R,
-            "nReplicates": counts,
-            "nullReplicates": null_of_real.astype(np.int64),
-            "pValue": p,
-            "qValue": q,
-        }
-    )
-    significant = frame["qValue"] <= config.fdr_q
+    table = edge_table(real, null, prep.moments.firings, F, config)
+    frame, counts, ncounts, n_eligible, m_pairs, p_floor = table
+    n_selected, significant = len(frame), frame["qValue"] <= config.fdr_q
     kept_stats = kept_set_statistics(frame[significant], ncounts, R, config.fdr_q)
     if config.keep == "significant":
         frame = frame[significant].reset_index(drop=True)
@@ -318,7 +286,7 @@ def lasso_edges(
         },
         counts,
         ncounts,
-        int(keys.size),
+        n_selected,
         int(significant.sum()),
         p_floor,
         kept_stats,
@@ -329,8 +297,18 @@ def lasso_edges(
 
 
 # ------------------------------------------------------------------ bundle shell
-def lasso_unit(bundle, saes: tuple[str, ...], *, config: LassoConfig, run_id: str, seed: int, work_dir):
-    """The LASSO rows and statistics of one SAE (an executor task: module-level, picklable)."""
+def lasso_unit(
+    bundle,
+    saes: tuple[str, ...],
+    *,
+    config: LassoConfig,
+    run_id: str,
+    seed: int,
+    work_dir,
+    node_blocks: NodeBlocksPlan | None = None,
+):
+    """The LASSO rows and statistics of one SAE (an executor task: module-level, picklable);
+    with ``node_blocks`` its fits run as node-block tasks on their executor (``node_blocks``)."""
     from saegraph.ingest.edges.runner import progress_enabled
 
     (sid,) = saes
@@ -351,7 +329,15 @@ def lasso_unit(bundle, saes: tuple[str, ...], *, config: LassoConfig, run_id: st
     )
     sae_dir = Path(work_dir) / sid if work_dir is not None else None
     frame, stats = lasso_edges(
-        acts, seqs, poss, config, seed=seed, sae_id=sid, work_dir=sae_dir, progress=progress_enabled()
+        acts,
+        seqs,
+        poss,
+        config,
+        seed=seed,
+        sae_id=sid,
+        work_dir=sae_dir,
+        progress=progress_enabled(),
+        node_blocks=node_blocks,
     )
     return {"lasso": pair_rows(frame, sid, run_id)}, stats
 
@@ -369,13 +355,19 @@ def build_from_bundle(
     """LASSO edges for every SAE of the bundle (one table with a saeId column), one
     ``lasso_unit`` task per SAE on ``executor``. Each SAE resumes from its replicate checkpoints
     in ``work_dir/<saeId>/`` (``checkpoints``); ``sae_ids`` rebuilds those SAEs and keeps the
-    committed rows of the others (``edges.checkpoint``)."""
+    committed rows of the others (``edges.checkpoint``). With ``node_block_tasks`` > 0 the SAEs
+    run one after the other here and each maps its fits' node blocks on ``executor`` instead
+    (``node_blocks``; range files in ``work_dir/<saeId>/nodes/``)."""
     from saegraph.ingest.edges.checkpoint import StageUnits
     from saegraph.ingest.edges.lasso.summary import stage_stats
     from saegraph.ingest.edges.runner import StageResult
+    from saegraph.ingest.executors import LocalExecutor, local_executor
 
     sae_order = [str(s) for s in bundle.frame("saes")["saeId"]]
     unit = partial(lasso_unit, config=config, run_id=run_id, seed=seed, work_dir=work_dir)
+    if config.node_block_tasks > 0:
+        plan = NodeBlocksPlan(local_executor(executor), config.node_block_tasks)
+        unit, executor = partial(unit, node_blocks=plan), LocalExecutor()
     units = StageUnits(
         bundle,
         "lasso",

@@ -23,8 +23,10 @@ Per replicate (``replicate_from_dataset``):
 5. Firing floor within the replicate: nodes with fewer than ``min_firings`` firings (or
    σ = 0) in the subsample leave every block. Covariate cross-products come from one pass
    over the chosen sequences' tokens (``tokens.dense_cross``; only when the replicate has
-   dense covariates).
-6. Standardize, solve, AND rule (``replicate.fit_blocks``).
+   dense covariates and some node has a candidate), for the nodes in some block only
+   (``blocks.block_nodes``: the other columns would never be read).
+6. Standardize, solve the nodes that have candidates, AND rule (``replicate.fit_blocks``);
+   ``pending_from_dataset`` stops before the solve (``replicate.PendingReplicate``).
 The matched null is one null dataset (each latent's column circularly shifted within
 every sequence, or permuted), restricted to the same sequences as the real replicate: a
 spurious correlation of a finite real sample persists across overlapping subsamples, and
@@ -40,7 +42,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from saegraph.ingest.config import LassoConfig
-from saegraph.ingest.edges.lasso.replicate import ReplicateEdges, dense_correlations, fit_blocks, to_global
+from saegraph.ingest.edges.lasso.blocks import block_nodes, node_blocks
+from saegraph.ingest.edges.lasso.replicate import PendingReplicate, ReplicateEdges, dense_correlations
 from saegraph.ingest.edges.lasso.resample import deflated_n_eff
 from saegraph.ingest.edges.lasso.screen import (
     block_pair_keys,
@@ -207,6 +210,11 @@ def _alive_candidates(cand_ptr: np.ndarray, cand_idx: np.ndarray, alive: np.ndar
 
 def replicate_from_dataset(ds: ScreenedDataset, chosen: np.ndarray, config: LassoConfig) -> ReplicateEdges:
     """Steps 4–6 of the module docstring: the replicate of ``ds`` on the sequences ``chosen``."""
+    return pending_from_dataset(ds, chosen, config).solve(config)
+
+
+def pending_from_dataset(ds: ScreenedDataset, chosen: np.ndarray, config: LassoConfig) -> PendingReplicate:
+    """``replicate_from_dataset`` up to the solve."""
     t0 = time.perf_counter()
     w = np.zeros(ds.seq_len.size, dtype=np.float64)
     w[chosen] = 1.0
@@ -221,18 +229,16 @@ def replicate_from_dataset(ds: ScreenedDataset, chosen: np.ndarray, config: Lass
     cand_ptr, cand_idx = _alive_candidates(ds.cand_ptr, ds.cand_idx, alive)
     needed = np.unique(block_pair_keys(cand_ptr, cand_idx, k))
     pair_s = (ds.seq_pairs.T @ w)[np.searchsorted(ds.pair_keys, needed)]
-    covariates = ds.dense[dense_ok]
-    with np.errstate(divide="ignore", invalid="ignore"):  # columns of nodes dead in this replicate are unused
-        if covariates.size:
-            s_dx, s_dd = dense_cross(ds.tokens, w > 0, ds.nodes, covariates)
+    covariates, used = ds.dense[dense_ok], block_nodes(cand_ptr, cand_idx)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if covariates.size and used.size:
+            s_dx, s_dd = dense_cross(ds.tokens, w > 0, ds.nodes[used], covariates)
             dense_corr, dense_gram = dense_correlations(
-                s_dx, s_dd, n, mean[k:][dense_ok], sd[k:][dense_ok], mean[:k], sd[:k]
+                s_dx, s_dd, n, mean[k:][dense_ok], sd[k:][dense_ok], mean[:k][used], sd[:k][used]
             )
-        else:
-            dense_corr, dense_gram = np.zeros((0, k)), np.zeros((0, 0))
-        t_stats = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        fit = fit_blocks(
+        else:  # no covariates, or no fit to read them
+            dense_corr, dense_gram = np.zeros((covariates.size, used.size)), np.zeros((covariates.size,) * 2)
+        blocks = node_blocks(
             cand_ptr,
             cand_idx,
             needed,
@@ -244,7 +250,7 @@ def replicate_from_dataset(ds: ScreenedDataset, chosen: np.ndarray, config: Lass
             dense_gram,
             n_eff,
             int(alive.sum()) - 1,
-            config,
+            columns=used,
         )
     info = {
         "nTokens": int(n),
@@ -257,7 +263,7 @@ def replicate_from_dataset(ds: ScreenedDataset, chosen: np.ndarray, config: Lass
         "screenPassed": ds.info["screenPassed"],
         "meanCandidates": float(cand_idx.size / max(int(alive.sum()), 1)),
         "gramEntries": int(needed.size),
-        "directedSelected": fit.directed_selected,
-        "seconds": {"statistics": round(t_stats, 4), "solve": round(time.perf_counter() - t0, 4)},
+        "directedSelected": None,
+        "seconds": {"statistics": round(time.perf_counter() - t0, 4)},
     }
-    return to_global(fit, ds.nodes, ds.n_features, info)
+    return PendingReplicate(blocks, ds.nodes, ds.n_features, config.rule, info)

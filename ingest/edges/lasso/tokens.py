@@ -106,7 +106,7 @@ def _cached(tokens: TokenBlocks, blocks: list[tuple[tuple[sp.csr_matrix, ...], n
 
 
 def null_tokens(tokens: TokenBlocks, kind: str, rng: np.random.Generator) -> TokenBlocks:
-    """Step 2: the matched null of ``tokens`` (the seed is drawn as ``stage.matched_null`` draws it)."""
+    """Step 2: the matched null of ``tokens`` (the seed is drawn as ``resample.matched_null`` draws it)."""
     if kind != "circular_shift":
         acts, starts = stacked(tokens)
         return sorted_tokens(permutation_null(acts, rng), starts)

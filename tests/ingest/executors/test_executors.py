@@ -23,6 +23,7 @@ from saegraph.ingest.edges.matches.stage import matches_unit
 from saegraph.ingest.edges.runner import STAGES, WORK_DIR, json_safe, run_edges
 from saegraph.ingest.executors import Executor, ExecutorError, LocalExecutor, make_executor
 from tests.helpers.builders import make_bundle_from_arrays
+from tests.helpers.ray_cluster import module_ray_cluster
 
 EDGES = {"coactivation": {"min_count": 3}, "lasso": {"replicates": 2, "keep": "all"}}
 TABLES = sorted({table for _, table in STAGES.values()} | {"excludes"})
@@ -64,13 +65,7 @@ def make_bundle(tmp_path):
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A local Ray cluster of two worker CPUs for the module; this module's functions are
-    pickled by value (the workers cannot import the test files)."""
-    ray = pytest.importorskip("ray")
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
+    yield from module_ray_cluster(__name__)
 
 
 def table_shas(path: Path) -> dict[str, str]:

@@ -6,7 +6,6 @@ whose worker dies is retried alone; a re-run reuses the blocks that finished."""
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -22,9 +21,9 @@ from saegraph.ingest.edges.checkpoint import UNITS_DIR
 from saegraph.ingest.edges.coactivation import row_blocks as rb
 from saegraph.ingest.edges.coactivation.row_blocks import BLOCKS_DIR, RowBlocks, block_dir, row_ranges
 from saegraph.ingest.edges.coactivation.stage import build_from_bundle, coactivation_unit
-from saegraph.ingest.edges.runner import json_safe
 from saegraph.ingest.executors import LocalExecutor, make_executor
 from tests.helpers.builders import make_bundle_from_arrays
+from tests.helpers.ray_cluster import module_ray_cluster, strip_bookkeeping
 
 TINY_MB = 4 / 1024  # 4 KiB: about two sequences per token block
 BOOKKEEPING = ("seconds", "rowBlocks")  # timings, and how the rows were split
@@ -60,23 +59,11 @@ def bundle_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A local Ray cluster of two worker CPUs; this module is pickled by value (the workers
-    cannot import the test files)."""
-    ray = pytest.importorskip("ray")
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
+    yield from module_ray_cluster(__name__)
 
 
 def _strip(value):
-    """Statistics without timings and row-block bookkeeping, NaN as None (``json_safe``)."""
-    value = json_safe(value)
-    if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if not k.startswith(BOOKKEEPING)}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return value
+    return strip_bookkeeping(value, BOOKKEEPING)
 
 
 def _stage(path: Path, config: CoactivationConfig, work_dir: Path, executor=None):

@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from saegraph.ingest.config import LassoConfig
+from saegraph.ingest.edges.lasso.blocks import node_blocks
 from saegraph.ingest.edges.lasso.replicate import dense_statistics, fit_blocks, to_global
 from saegraph.ingest.edges.lasso.resample import choose_sequences, effective_sample_size, order_by_sequence
 from saegraph.ingest.edges.lasso.screen import block_pair_keys, gram_entries
@@ -79,7 +80,7 @@ def direct_replicate(acts, starts, ds, chosen, cfg):
             mom.mean[ds.nodes],
             mom.sd[ds.nodes],
         )
-        fit = fit_blocks(
+        blocks = node_blocks(
             cand_ptr,
             cand_idx,
             keys,
@@ -91,8 +92,8 @@ def direct_replicate(acts, starts, ds, chosen, cfg):
             dense_gram,
             n_eff,
             int(alive.sum()) - 1,
-            cfg,
         )
+        fit = fit_blocks(blocks, cfg)
     return to_global(fit, ds.nodes, acts.shape[1], {}), n_eff, int(alive.sum())
 
 
