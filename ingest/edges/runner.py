@@ -151,6 +151,21 @@ def check_sae_ids(bundle, sae_ids: Sequence[str] | None) -> list[str] | None:
     return [s for s in known if s in chosen]
 
 
+def _drop_if_nothing_finished(work_root: Path, work_dir: Path) -> None:
+    """After a failed stage: remove its work directory when it holds nothing but checkpoint keys
+    (no finished unit, block or replicate), and ``.work`` when it is then empty, so that a stage
+    that failed before finishing anything leaves the bundle exactly as it found it."""
+    from saegraph.ingest.edges.checkpoint import KEY_FILE
+
+    if not work_dir.is_dir():
+        return
+    if any(f.is_file() and f.name != KEY_FILE for f in work_dir.rglob("*")):
+        return  # finished units stay for the re-run to resume from
+    shutil.rmtree(work_dir, ignore_errors=True)
+    if work_root.is_dir() and not any(work_root.iterdir()):
+        work_root.rmdir()
+
+
 def run_edges(
     bundle_path: str | Path,
     edges_config: EdgesConfig | None = None,
@@ -189,16 +204,20 @@ def run_edges(
             executor.name,
         )
         partial = {"sae_ids": selected} if selected is not None else {}
-        with show_progress(progress):
-            result = build(
-                bundle,
-                getattr(config, stage),
-                run_id=run_id,
-                seed=seed,
-                work_dir=work_dir,
-                executor=executor,
-                **partial,
-            )
+        try:
+            with show_progress(progress):
+                result = build(
+                    bundle,
+                    getattr(config, stage),
+                    run_id=run_id,
+                    seed=seed,
+                    work_dir=work_dir,
+                    executor=executor,
+                    **partial,
+                )
+        except BaseException:
+            _drop_if_nothing_finished(path.absolute() / WORK_DIR, work_dir)
+            raise
         expected = STAGES[stage][1]
         if result.table_name != expected:
             raise EdgeStageError(f"stage {stage} returned table {result.table_name!r}, expected {expected!r}")
