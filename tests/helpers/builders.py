@@ -161,3 +161,25 @@ def make_bundle_from_arrays(
         "features", pd.concat([_features_frame(s, mats[s], decoders[s]) for s in sae_ids], ignore_index=True)
     )
     return builder.finalize()
+
+
+def three_sae_arrays(
+    seed: int, n: int, f: int, d: int, density: float, *, second_parent: bool = False
+) -> tuple[dict[str, sp.csr_matrix], dict[str, np.ndarray]]:
+    """Activations and decoders of SAEs ``a``, ``b`` (a's latents permuted, decoders perturbed)
+    and ``w`` (a plus f more latents: a wider SAE): latent 1 fires whenever 0 does (and 3 with 2
+    when ``second_parent``), 4 and 5 fire often but never together (an EXCLUDES pair)."""
+    rng = np.random.default_rng(seed)
+    base = rng.random((n, f)) < density
+    base[:, 1] |= base[:, 0]
+    if second_parent:
+        base[:, 3] |= base[:, 2]
+    base[:, 4] = rng.random(n) < 0.4
+    base[:, 5] = ~base[:, 4] & (rng.random(n) < 0.5)
+    acts = sp.csr_matrix((base * rng.uniform(0.5, 2, base.shape)).astype(np.float32))
+    perm = rng.permutation(f)
+    wide = sp.hstack([acts, sp.csr_matrix((rng.random((n, f)) < 0.03).astype(np.float32))]).tocsr()
+    w_a = rng.standard_normal((f, d)).astype(np.float32)
+    w_b = w_a[perm] + 0.1 * rng.standard_normal((f, d)).astype(np.float32)
+    w_w = np.vstack([w_a, rng.standard_normal((f, d))]).astype(np.float32)
+    return {"a": acts, "b": acts[:, perm], "w": wide}, {"a": w_a, "b": w_b, "w": w_w}

@@ -52,6 +52,22 @@ def normalize_rows(w: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
 
 
 @nb.njit(cache=True, nogil=True)
+def sort_row(vi, vv, filled):
+    """Sort the first ``filled`` entries: value descending, then index ascending (insertion sort,
+    k is small); the order every top-k list of this package is returned in."""
+    for a in range(1, filled):
+        ci = vi[a]
+        cv = vv[a]
+        b = a - 1
+        while b >= 0 and (vv[b] < cv or (vv[b] == cv and vi[b] > ci)):
+            vi[b + 1] = vi[b]
+            vv[b + 1] = vv[b]
+            b -= 1
+        vi[b + 1] = ci
+        vv[b + 1] = cv
+
+
+@nb.njit(cache=True, nogil=True)
 def topk_rows(block, k, floor, self_offset):
     """Top-k columns per row with value >= floor, skipping column ``row + self_offset``
     (pass ``NO_SELF`` to skip nothing). Missing slots are -1 / -inf."""
@@ -89,17 +105,7 @@ def topk_rows(block, k, floor, self_offset):
                 if vv[s] < vv[worst] or (vv[s] == vv[worst] and vi[s] > vi[worst]):
                     worst = s
             thr = max(floor, vv[worst])
-        # sort the row: value descending, then column ascending
-        for a in range(1, filled):
-            ci = vi[a]
-            cv = vv[a]
-            b = a - 1
-            while b >= 0 and (vv[b] < cv or (vv[b] == cv and vi[b] > ci)):
-                vi[b + 1] = vi[b]
-                vv[b + 1] = vv[b]
-                b -= 1
-            vi[b + 1] = ci
-            vv[b + 1] = cv
+        sort_row(vi, vv, filled)
     return idx, val
 
 

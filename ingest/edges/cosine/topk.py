@@ -34,6 +34,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from saegraph.ingest.edges.cosine.kernel import sort_row
+
 
 def _lists(n: int, k: int, floor: np.float32):
     """Empty running top-k lists for n rows: (idx, val, filled, worst, thr)."""
@@ -107,20 +109,9 @@ def _scan_self(block, r0, floor, idx, val, filled, worst, thr):
 
 @nb.njit(cache=True, nogil=True)
 def _sort_lists(idx, val, filled):
-    """Sort each list: value descending, then index ascending (insertion sort, k is small)."""
+    """Sort each list: value descending, then index ascending (``kernel.sort_row``)."""
     for r in range(idx.shape[0]):
-        vi = idx[r]
-        vv = val[r]
-        for a in range(1, filled[r]):
-            ci = vi[a]
-            cv = vv[a]
-            b = a - 1
-            while b >= 0 and (vv[b] < cv or (vv[b] == cv and vi[b] > ci)):
-                vi[b + 1] = vi[b]
-                vv[b + 1] = vv[b]
-                b -= 1
-            vi[b + 1] = ci
-            vv[b + 1] = cv
+        sort_row(idx[r], val[r], filled[r])
 
 
 def _blocks(n: int, block_rows: int, progress: bool, desc: str):

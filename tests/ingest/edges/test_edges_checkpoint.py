@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-import scipy.sparse as sp
 from click.testing import CliRunner
 
 from saegraph.cli import cli
@@ -26,7 +25,7 @@ from saegraph.ingest.edges.checkpoint import (
     unit_name,
 )
 from saegraph.ingest.edges.runner import STAGES, WORK_DIR, EdgeStageError, run_edges
-from tests.helpers.builders import make_bundle_from_arrays
+from tests.helpers.builders import make_bundle_from_arrays, three_sae_arrays
 
 EDGES = {"coactivation": {"min_count": 3}, "lasso": {"replicates": 2, "keep": "all"}}
 
@@ -41,20 +40,7 @@ UNIT_CALLS = {
 
 
 def _arrays():
-    rng = np.random.default_rng(7)
-    n, d = 1200, 24
-    base = rng.random((n, 40)) < 0.05
-    base[:, 1] |= base[:, 0]
-    base[:, 3] |= base[:, 2]
-    base[:, 4] = rng.random(n) < 0.4  # 4 and 5 fire often but never together: EXCLUDES
-    base[:, 5] = ~base[:, 4] & (rng.random(n) < 0.5)
-    acts_a = sp.csr_matrix((base * rng.uniform(0.5, 2, base.shape)).astype(np.float32))
-    perm = rng.permutation(40)
-    wide = sp.hstack([acts_a, sp.csr_matrix((rng.random((n, 40)) < 0.03).astype(np.float32))]).tocsr()
-    w_a = rng.standard_normal((40, d)).astype(np.float32)
-    w_b = w_a[perm] + 0.1 * rng.standard_normal((40, d)).astype(np.float32)
-    w_w = np.vstack([w_a, rng.standard_normal((40, d))]).astype(np.float32)
-    return {"a": acts_a, "b": acts_a[:, perm], "w": wide}, {"a": w_a, "b": w_b, "w": w_w}
+    return three_sae_arrays(7, 1200, 40, 24, 0.05, second_parent=True)
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ import sys
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 from click.testing import CliRunner
 
 from saegraph.cli import cli
@@ -22,7 +20,7 @@ from saegraph.ingest.edges.checkpoint import PER_PAIR, UNITS_DIR, StageUnits, un
 from saegraph.ingest.edges.matches.stage import matches_unit
 from saegraph.ingest.edges.runner import STAGES, WORK_DIR, json_safe, run_edges
 from saegraph.ingest.executors import Executor, ExecutorError, LocalExecutor, make_executor
-from tests.helpers.builders import make_bundle_from_arrays
+from tests.helpers.builders import make_bundle_from_arrays, three_sae_arrays
 from tests.helpers.ray_cluster import module_ray_cluster
 
 EDGES = {"coactivation": {"min_count": 3}, "lasso": {"replicates": 2, "keep": "all"}}
@@ -31,19 +29,7 @@ PAIRS = [("a", "b"), ("a", "w"), ("b", "w")]
 
 
 def _arrays():
-    rng = np.random.default_rng(11)
-    n, d = 800, 16
-    base = rng.random((n, 30)) < 0.06
-    base[:, 1] |= base[:, 0]
-    base[:, 4] = rng.random(n) < 0.4  # 4 and 5 fire often, never together: EXCLUDES
-    base[:, 5] = ~base[:, 4] & (rng.random(n) < 0.5)
-    acts = sp.csr_matrix((base * rng.uniform(0.5, 2, base.shape)).astype(np.float32))
-    perm = rng.permutation(30)
-    wide = sp.hstack([acts, sp.csr_matrix((rng.random((n, 30)) < 0.03).astype(np.float32))]).tocsr()
-    w_a = rng.standard_normal((30, d)).astype(np.float32)
-    w_b = w_a[perm] + 0.1 * rng.standard_normal((30, d)).astype(np.float32)
-    w_w = np.vstack([w_a, rng.standard_normal((30, d))]).astype(np.float32)
-    return {"a": acts, "b": acts[:, perm], "w": wide}, {"a": w_a, "b": w_b, "w": w_w}
+    return three_sae_arrays(11, 800, 30, 16, 0.06)
 
 
 @pytest.fixture
