@@ -104,11 +104,12 @@ def run_demo(
 
     t = time.perf_counter()
     store, store_ref = _open_demo_store(out, neo4j_uri, env_file)
+    bundle_source = BundleSource(bundle)  # read once: decoders, stats, the release's tables
     try:
         _load(bundle, store, progress)
         timings["load store"] = time.perf_counter() - t
         t = time.perf_counter()
-        source = DemoSource(store, bundle)
+        source = DemoSource(store, bundle_source)
         comms = {sid: engine.communities(source, sid, "CO_ACTIVATES", seed=0) for sid in sae_ids}
         timings["communities"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -116,7 +117,7 @@ def run_demo(
         timings["path"] = time.perf_counter() - t
         t = time.perf_counter()
         comparison = compare(
-            source if store.kind == "neo4j" else BundleSource(bundle),
+            source if store.kind == "neo4j" else bundle_source,
             sae_ids[0],
             sae_ids[1],
             "CO_ACTIVATES",
@@ -126,7 +127,7 @@ def run_demo(
             progress=progress,
         )
         timings["compare"] = time.perf_counter() - t
-        release = None if s.quick else _release_summary(s, bundle, store, timings)
+        release = None if s.quick else _release_summary(s, bundle, bundle_source, store, timings)
     finally:
         store.close()
     timings["total"] = time.perf_counter() - t_all
@@ -147,20 +148,19 @@ def run_demo(
         extra,
         timings,
         cores=os.cpu_count() or 0,
-        stats=BundleSource(bundle).manifest.get("stats", {}),
+        stats=bundle_source.manifest.get("stats", {}),
     )
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "demo_settings.json").write_text(json.dumps(asdict(s), indent=2))
     return DemoResult(out, Path(bundle), store_ref, summary, timings)
 
 
-def _release_summary(s: DemoSettings, bundle, store, timings: dict) -> dict:
+def _release_summary(s: DemoSettings, bundle, bundle_source, store, timings: dict) -> dict:
     """Step 7 (full demo): the release's members, flow per layer pair, a traced feature, the
     universality table (``saegraph.demo.release``)."""
     from saegraph.demo import release
 
     members = release.release_plan(s)
-    bundle_source = BundleSource(bundle)
     t = time.perf_counter()
     flow = release.flow_rows(store)
     traced = release.traced_feature(bundle_source, store, members, s.sae_ids[0])
@@ -208,9 +208,9 @@ class DemoSource(StoreSource):
     """The store as an analysis source, with the bundle's decoders and stats (a store keeps
     neither), so a comparison read from Neo4j reports the decoder cosines too."""
 
-    def __init__(self, store, bundle):
+    def __init__(self, store, bundle_source: BundleSource):
         super().__init__(store)
-        self._bundle = BundleSource(bundle)
+        self._bundle = bundle_source
 
     def decoder(self, sae_id: str) -> np.ndarray | None:
         return self._bundle.decoder(sae_id)
