@@ -154,7 +154,7 @@ def edge_rows(stats: dict) -> list[dict]:
 
 
 def _lasso_note(st: dict, lasso: dict) -> str | None:
-    """Replicates; and when BH kept nothing, the replicate table's best set at or below the FDR
+    """Replicates; and when the kept set is empty, the replicate table's best set at or below the FDR
     level, so that an empty kept set is not read as "no dependence" (docs/methods.md, LASSO)."""
     reps = st.get("replicates", lasso.get("replicates"))
     note = f"{reps} resampling replicates" if reps is not None else None
@@ -166,7 +166,7 @@ def _lasso_note(st: dict, lasso: dict) -> str | None:
     if kept.get("edges") == 0 and ok:
         best = max(ok, key=lambda r: r["edges"])
         note = (note + "; " if note else "") + (
-            f"none passed BH on the null-count bound, but {best['edges']} edges were seen in >= {best['r']} "
+            f"none passed the FDR cut, but {best['edges']} edges were seen in >= {best['r']} "
             f"replicates against {best['nullEdges']} null edges (estimated FDR {100 * best['estimatedFdr']:.1f}%)"
         )
     return note

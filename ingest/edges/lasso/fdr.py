@@ -18,8 +18,15 @@ Algorithm (docs/methods.md, LASSO, "edge test across replicates"):
    than one seen once);
    ``empirical``: p_e = (1 + #{f: c⁰_f ≥ c_e}) / (1 + M_s), the empirical tail of the
    null count distribution (all edges tie at the floor when the null selects nothing).
-4. ``stats.significance.bh_qvalues``: Benjamini–Hochberg q-values with m = all eligible pairs.
-   Replicates are never pooled into a binomial test: they share data and are correlated.
+4. q-values (``fdr_control``); replicates are never pooled into a binomial test: they share
+   data and are correlated.
+   ``decoy`` (default), ``decoy_qvalues``: the null replicates' own edges get p-values the
+   same way (each against its stratum's null counts), so real and null edges are ranked by
+   one statistic. For a threshold t, FDP̂(t) = (1 + #{null edges with p ≤ t}) /
+   #{real edges with p ≤ t}, the target-decoy estimate with knockoff+'s +1 (Barber &
+   Candès 2015; Käll et al. 2008 for q-values); q_e = min over t ≥ p_e of FDP̂(t). Kept:
+   q_e ≤ fdr_q, the longest p-ranked prefix whose estimated FDP is at most fdr_q.
+   ``bh``: ``stats.significance.bh_qvalues``, Benjamini–Hochberg with m = all eligible pairs.
 5. ``replicate_count_table``: for r in (1, 2, 3, 5, 10, 20, 30) ∩ [1, R], edges with
    c_e ≥ r, null edges with c⁰_e ≥ r, and the estimated FDR = null / real.
 6. ``mb_bound``: stability selection (Meinshausen & Bühlmann 2010, Thm 1):
@@ -105,6 +112,21 @@ def stratified_pvalues(
     return np.minimum(p, 1.0)
 
 
+def decoy_qvalues(p_real: np.ndarray, p_null: np.ndarray) -> np.ndarray:
+    """Target-decoy q-value of every real edge (step 4, ``decoy``). Only the real p-values need
+    be tried as thresholds: N(t) changes only there and N0(t) never falls as t grows."""
+    if p_real.size == 0:
+        return np.zeros(0)
+    order = np.argsort(p_real, kind="stable")
+    at = p_real[order]
+    n_real = np.searchsorted(at, at, side="right").astype(np.float64)
+    n_null = np.searchsorted(np.sort(p_null), at, side="right").astype(np.float64)
+    fdp = np.minimum(1.0, (1.0 + n_null) / n_real)
+    q = np.empty(p_real.size)
+    q[order] = np.minimum.accumulate(fdp[::-1])[::-1]
+    return q
+
+
 def replicate_count_table(
     real_counts: np.ndarray,
     null_counts: np.ndarray,
@@ -150,7 +172,13 @@ def edge_table(real, null, firings: np.ndarray, n_features: int, config: LassoCo
     p = stratified_pvalues(
         keys, counts, nkeys, ncounts, F, bins, config.frequency_strata, tail=config.null_tail
     )
-    q = bh_qvalues(p, m_pairs)
+    if config.fdr_control == "decoy":
+        p_null = stratified_pvalues(
+            nkeys, ncounts, nkeys, ncounts, F, bins, config.frequency_strata, tail=config.null_tail
+        )
+        q = decoy_qvalues(p, p_null)
+    else:
+        q = bh_qvalues(p, m_pairs)
     pos = np.searchsorted(nkeys, keys)
     hit = (
         (pos < nkeys.size) & (nkeys[np.minimum(pos, max(nkeys.size - 1, 0))] == keys)

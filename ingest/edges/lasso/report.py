@@ -1,7 +1,7 @@
 """What the LASSO stage says about itself: the words stated in its outputs (caveats, the
 null and screen used), the matched null's pass rate, and the kept set's statistics.
 
-1. ``null_name`` / ``CAVEATS`` / ``NULL_TAILS``: the plain-words descriptions written into
+1. ``null_name`` / ``CAVEATS`` / ``NULL_TAILS`` / ``FDR_CONTROLS``: the plain-words descriptions written into
    every SAE's stats (docs/methods.md, LASSO).
 2. ``null_pass_rate``: edges per replicate of the null against the real data, at the screen
    and after the fit.
@@ -48,6 +48,12 @@ def null_name(null: str, screen: str) -> str:
     return f"{NULL_NAMES[null]}, drawn afresh on the same subsample as the real replicate"
 
 
+FDR_CONTROLS = {
+    "decoy": "target-decoy: real and null edges ranked by p; kept = the longest prefix with "
+    "(1 + null edges) / real edges <= fdrLevel; qValue = the smallest such estimate over the prefixes "
+    "holding the edge (knockoff+ +1; Barber & Candes 2015)",
+    "bh": "Benjamini-Hochberg over eligiblePairs on the null-tail p-values",
+}
 NULL_TAILS = {
     "bound": "p = (1 + sum over the stratum's null pairs of min(c0, c)) / (c (1 + M_s)): truncated-Markov "
     "bound P(C0 >= c) <= E[min(C0, c)]/c with one pseudo null selection (valid under any dependence "
@@ -159,9 +165,10 @@ def sae_statistics(
         "significantEdges": int(n_significant),
         "pValueFloor": p_floor,
         "pValueFloorNote": "smallest attainable p (1/(1 + pairs of the smallest stratum), divided by R for "
-        "the truncated-Markov bound); BH over eligiblePairs rejects nothing unless about "
-        "pValueFloor*eligiblePairs/fdrLevel edges reach it - lower frequency_strata when few edges are expected",
+        "the truncated-Markov bound); with fdr_control = 'bh', BH over eligiblePairs rejects nothing unless "
+        "about pValueFloor*eligiblePairs/fdrLevel edges reach it",
         "nullTail": NULL_TAILS[config.null_tail],
+        "fdrControl": FDR_CONTROLS[config.fdr_control],
         "nullPassRate": null_pass_rate(real, null, screened),
         "keptSet": kept_stats,
         "effectFloors": {
