@@ -32,6 +32,7 @@ from saegraph.queries import bundle as reader
 from saegraph.queries.bundle import (  # the read side: one verified reader for both paths
     ACTIVATIONS_DIR,
     DECODERS_DIR,
+    ENCODERS_DIR,
     FORMAT_VERSION,
     GROUND_TRUTH_DIR,
     MANIFEST,
@@ -108,6 +109,25 @@ class BundleBuilder:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, d / f"{sae_id}.npy")
+
+    def write_encoder(self, sae_id: str, w_enc_rows, threshold, rule: str) -> None:
+        """Store encoder rows [dSae, dIn] (W_enc transposed), JumpReLU thresholds [dSae] and the
+        firing rule as float32 (used by the EXCLUDES encoder-competition null)."""
+        import numpy as np
+
+        d = self.work / ENCODERS_DIR
+        d.mkdir(exist_ok=True)
+        tmp = d / f"{sae_id}.npz.tmp-{os.getpid()}"
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                w_enc=np.ascontiguousarray(w_enc_rows, dtype=np.float32),
+                threshold=np.asarray(threshold, dtype=np.float32),
+                rule=np.array(rule),
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, d / f"{sae_id}.npz")
 
     def write_table(self, name: str, table: Any) -> None:
         self.manifest["tables"][name] = write_table_file(self.work, name, table)

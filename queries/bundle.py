@@ -30,6 +30,7 @@ PARTIAL_SUFFIX = ".partial"
 ACTIVATIONS_DIR = "activations"
 GROUND_TRUTH_DIR = "ground_truth"
 DECODERS_DIR = "decoders"
+ENCODERS_DIR = "encoders"
 
 NODE_TABLES = ("models", "saes", "datasets", "features")
 EDGE_TABLES = tuple(rel.table for rel in RelType)
@@ -109,6 +110,18 @@ class Bundle:
         if not p.exists():
             raise BundleError(f"bundle {self.path} has no decoder for SAE {sae_id!r} (known: {self.sae_ids})")
         return np.load(p)
+
+    def encoder(self, sae_id: str) -> dict | None:
+        """Encoder of ``sae_id``: {"w_enc": float32 [dSae, dIn] encoder rows (W_enc transposed),
+        "threshold": float32 [dSae], "rule": "relu" | "jumprelu" | "topk"}, or None when the bundle
+        holds none (written before encoders were stored, or an SAE without one)."""
+        import numpy as np
+
+        p = self.path / ENCODERS_DIR / f"{sae_id}.npz"
+        if not p.exists():
+            return None
+        with np.load(p) as z:
+            return {"w_enc": z["w_enc"], "threshold": z["threshold"], "rule": str(z["rule"])}
 
     def verify(self) -> None:
         for entry in self.tables.values():

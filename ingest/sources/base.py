@@ -202,6 +202,14 @@ def decode_texts(tokenizer: Any | None, sequences: Sequence[Sequence[int]], deco
     return list(tokenizer.batch_decode(seqs, skip_special_tokens=True))
 
 
+def firing_rule(architecture: str) -> str:
+    """How a latent of an SAELens architecture stops firing (the EXCLUDES encoder-competition
+    null): ``jumprelu`` (below its threshold), ``topk`` (out of the token's k largest, BatchTopK
+    included), else ``relu`` (standard; gated SAEs approximated so)."""
+    name = architecture.lower()
+    return "jumprelu" if "jumprelu" in name else "topk" if "topk" in name else "relu"
+
+
 @dataclass
 class LoadedSAE:
     """An SAELens SAE with the identity the graph stores for it."""
@@ -230,6 +238,26 @@ class LoadedSAE:
     def w_dec(self) -> np.ndarray:
         """Decoder directions, float32 [d_sae, d_in]."""
         return self.sae.W_dec.detach().float().cpu().numpy()
+
+    @property
+    def firing_rule(self) -> str:
+        """How a latent stops firing (``firing_rule``)."""
+        return firing_rule(self.architecture)
+
+    def encoder_parts(self) -> tuple[np.ndarray, np.ndarray, str] | None:
+        """(encoder rows float32 [d_sae, d_in] = W_enc transposed, thresholds [d_sae], firing rule),
+        or None for an SAE without a ``W_enc`` of that shape."""
+        w_enc = getattr(self.sae, "W_enc", None)
+        if w_enc is None or tuple(w_enc.shape) != (self.d_in, self.d_sae):
+            return None
+        rows = np.ascontiguousarray(w_enc.detach().float().cpu().numpy().T)
+        thr = getattr(self.sae, "threshold", None)
+        threshold = (
+            thr.detach().float().cpu().numpy().reshape(-1)
+            if thr is not None and self.firing_rule == "jumprelu"
+            else np.zeros(self.d_sae, np.float32)
+        )
+        return rows, threshold, self.firing_rule
 
 
 @dataclass

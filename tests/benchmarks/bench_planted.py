@@ -102,7 +102,9 @@ def all_pair_scores(acts) -> dict[str, np.ndarray]:
     return {"i": i.astype(np.int64), "j": j.astype(np.int64), "c": c, "phi": phi, "npmi": npmi, "n": n}
 
 
-def coactivation_methods(acts, seqs, seed: int) -> list[MethodResult]:
+def coactivation_methods(acts, seqs, seed: int, encoder=None) -> list[MethodResult]:
+    """The co-activation rows; ``encoder`` (an SAE's ``EncoderGeometry``, SAE-trained rows only)
+    turns on the EXCLUDES encoder-competition null, as a bundle with encoders does."""
     rows = []
     old, old_stats = coactivation_edges(acts, PREVIOUS_DEFAULT, sequence_ids=seqs, seed=seed)
     rows.append(
@@ -114,7 +116,9 @@ def coactivation_methods(acts, seqs, seed: int) -> list[MethodResult]:
         )
     )
     cfg = CoactivationConfig()
-    new, st, exc = coactivation_edges(acts, cfg, sequence_ids=seqs, seed=seed, return_exclusions=True)
+    new, st, exc = coactivation_edges(
+        acts, cfg, sequence_ids=seqs, seed=seed, return_exclusions=True, encoder=encoder
+    )
     rows.append(
         MethodResult(
             "CO_ACTIVATES default",
@@ -133,6 +137,17 @@ def coactivation_methods(acts, seqs, seed: int) -> list[MethodResult]:
             extra={"logThr": st["excludes"].get("familyLogThreshold")},
         )
     )
+    if encoder is not None:
+        *_, plain = coactivation_edges(acts, cfg, sequence_ids=seqs, seed=seed, return_exclusions=True)
+        rows.append(
+            MethodResult(
+                "EXCLUDES without the encoder null",
+                *_pairs(plain),
+                kind="exc",
+                claimed_q=cfg.fdr_q,
+                extra={"logThr": st["excludes"].get("familyLogThreshold")},
+            )
+        )
     s = all_pair_scores(acts)
     k = s["phi"] > 0.1
     rows.append(MethodResult("baseline phi > 0.1", s["i"][k], s["j"][k]))

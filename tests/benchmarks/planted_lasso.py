@@ -25,7 +25,7 @@ PREVIOUS_DEFAULT = LassoConfig(
 """LASSO as it was before issue 12."""
 
 
-def lasso_methods(acts, seqs, seed: int) -> list:
+def lasso_methods(acts, seqs, seed: int, encoder=None) -> list:
     from tests.benchmarks.bench_planted import MethodResult
 
     positions = np.zeros(len(seqs), np.int64)

@@ -112,7 +112,10 @@ Each edge between two matched latents is scored as the pair of their true featur
 "edges off matched latents" counts edges touching an unmatched latent (not scored).
 Structural recall and exclusive recall are over planted pairs whose two features are both
 matched; "testable" uses the latents' firing counts. FVU and L0 are measured on the
-benchmark's tokens.
+benchmark's tokens. "EXCLUDES default" on these rows runs with the encoder-competition null
+on the trained SAE's encoder (`planted_sae.encoder_geometry`, what `saegraph ingest` stores in
+a bundle's `encoders/`; docs/methods.md); "EXCLUDES without the encoder null" is the same test
+without it, as on a bundle without encoders.
 
 """
 

@@ -87,6 +87,21 @@ def encode(sae, hidden: np.ndarray, batch: int = 8192) -> sp.csr_matrix:
     return sp.vstack(parts, format="csr")
 
 
+def encoder_geometry(sae):
+    """The trained SAE's ``EncoderGeometry`` (what ``saegraph ingest`` stores in ``encoders/``)."""
+    from saegraph.ingest.edges.coactivation.encoder_null import EncoderGeometry
+    from saegraph.ingest.sources.base import firing_rule
+
+    thr = getattr(sae, "threshold", None)
+    rule = firing_rule(str(sae.cfg.architecture()))
+    return EncoderGeometry(
+        w_enc=np.ascontiguousarray(sae.W_enc.detach().float().cpu().numpy().T),
+        w_dec=sae.W_dec.detach().float().cpu().numpy(),
+        rule=rule,
+        threshold=thr.detach().float().cpu().numpy() if thr is not None and rule == "jumprelu" else None,
+    )
+
+
 def hungarian(sae, model) -> tuple[np.ndarray, np.ndarray]:
     """Step 4's assignment before the ``MATCH_COSINE`` cut: (feature of each latent or -1, its
     cosine or nan)."""
@@ -168,9 +183,10 @@ def sae_rows(
         "geometry": [],
     }
     rows = []
+    geometry = encoder_geometry(sae)
     for group, fn in methods:
         t = time.perf_counter()
-        results = fn(latent_acts, seqs, seed)
+        results = fn(latent_acts, seqs, seed, encoder=geometry)
         secs = time.perf_counter() - t
         for res in results:
             row = score_mapped(res, truth, latent_acts, feature)
@@ -186,7 +202,7 @@ def sae_rows(
             rows.append(row)
             if res.name in SCORED:
                 info["fidelity"] += fidelity_rows(res, truth, assigned, fid, info)
-            if res.name == "EXCLUDES default":
+            if res.name == "EXCLUDES without the encoder null":
                 enc = sae.W_enc.detach().float().cpu().numpy()
                 info["geometry"] += exclusion_geometry(res, truth, latent_acts, acts, feature, enc, info)
     return rows, info

@@ -64,6 +64,16 @@ def test_synthetic_bundle_is_complete(tiny_bundle):
     assert {"activations", "features", "coactivation", "cosine", "matches", "lasso"} <= set(b.stats)
 
 
+def test_bundle_holds_each_sae_encoder_and_excludes_use_it(tiny_bundle):
+    b = open_bundle(tiny_bundle)
+    for sid in ("a", "b"):
+        enc = b.encoder(sid)
+        assert enc is not None and enc["rule"] == "jumprelu"  # the synthetic truth SAE
+        assert enc["w_enc"].shape == b.decoder(sid).shape and enc["threshold"].shape == (64,)
+        st = b.stats["coactivation"]["perSae"][sid]["excludes"]["encoderNull"]
+        assert st["applied"] is True and st["rule"] == "jumprelu"
+
+
 def test_inspect_prints_counts(tiny_bundle):
     result = CliRunner().invoke(cli, ["inspect", str(tiny_bundle)])
     assert result.exit_code == 0, result.output

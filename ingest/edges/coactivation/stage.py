@@ -19,14 +19,17 @@ Tarone 1990 and Gilbert 2005 for the exclusion family; Elias & Gygi 2007 for tar
    (``stats.nulls``), same margins, same family. With ``row_block_tasks`` > 0 steps 3-4 run
    as that many tasks of contiguous feature-row ranges on the executor, each checkpointed,
    concatenated in row order (``row_blocks``): the same candidates, so the same edges.
-5. Per tail, BH at fdr_q (``selection.select_tail``): over all m = F(F−1)/2 pairs for
+5. Encoder-competition null (``encoder_null``; with ``encoder_null`` and the SAE's encoder):
+   each exclusion candidate's p is recomputed at odds ratio ω0·π_ij, π_ij the share of the two
+   latents' joint occurrences in which the SAE's encoder lets both fire; the null's alike.
+6. Per tail, BH at fdr_q (``selection.select_tail``): over all m = F(F−1)/2 pairs for
    co-occurrence (pairs never tested count with p = 1; exact q-values), over the family for
    exclusion.
-6. Per tail, the null's estimate of the FDR of the kept set, #null p <= t / #real p <= t at
+7. Per tail, the null's estimate of the FDR of the kept set, #null p <= t / #real p <= t at
    the BH threshold t; with null_calibrate the threshold is lowered to the largest t whose
    estimate is <= fdr_q (``stats.hypergeom.null_calibrated_threshold``). The null pass
    rate, the estimate and the effect-size quantiles go to the stats.
-7. CO_ACTIVATES scores for the kept pairs: Jaccard, NPMI, phi, P(target|source),
+8. CO_ACTIVATES scores for the kept pairs: Jaccard, NPMI, phi, P(target|source),
    P(source|target) and the weighted Pearson correlation from S = AᵀA (two sorted CSC
    columns merged per kept pair); NPMI >= min_npmi; a per-node top_k (NPMI,
    ``selection.top_k_per_node``) only when top_k > 0 (off by default). EXCLUDES rows:
@@ -53,6 +56,13 @@ from saegraph.ingest.edges.coactivation.counting import binary_pattern as binary
 from saegraph.ingest.edges.coactivation.counting import cofiring_counts as cofiring_counts
 from saegraph.ingest.edges.coactivation.counting import effective_block_rows as effective_block_rows
 from saegraph.ingest.edges.coactivation.counting import significant_candidates as significant_candidates
+from saegraph.ingest.edges.coactivation.encoder_null import (
+    MAX_SAMPLES,
+    EncoderGeometry,
+    adjust_exclusion_pvalues,
+    competition_shares,
+    firing_samples,
+)
 from saegraph.ingest.edges.coactivation.row_blocks import Counter, RowBlocks, block_dir, scan_rows
 from saegraph.ingest.edges.coactivation.selection import effect_quantiles, select_tail, top_k_per_node
 from saegraph.ingest.edges.rows import frames_to_table, nonempty_activations, pair_rows
@@ -80,10 +90,12 @@ def coactivation_edges(
     progress: bool = False,
     return_exclusions: bool = False,
     counter: Counter | None = None,
+    encoder: EncoderGeometry | None = None,
 ):
     """The whole co-activation pipeline on a token x feature activation matrix (or the
     ``stats.stream.TokenBlocks`` of one SAE, which carry their own sequence ids); ``counter``
-    runs the count phase (steps 3-4; default ``row_blocks.scan_rows`` in this process).
+    runs the count phase (steps 3-4; default ``row_blocks.scan_rows`` in this process);
+    ``encoder``: the SAE's encoder geometry, for the encoder-competition null (step 5).
 
     Returns a DataFrame of CO_ACTIVATES pairs (i < j latent indices, count, jaccard, npmi,
     phi, pTargetGivenSource, pSourceGivenTarget, pearson, pValue, qValue) and the summary
@@ -118,6 +130,8 @@ def coactivation_edges(
     pos, exc, scan_stats, npos, nexc, null_seconds = (counter or scan_rows)(
         blocks, n_fires, common, null_seed
     )
+
+    exc, nexc, encoder_stats = _encoder_null(exc, nexc, blocks, n_fires, logfact, config, encoder)
 
     null_stats: dict = {}
     if null_seed is not None:
@@ -176,6 +190,7 @@ def coactivation_edges(
     exc_stats["oddsRatio"] = effect_quantiles(odds)
     exc_stats["expected"] = effect_quantiles(expected)
     exc_stats["familyLogThreshold"] = float(log_thr_x) if np.isfinite(log_thr_x) else None
+    exc_stats["encoderNull"] = encoder_stats
 
     stats = {
         "nTokens": int(n_tokens),
@@ -247,9 +262,67 @@ def coactivation_edges(
     return frame, stats, xframe
 
 
+def _encoder_null(exc, nexc, blocks: TokenBlocks, n_fires, logfact, config: CoactivationConfig, encoder):
+    """Step 5: the exclusion candidates (real and null) under the encoder-competition null, and
+    what it did (``encoder_null``)."""
+    if not config.exclusion:
+        return exc, nexc, {"applied": False, "reason": "edges.coactivation.exclusion = false"}
+    if not config.encoder_null:
+        return exc, nexc, {"applied": False, "reason": "edges.coactivation.encoder_null = false"}
+    if encoder is None:
+        return (
+            exc,
+            nexc,
+            {"applied": False, "reason": "no encoder for this SAE (bundle written without encoders/)"},
+        )
+    t0 = time.perf_counter()
+    n_tokens = blocks.n_tokens
+    omega = config.exclusion_odds_ratio
+    q = config.fdr_q
+    head = {"applied": True, "rule": encoder.rule, "samplesPerLatent": MAX_SAMPLES}
+    if not exc["i"].size and (nexc is None or not nexc["i"].size):
+        return exc, nexc, {**head, "candidates": 0}
+    samples = firing_samples((b.acts[0] for b in blocks), n_fires, encoder)
+    pi = competition_shares(encoder, samples, exc["i"], exc["j"])
+    before = int((exc["p"] <= q).sum())
+    exc = adjust_exclusion_pvalues(exc, pi, n_fires, n_tokens, logfact, omega)
+    if nexc is not None and nexc["i"].size:
+        nexc = adjust_exclusion_pvalues(
+            nexc,
+            competition_shares(encoder, samples, nexc["i"], nexc["j"]),
+            n_fires,
+            n_tokens,
+            logfact,
+            omega,
+        )
+    return (
+        exc,
+        nexc,
+        {
+            **head,
+            "candidates": int(pi.size),
+            "candidatesAtQBefore": before,
+            "candidatesAtQAfter": int((exc["p"] <= q).sum()),
+            "competitionShare": effect_quantiles(pi),
+            "seconds": round(time.perf_counter() - t0, 3),
+        },
+    )
+
+
 # the schema's one definition (saegraph.schema.graph)
 CO_ACTIVATES_SCHEMA = RelType.CO_ACTIVATES.arrow_schema()
 EXCLUDES_SCHEMA = RelType.EXCLUDES.arrow_schema()
+
+
+def encoder_geometry(bundle, sae_id: str) -> EncoderGeometry | None:
+    """The SAE's encoder rows, decoder rows and firing rule from the bundle (None without
+    ``encoders/``: bundles written before it, or SAEs without an encoder)."""
+    parts = bundle.encoder(sae_id)
+    if parts is None:
+        return None
+    return EncoderGeometry(
+        w_enc=parts["w_enc"], w_dec=bundle.decoder(sae_id), rule=parts["rule"], threshold=parts["threshold"]
+    )
 
 
 def _table(frames: list[pd.DataFrame], schema: pa.Schema) -> pa.Table:
@@ -283,7 +356,13 @@ def coactivation_unit(
     )
     counter = row_blocks.counter(bundle, sid, config.token_memory_mb) if row_blocks is not None else None
     frame, stats, xframe = coactivation_edges(
-        blocks, config, seed=seed, progress=progress_enabled(), return_exclusions=True, counter=counter
+        blocks,
+        config,
+        seed=seed,
+        progress=progress_enabled(),
+        return_exclusions=True,
+        counter=counter,
+        encoder=encoder_geometry(bundle, sid) if config.exclusion and config.encoder_null else None,
     )
     return {"co_activates": pair_rows(frame, sid, run_id), "excludes": pair_rows(xframe, sid, run_id)}, stats
 

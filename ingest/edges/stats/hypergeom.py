@@ -116,14 +116,27 @@ def fisher_lower_pvalues(c, n_tokens, a, b, omega, logfact):
     return out
 
 
-def lower_pvalues(c, n_tokens: int, n_i, n_j, logfact: np.ndarray, omega: float = 1.0) -> np.ndarray:
-    """Exclusion p = P_ω(C <= c); ω = 1 equals ``scipy.stats.hypergeom.cdf(c, N, n_i, n_j)``."""
+@nb.njit(cache=True, nogil=True)
+def fisher_lower_pvalues_each(c, n_tokens, a, b, omegas, logfact):
+    """:func:`fisher_lower_pvalues` with one odds ratio per pair (float64 array ``omegas``)."""
+    out = np.empty(c.shape[0])
+    for t in range(c.shape[0]):
+        out[t] = fisher_lower_p(c[t], n_tokens, a[t], b[t], omegas[t], logfact)
+    return out
+
+
+def lower_pvalues(c, n_tokens: int, n_i, n_j, logfact: np.ndarray, omega=1.0) -> np.ndarray:
+    """Exclusion p = P_ω(C <= c); ω = 1 equals ``scipy.stats.hypergeom.cdf(c, N, n_i, n_j)``.
+    ``omega``: one odds ratio, or one per pair."""
     c = np.ascontiguousarray(c, dtype=np.int64)
     a = np.ascontiguousarray(np.broadcast_to(np.asarray(n_i, np.int64), c.shape))
     b = np.ascontiguousarray(np.broadcast_to(np.asarray(n_j, np.int64), c.shape))
     if c.size == 0:
         return np.zeros(0, dtype=np.float64)
-    return fisher_lower_pvalues(c, int(n_tokens), a, b, float(omega), logfact)
+    if np.ndim(omega) == 0:
+        return fisher_lower_pvalues(c, int(n_tokens), a, b, float(omega), logfact)
+    omegas = np.ascontiguousarray(np.broadcast_to(np.asarray(omega, np.float64), c.shape))
+    return fisher_lower_pvalues_each(c, int(n_tokens), a, b, omegas, logfact)
 
 
 @nb.njit(cache=True, nogil=True)
