@@ -22,8 +22,8 @@ Steps:
    edges kept, precision / recall against the planted pairs
    (``scale_bundle.TRUTH_NOTE``).
 4. Output (``scale_report``): a Markdown table (printed, DIR/scale.md) and DIR/scale.json; per
-   stage the log-log slope of time against tokens and the time extrapolated to 10M tokens, a
-   linear fit of the peak extrapolated to 10M; the edge pipeline (co-activation + LASSO +
+   stage the log-log slope of time against tokens, the affine cost fit (fixed + per-token x N)
+   and from it the time and the peak at 10M tokens; the edge pipeline (co-activation + LASSO +
    cosine + matches) against the targets: < 30 min and < 8 GiB at 1M tokens.
 """
 

@@ -2,9 +2,10 @@
 
 1. ``markdown``: one row per token count x stage (x edge type), then the truth note, the fits
    and the target lines.
-2. ``fits``: per stage the log-log slope of wall and CPU seconds against tokens; ``extrapolate``
-   takes the largest measured point x (N' / N)^max(slope, 0) and a linear fit of the peak (never
-   below the largest measured peak); cosine and matches read decoders only, so they stay flat.
+2. ``fits``: per stage the log-log slope of wall and CPU seconds against tokens, and the affine
+   fit seconds = fixed + per-token x N (``affine_fit``, the cost model of docs/scaling.md);
+   ``extrapolate`` evaluates the affine fits of seconds and peak (never below the largest
+   measured peak); cosine and matches read decoders only, so they stay flat.
 3. ``targets``: the edge pipeline (co-activation + LASSO + cosine + matches) at every measured
    count, and at 1M tokens: measured when a count lies within 10 % of 1M, else extrapolated;
    PASS / FAIL against < 30 min and < 8 GiB.
@@ -65,29 +66,47 @@ def _slope(n, y) -> float | None:
     return float(np.polyfit(np.log(n), np.log(np.maximum(y, 1e-3)), 1)[0])
 
 
-def extrapolate(stage: str, pts: list, exponent: float | None, tokens: int) -> tuple[float, float] | None:
-    """(seconds, peak GiB) at ``tokens``: the largest measured point x (tokens / N)^max(exponent, 0)
-    and a linear fit of the peak (never below the largest measured peak); flat for the stages
-    that do not read tokens."""
+def affine_fit(n: list, y: list) -> tuple[float, float] | None:
+    """(a, b) >= 0 of y = a + b N by least squares over the measured counts: the cost model's fixed
+    part (the F x F scans, the fits) and its per-token part (docs/scaling.md, "Cost model per
+    stage"); a negative intercept refits through the origin, a negative slope means flat."""
+    if len(set(n)) < 2:
+        return None
+    b, a = np.polyfit(np.asarray(n, float), np.asarray(y, float), 1)
+    if b <= 0:
+        return float(max(y)), 0.0
+    if a < 0:
+        return 0.0, float(np.dot(n, y) / np.dot(n, n))
+    return float(a), float(b)
+
+
+def extrapolate(stage: str, pts: list, tokens: int) -> tuple[float, float] | None:
+    """(seconds, peak GiB) at ``tokens`` from the affine fits of seconds and peak in N (the peak
+    never below the largest measured one); flat for the stages that do not read tokens. A power
+    law through the measured points would understate large N: the fixed part dominates them."""
     n_last, s_last, m_last, _ = pts[-1]
     if stage in TOKEN_FREE:
         return s_last, m_last
-    if exponent is None:
+    n = [p[0] for p in pts]
+    t_fit, m_fit = affine_fit(n, [p[1] for p in pts]), affine_fit(n, [p[2] for p in pts])
+    if t_fit is None or m_fit is None:
         return None
-    b, a = np.polyfit([p[0] for p in pts], [p[2] for p in pts], 1)
-    return s_last * (tokens / n_last) ** max(exponent, 0.0), max(a + b * tokens, m_last)
+    return t_fit[0] + t_fit[1] * tokens, max(m_fit[0] + m_fit[1] * tokens, m_last)
 
 
 def fits(res: dict) -> dict:
-    """Per stage: log-log slopes of wall and CPU seconds on tokens; seconds and peak at 10M."""
+    """Per stage: log-log slopes of wall and CPU seconds on tokens, the affine cost fit, and the
+    seconds and peak at 10M."""
     out = {}
     for stage, pts in _by_stage(res).items():
         n = [p[0] for p in pts]
-        slope = _slope(n, [p[1] for p in pts])
-        at = extrapolate(stage, pts, slope, EXTRAPOLATE_TO)
+        at = extrapolate(stage, pts, EXTRAPOLATE_TO)
+        ab = affine_fit(n, [p[1] for p in pts]) if stage not in TOKEN_FREE else None
         out[stage] = {
-            "exponent": slope,
+            "exponent": _slope(n, [p[1] for p in pts]),
             "cpuExponent": _slope(n, [p[3] for p in pts]),
+            "fixedSeconds": ab[0] if ab else None,
+            "secondsPerMillionTokens": ab[1] * 1e6 if ab else None,
             "seconds10M": at[0] if at else None,
             "peakGiB10M": at[1] if at else None,
         }
@@ -96,16 +115,19 @@ def fits(res: dict) -> dict:
 
 def fits_lines(res: dict) -> list[str]:
     lines = [
-        f"Scaling with tokens: log-log slope of the wall (and CPU) seconds over the measured counts; at "
-        f"{EXTRAPOLATE_TO:,} tokens the largest measured point x (10M / N)^max(slope, 0), the peak by a "
-        "linear fit in N; cosine and matches read decoders only (flat: their slopes are noise).",
+        "Scaling with tokens: log-log slope of the wall (and CPU) seconds over the measured counts; "
+        "the affine fit seconds = fixed + per-token x N (least squares) and, from it, the seconds at "
+        f"{EXTRAPOLATE_TO:,} tokens; the peak at 10M by the same fit of the peaks; cosine and matches "
+        "read decoders only (flat).",
         "",
-        "| stage | exponent (wall) | exponent (CPU) | seconds at 10M (extrapolated) | peak GiB at 10M (extrapolated) |",
-        "|---|---:|---:|---:|---:|",
+        "| stage | exponent (wall) | exponent (CPU) | fixed s | s per 1M tokens | seconds at 10M (extrapolated) "
+        "| peak GiB at 10M (extrapolated) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for stage, f in res["fits"].items():
         lines.append(
             f"| {stage} | {fmt(f['exponent'], '.2f')} | {fmt(f['cpuExponent'], '.2f')} "
+            f"| {fmt(f.get('fixedSeconds'), ',.0f')} | {fmt(f.get('secondsPerMillionTokens'), ',.0f')} "
             f"| {fmt(f['seconds10M'], ',.0f')} | {fmt(f['peakGiB10M'], '.1f')} |"
         )
     return lines
@@ -135,7 +157,7 @@ def targets(res: dict) -> dict:
         at_1m = {**measured[n], "how": f"measured at {n:,} tokens"}
     else:
         rows = {
-            st: extrapolate(st, pts[st], res["fits"][st]["exponent"], TARGET_TOKENS) if st in pts else None
+            st: extrapolate(st, pts[st], TARGET_TOKENS) if st in pts else None
             for st in EDGE_STAGES
         }
         how = f"extrapolated from {', '.join(f'{c:,}' for c in counts)} tokens"

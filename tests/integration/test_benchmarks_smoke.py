@@ -83,3 +83,18 @@ def test_scale_quick_finds_the_planted_structure(tmp_path):
         assert edges[kind]["recall"] > 0, (kind, edges[kind])
     table = (tmp_path / "scale.md").read_text()
     assert table.startswith("| tokens | stage | edge type |") and "Edge pipeline" in table
+
+
+def test_scale_report_extrapolates_by_the_affine_cost_model():
+    """The 10M extrapolation evaluates fixed + per-token x N (a power law through points whose fixed
+    part dominates would understate it); token-free stages stay flat; a falling series is flat."""
+    sys.path.insert(0, str(ROOT))
+    from tests.benchmarks.scale_report import affine_fit, extrapolate
+
+    pts = [(n, 100.0 + 2e-4 * n, 1.0 + 1e-6 * n, 0.0) for n in (250_000, 500_000, 1_000_000)]
+    a, b = affine_fit([p[0] for p in pts], [p[1] for p in pts])
+    assert a == pytest.approx(100.0) and b == pytest.approx(2e-4)
+    secs, peak = extrapolate("coactivation", pts, 10_000_000)
+    assert secs == pytest.approx(2100.0) and peak == pytest.approx(11.0)
+    assert extrapolate("cosine", pts, 10_000_000) == (pts[-1][1], pts[-1][2])
+    assert affine_fit([1, 2, 3], [5.0, 4.0, 3.0]) == (5.0, 0.0)
