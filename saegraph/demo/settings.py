@@ -15,7 +15,7 @@ SAE_IDS = ("demo-a", "demo-b")
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Sizes of one demo run; the defaults measured 12 min on 2 shared CPU cores (quick: 2 min 48 s)."""
+    """Sizes of one demo run; the defaults measured 10-11 min on 2 shared CPU cores (quick: 2 min 48 s)."""
 
     quick: bool = False
     """Synthetic model and SAEs instead of MiniLM + trained SAEs."""
