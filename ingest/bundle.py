@@ -110,9 +110,10 @@ class BundleBuilder:
             os.fsync(fh.fileno())
         os.replace(tmp, d / f"{sae_id}.npy")
 
-    def write_encoder(self, sae_id: str, w_enc_rows, threshold, rule: str) -> None:
-        """Store encoder rows [dSae, dIn] (W_enc transposed), JumpReLU thresholds [dSae] and the
-        firing rule as float32 (used by the EXCLUDES encoder-competition null)."""
+    def write_encoder(self, sae_id: str, w_enc_rows, threshold, rule: str, k: int, floor: float) -> None:
+        """Store encoder rows [dSae, dIn] (W_enc transposed) and JumpReLU thresholds [dSae] as float32,
+        the firing rule, TopK's k and the store's activation threshold (the EXCLUDES
+        encoder-competition null, docs/bundle.md)."""
         import numpy as np
 
         d = self.work / ENCODERS_DIR
@@ -124,6 +125,8 @@ class BundleBuilder:
                 w_enc=np.ascontiguousarray(w_enc_rows, dtype=np.float32),
                 threshold=np.asarray(threshold, dtype=np.float32),
                 rule=np.array(rule),
+                k=np.array(int(k)),
+                floor=np.array(float(floor)),
             )
             fh.flush()
             os.fsync(fh.fileno())

@@ -157,9 +157,10 @@ class LassoConfig:
     """How the kept set is cut from the edges' null-tail p-values (``null_tail``). ``decoy``: the
     null replicates' edges are ranked by the same p, and the kept set is the longest p-ranked
     prefix whose estimated FDP, (1 + null edges in it) / real edges in it, is at most fdr_q
-    (target-decoy with knockoff+'s +1; qValue is the smallest such estimate over the prefixes
-    holding the edge). It keeps what the null says is there: on the demo's layer 5 (10 replicates)
-    BH kept 0 edges while 2,705 were seen in every replicate against 82 null edges.
+    (a target-decoy estimate with knockoff+'s +1, not a guarantee; qValue is the smallest such
+    estimate over the prefixes holding the edge). It keeps what the null says is there: on the
+    demo's layer 5 (10 replicates) BH kept 0 edges while 2,705 were seen in every replicate
+    against 82 null edges.
     ``bh``: Benjamini-Hochberg over all eligible pairs (valid whatever the dependence between
     replicates, but conservative when the null selects many edges a few times each)."""
     stability_threshold: float = 0.8

@@ -84,7 +84,7 @@ def run_ingest(
         builder.write_decoder(sae.sae_id, sae.w_dec)
         enc = sae.encoder_parts()
         if enc is not None:
-            builder.write_encoder(sae.sae_id, *enc)
+            builder.write_encoder(sae.sae_id, *enc, floor=cfg.activations.threshold)
     if cfg.model.source == "synthetic":
         builder.ground_truth_path.mkdir(exist_ok=True)
         sources.write_ground_truth(cfg, model, builder.ground_truth_path)

@@ -113,15 +113,22 @@ class Bundle:
 
     def encoder(self, sae_id: str) -> dict | None:
         """Encoder of ``sae_id``: {"w_enc": float32 [dSae, dIn] encoder rows (W_enc transposed),
-        "threshold": float32 [dSae], "rule": "relu" | "jumprelu" | "topk"}, or None when the bundle
-        holds none (written before encoders were stored, or an SAE without one)."""
+        "threshold": float32 [dSae] (JumpReLU's), "rule": "relu" | "jumprelu" | "topk", "k": TopK's k
+        (0 if none), "floor": the store's activation threshold}, or None when the bundle holds none
+        (written before encoders were stored, or an SAE without one)."""
         import numpy as np
 
         p = self.path / ENCODERS_DIR / f"{sae_id}.npz"
         if not p.exists():
             return None
         with np.load(p) as z:
-            return {"w_enc": z["w_enc"], "threshold": z["threshold"], "rule": str(z["rule"])}
+            return {
+                "w_enc": z["w_enc"],
+                "threshold": z["threshold"],
+                "rule": str(z["rule"]),
+                "k": int(z["k"]),
+                "floor": float(z["floor"]),
+            }
 
     def verify(self) -> None:
         for entry in self.tables.values():

@@ -244,20 +244,21 @@ class LoadedSAE:
         """How a latent stops firing (``firing_rule``)."""
         return firing_rule(self.architecture)
 
-    def encoder_parts(self) -> tuple[np.ndarray, np.ndarray, str] | None:
-        """(encoder rows float32 [d_sae, d_in] = W_enc transposed, thresholds [d_sae], firing rule),
-        or None for an SAE without a ``W_enc`` of that shape."""
+    def encoder_parts(self) -> tuple[np.ndarray, np.ndarray, str, int] | None:
+        """(encoder rows float32 [d_sae, d_in] = W_enc transposed, thresholds [d_sae], firing rule,
+        TopK's k or 0), or None for an SAE whose W_enc or W_dec is not [d_in, d_sae] / [d_sae, d_in]."""
         w_enc = getattr(self.sae, "W_enc", None)
-        if w_enc is None or tuple(w_enc.shape) != (self.d_in, self.d_sae):
+        w_dec = getattr(self.sae, "W_dec", None)
+        shapes = (self.d_in, self.d_sae), (self.d_sae, self.d_in)
+        if w_enc is None or w_dec is None or (tuple(w_enc.shape), tuple(w_dec.shape)) != shapes:
             return None
         rows = np.ascontiguousarray(w_enc.detach().float().cpu().numpy().T)
         thr = getattr(self.sae, "threshold", None)
-        threshold = (
-            thr.detach().float().cpu().numpy().reshape(-1)
-            if thr is not None and self.firing_rule == "jumprelu"
-            else np.zeros(self.d_sae, np.float32)
-        )
-        return rows, threshold, self.firing_rule
+        threshold = np.zeros(self.d_sae, np.float32)
+        if thr is not None and self.firing_rule == "jumprelu":
+            threshold = np.broadcast_to(thr.detach().float().cpu().numpy(), (self.d_sae,)).astype(np.float32)
+        k = int(getattr(getattr(self.sae, "cfg", None), "k", 0) or 0) if self.firing_rule == "topk" else 0
+        return rows, threshold, self.firing_rule, k
 
 
 @dataclass

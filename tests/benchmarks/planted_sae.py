@@ -99,6 +99,7 @@ def encoder_geometry(sae):
         w_dec=sae.W_dec.detach().float().cpu().numpy(),
         rule=rule,
         threshold=thr.detach().float().cpu().numpy() if thr is not None and rule == "jumprelu" else None,
+        k=int(getattr(sae.cfg, "k", 0) or 0) if rule == "topk" else 0,
     )
 
 

@@ -297,7 +297,8 @@ def stage_note(stage: str, info: dict, pre: float) -> str:
             f"screen passed {real.get('screenPassed')} (null {null.get('screenPassed')}); null FDR estimate "
             f"{fmt(kept.get('estimatedFdr'), '.3f')}; {len(per.get('denseCovariates', []))} dense covariates; "
             f"solve {solve:.1f} s per replicate (real + null); sequence-pair entries "
-            f"{fmt(real.get('sequencePairEntries'), ',')} (cap 1e8)"
+            f"{fmt(real.get('sequencePairEntries'), ',')} (cap 1e8), sequence-latent entries "
+            f"{fmt(real.get('sequenceLatentEntries'), ',')}"
             + (f"; screen fallback: {scr['fallback']}" if "fallback" in scr else "")
         )
     if stage == "cosine":

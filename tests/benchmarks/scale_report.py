@@ -156,10 +156,7 @@ def targets(res: dict) -> dict:
         n = min(near, key=lambda x: abs(x - TARGET_TOKENS))
         at_1m = {**measured[n], "how": f"measured at {n:,} tokens"}
     else:
-        rows = {
-            st: extrapolate(st, pts[st], TARGET_TOKENS) if st in pts else None
-            for st in EDGE_STAGES
-        }
+        rows = {st: extrapolate(st, pts[st], TARGET_TOKENS) if st in pts else None for st in EDGE_STAGES}
         how = f"extrapolated from {', '.join(f'{c:,}' for c in counts)} tokens"
         at_1m = {**_pipeline(rows), "how": how} if all(rows.values()) else None
     return {"measured": {str(n): v for n, v in measured.items()}, "at1M": at_1m}

@@ -10,11 +10,12 @@ joined latents whose true features do not exclude each other).
 
 Algorithm (docs/methods.md, "CO_ACTIVATES and EXCLUDES", encoder-competition null):
 1. ``firing_samples``: per latent, up to ``max_samples`` of its firings evenly spaced in token
-   order (every ceil(n_i / M)-th), each with its activation a and its margin m, how far its
-   pre-activation lies above the point where it stops firing: m = a for ReLU-like rules
-   (``relu``; gated SAEs are approximated so), a - theta_i for JumpReLU (``jumprelu``, a
-   stored activation is the pre-activation), a - the token's smallest stored activation for
-   TopK (``topk``: the k-th largest pre-activation is where a latent drops out).
+   order (every ceil(n_i / M)-th), each with its activation a and its margin m >= 0, how far
+   its pre-activation lies above the point where it stops counting as firing: the store's
+   threshold tau (``activations.threshold``), and for JumpReLU its own theta_i if larger (a
+   stored activation is the pre-activation); for TopK the token's smallest stored activation
+   when the token holds k of them (the k-th largest pre-activation is where a latent drops
+   out), else tau. ReLU-like rules (``relu``) use tau alone; gated SAEs are approximated so.
 2. ``competition_shares``: for a pair (i, j), G_ij = w_i . d_j and G_ji = w_j . d_i, and
    pi_ij = mean over the sample pairs (s of i, u of j) of
    1[m_i(s) + a_j(u) G_ij > 0] * 1[m_j(u) + a_i(s) G_ji > 0]: the share of the two latents'
@@ -23,9 +24,13 @@ Algorithm (docs/methods.md, "CO_ACTIVATES and EXCLUDES", encoder-competition nul
    latent has no sample.
 3. ``adjust_exclusion_pvalues``: the exclusion test's odds ratio omega0 becomes omega0 * pi_ij,
    p = P_{omega0 pi}(C <= c) under Fisher's noncentral hypergeometric law, so an edge needs
-   the latents to avoid each other omega0 times more than the encoder alone makes them. As
-   pi <= 1 a p can only grow: the candidates found under omega0 hold every pair that can pass,
-   and the real and the null candidates are adjusted alike.
+   the latents to avoid each other omega0 times more than the encoder alone makes them (for
+   sparse latents the co-firing odds ratio of independent features through this encoder is
+   about pi; for dense ones it departs from pi by a factor within 1 +- p_i p_j). As pi <= 1 a
+   p can only grow: the candidates found under omega0 hold every pair that can pass. The
+   circular-shift null's candidates keep omega0: shifting breaks the alignment the
+   competition needs, so a null pair has odds ratio about 1, and testing it at omega0 mirrors
+   a real pair at its own null odds ratio pi tested at omega0 * pi.
 """
 
 from __future__ import annotations
@@ -57,40 +62,49 @@ class EncoderGeometry:
     """``relu``, ``jumprelu`` or ``topk`` (step 1)."""
     threshold: np.ndarray | None = None
     """float32 [dSae]: JumpReLU thresholds (None: zeros)."""
+    k: int = 0
+    """TopK's k (0: unknown, every token's smallest stored activation is taken as its k-th)."""
+    floor: float = 0.0
+    """The store's firing threshold tau (``activations.threshold``): entries <= tau were not kept."""
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ValueError(f"encoder rule {self.rule!r} is not one of {RULES}")
-        if self.w_enc.shape != self.w_dec.shape:
+        if self.w_enc.ndim != 2 or self.w_enc.shape != self.w_dec.shape:
             raise ValueError(
                 f"encoder rows {self.w_enc.shape} and decoder rows {self.w_dec.shape} differ in shape"
+            )
+        if self.threshold is not None and np.shape(self.threshold) != (self.w_enc.shape[0],):
+            raise ValueError(
+                f"encoder thresholds {np.shape(self.threshold)} do not match {self.w_enc.shape[0]} latents"
             )
 
 
 @nb.njit(cache=True, nogil=True)
-def _collect(indptr, indices, data, topk, threshold, stride, seen, taken, out_a, out_m):
+def _collect(indptr, indices, data, topk, k, base, stride, seen, taken, out_a, out_m):
+    """Step 1 on one CSR block; ``base[f]``: the latent's own floor (tau, or max(tau, theta_f))."""
     cap = out_a.shape[1]
     for t in range(indptr.shape[0] - 1):
         s = indptr[t]
         e = indptr[t + 1]
         if s == e:
             continue
-        floor = 0.0
-        if topk:
-            floor = data[s]
+        token_floor = -np.inf
+        if topk and (k <= 0 or e - s >= k):
+            token_floor = data[s]
             for p in range(s + 1, e):
-                if data[p] < floor:
-                    floor = data[p]
+                if data[p] < token_floor:
+                    token_floor = data[p]
         for p in range(s, e):
             a = data[p]
             if a <= 0.0:
                 continue
             f = indices[p]
-            k = seen[f]
-            seen[f] = k + 1
-            if k % stride[f] == 0 and taken[f] < cap:
+            n = seen[f]
+            seen[f] = n + 1
+            if n % stride[f] == 0 and taken[f] < cap:
                 out_a[f, taken[f]] = a
-                out_m[f, taken[f]] = a - floor if topk else a - threshold[f]
+                out_m[f, taken[f]] = max(a - max(base[f], token_floor), 0.0)
                 taken[f] += 1
 
 
@@ -107,11 +121,9 @@ def firing_samples(
     taken = np.zeros(F, np.int64)
     out_a = np.zeros((F, max_samples), np.float32)
     out_m = np.zeros((F, max_samples), np.float32)
-    thr = (
-        np.zeros(F, np.float32) if geometry.threshold is None else np.asarray(geometry.threshold, np.float32)
-    )
-    if geometry.rule != "jumprelu":
-        thr = np.zeros(F, np.float32)
+    base = np.full(F, geometry.floor, np.float64)
+    if geometry.rule == "jumprelu" and geometry.threshold is not None:
+        base = np.maximum(base, np.asarray(geometry.threshold, np.float64))
     for x in blocks:
         x = sp.csr_matrix(x)
         _collect(
@@ -119,7 +131,8 @@ def firing_samples(
             x.indices.astype(np.int32),
             x.data.astype(np.float32),
             geometry.rule == "topk",
-            thr,
+            int(geometry.k),
+            base,
             stride,
             seen,
             taken,
@@ -151,8 +164,10 @@ def _shares(ii, jj, g_ij, g_ji, acts, margins, taken):
     return out
 
 
-def cross_terms(geometry: EncoderGeometry, i: np.ndarray, j: np.ndarray, chunk: int = 65536):
-    """(G_ij = w_i . d_j, G_ji = w_j . d_i) for every pair (float64)."""
+def cross_terms(geometry: EncoderGeometry, i: np.ndarray, j: np.ndarray):
+    """(G_ij = w_i . d_j, G_ji = w_j . d_i) for every pair (float64), gathering about 256 MiB of
+    rows at a time."""
+    chunk = max(1, (1 << 26) // max(geometry.w_enc.shape[1], 1))
     g_ij = np.empty(i.size)
     g_ji = np.empty(i.size)
     for lo in range(0, i.size, chunk):

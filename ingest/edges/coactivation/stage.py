@@ -21,7 +21,8 @@ Tarone 1990 and Gilbert 2005 for the exclusion family; Elias & Gygi 2007 for tar
    concatenated in row order (``row_blocks``): the same candidates, so the same edges.
 5. Encoder-competition null (``encoder_null``; with ``encoder_null`` and the SAE's encoder):
    each exclusion candidate's p is recomputed at odds ratio ω0·π_ij, π_ij the share of the two
-   latents' joint occurrences in which the SAE's encoder lets both fire; the null's alike.
+   latents' joint occurrences in which the SAE's encoder lets both fire (the null's candidates
+   keep ω0: the shift removes the competition along with the alignment).
 6. Per tail, BH at fdr_q (``selection.select_tail``): over all m = F(F−1)/2 pairs for
    co-occurrence (pairs never tested count with p = 1; exact q-values), over the family for
    exclusion.
@@ -131,7 +132,7 @@ def coactivation_edges(
         blocks, n_fires, common, null_seed
     )
 
-    exc, nexc, encoder_stats = _encoder_null(exc, nexc, blocks, n_fires, logfact, config, encoder)
+    exc, encoder_stats = _encoder_null(exc, nexc, blocks, n_fires, logfact, config, encoder)
 
     null_stats: dict = {}
     if null_seed is not None:
@@ -263,50 +264,33 @@ def coactivation_edges(
 
 
 def _encoder_null(exc, nexc, blocks: TokenBlocks, n_fires, logfact, config: CoactivationConfig, encoder):
-    """Step 5: the exclusion candidates (real and null) under the encoder-competition null, and
-    what it did (``encoder_null``)."""
+    """Step 5: the real exclusion candidates under the encoder-competition null, and what it did
+    (``encoder_null``). The null's candidates keep omega0 (``encoder_null``, step 3)."""
     if not config.exclusion:
-        return exc, nexc, {"applied": False, "reason": "edges.coactivation.exclusion = false"}
+        return exc, {"applied": False, "reason": "edges.coactivation.exclusion = false"}
     if not config.encoder_null:
-        return exc, nexc, {"applied": False, "reason": "edges.coactivation.encoder_null = false"}
+        return exc, {"applied": False, "reason": "edges.coactivation.encoder_null = false"}
     if encoder is None:
-        return (
-            exc,
-            nexc,
-            {"applied": False, "reason": "no encoder for this SAE (bundle written without encoders/)"},
-        )
+        return exc, {"applied": False, "reason": "no encoder for this SAE (bundle written without encoders/)"}
+    if encoder.w_enc.shape[0] != n_fires.shape[0]:
+        return exc, {
+            "applied": False,
+            "reason": f"the encoder has {encoder.w_enc.shape[0]} latents, the activations {n_fires.shape[0]}",
+        }
     t0 = time.perf_counter()
-    n_tokens = blocks.n_tokens
-    omega = config.exclusion_odds_ratio
-    q = config.fdr_q
-    head = {"applied": True, "rule": encoder.rule, "samplesPerLatent": MAX_SAMPLES}
-    if not exc["i"].size and (nexc is None or not nexc["i"].size):
-        return exc, nexc, {**head, "candidates": 0}
+    head = {"applied": True, "rule": encoder.rule, "k": int(encoder.k), "samplesPerLatent": MAX_SAMPLES}
+    if not exc["i"].size:
+        return exc, {**head, "candidates": 0}
     samples = firing_samples((b.acts[0] for b in blocks), n_fires, encoder)
     pi = competition_shares(encoder, samples, exc["i"], exc["j"])
-    before = int((exc["p"] <= q).sum())
-    exc = adjust_exclusion_pvalues(exc, pi, n_fires, n_tokens, logfact, omega)
-    if nexc is not None and nexc["i"].size:
-        nexc = adjust_exclusion_pvalues(
-            nexc,
-            competition_shares(encoder, samples, nexc["i"], nexc["j"]),
-            n_fires,
-            n_tokens,
-            logfact,
-            omega,
-        )
-    return (
-        exc,
-        nexc,
-        {
-            **head,
-            "candidates": int(pi.size),
-            "candidatesAtQBefore": before,
-            "candidatesAtQAfter": int((exc["p"] <= q).sum()),
-            "competitionShare": effect_quantiles(pi),
-            "seconds": round(time.perf_counter() - t0, 3),
-        },
-    )
+    exc = adjust_exclusion_pvalues(exc, pi, n_fires, blocks.n_tokens, logfact, config.exclusion_odds_ratio)
+    return exc, {
+        **head,
+        "candidates": int(pi.size),
+        "candidatesStillAtQ": int((exc["p"] <= config.fdr_q).sum()),
+        "competitionShare": effect_quantiles(pi),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
 
 
 # the schema's one definition (saegraph.schema.graph)
@@ -320,9 +304,10 @@ def encoder_geometry(bundle, sae_id: str) -> EncoderGeometry | None:
     parts = bundle.encoder(sae_id)
     if parts is None:
         return None
-    return EncoderGeometry(
-        w_enc=parts["w_enc"], w_dec=bundle.decoder(sae_id), rule=parts["rule"], threshold=parts["threshold"]
-    )
+    w_dec = bundle.decoder(sae_id)
+    if w_dec.shape != parts["w_enc"].shape:
+        return None  # an encoder that does not invert this decoder's space (e.g. a transcoder)
+    return EncoderGeometry(w_dec=w_dec, **parts)
 
 
 def _table(frames: list[pd.DataFrame], schema: pa.Schema) -> pa.Table:

@@ -23,9 +23,10 @@ Algorithm (docs/methods.md, LASSO, "edge test across replicates"):
    ``decoy`` (default), ``decoy_qvalues``: the null replicates' own edges get p-values the
    same way (each against its stratum's null counts), so real and null edges are ranked by
    one statistic. For a threshold t, FDP̂(t) = (1 + #{null edges with p ≤ t}) /
-   #{real edges with p ≤ t}, the target-decoy estimate with knockoff+'s +1 (Barber &
-   Candès 2015; Käll et al. 2008 for q-values); q_e = min over t ≥ p_e of FDP̂(t). Kept:
-   q_e ≤ fdr_q, the longest p-ranked prefix whose estimated FDP is at most fdr_q.
+   #{real edges with p ≤ t}, the target-decoy estimate (Elias & Gygi 2007; Käll et al. 2008
+   for q-values) with knockoff+'s +1 (Barber & Candès 2015); q_e = min over t ≥ p_e of FDP̂(t).
+   Kept: q_e ≤ fdr_q, the longest p-ranked prefix whose estimated FDP is at most fdr_q (an
+   estimate: the decoys are a matched-null dataset's edges, not exchangeable knockoffs).
    ``bh``: ``stats.significance.bh_qvalues``, Benjamini–Hochberg with m = all eligible pairs.
 5. ``replicate_count_table``: for r in (1, 2, 3, 5, 10, 20, 30) ∩ [1, R], edges with
    c_e ≥ r, null edges with c⁰_e ≥ r, and the estimated FDR = null / real.
@@ -162,7 +163,8 @@ def edge_table(real, null, firings: np.ndarray, n_features: int, config: LassoCo
     """Steps 1–4 for one SAE from its real and null replicates (``ReplicateEdges``): (the frame
     of every edge seen in a real replicate: i < j, weight = mean coefficient, stability,
     nReplicates, nullReplicates, pValue, qValue; the real and null counts; eligible features;
-    eligible pairs; the smallest attainable p)."""
+    eligible pairs; the smallest attainable p; with ``decoy``, the kept set's cut p and the null
+    edges at or below it, else None)."""
     F, R = n_features, config.replicates
     keys, counts, wsum = count_replicates([x.keys for x in real], [x.weights for x in real])
     nkeys, ncounts, _ = count_replicates([x.keys for x in null])
@@ -177,8 +179,12 @@ def edge_table(real, null, firings: np.ndarray, n_features: int, config: LassoCo
             nkeys, ncounts, nkeys, ncounts, F, bins, config.frequency_strata, tail=config.null_tail
         )
         q = decoy_qvalues(p, p_null)
+        kept_p = p[q <= config.fdr_q]
+        cut = float(kept_p.max()) if kept_p.size else None
+        decoy = {"cutPValue": cut, "nullEdgesAtCut": int((p_null <= cut).sum()) if cut is not None else 0}
     else:
         q = bh_qvalues(p, m_pairs)
+        decoy = None
     pos = np.searchsorted(nkeys, keys)
     hit = (
         (pos < nkeys.size) & (nkeys[np.minimum(pos, max(nkeys.size - 1, 0))] == keys)
@@ -202,4 +208,4 @@ def edge_table(real, null, firings: np.ndarray, n_features: int, config: LassoCo
             "qValue": q,
         }
     )
-    return frame, counts, ncounts, n_eligible, m_pairs, p_floor
+    return frame, counts, ncounts, n_eligible, m_pairs, p_floor, decoy

@@ -80,18 +80,24 @@ def null_pass_rate(real: list[ReplicateEdges], null: list[ReplicateEdges], scree
     return out
 
 
-def kept_set_statistics(kept: pd.DataFrame, null_counts: np.ndarray, n_replicates: int, fdr_q: float) -> dict:
+def kept_set_statistics(
+    kept: pd.DataFrame, null_counts: np.ndarray, n_replicates: int, fdr_q: float, decoy: dict | None = None
+) -> dict:
     """The kept (significant) edges: size, the null's estimate of their FDR and their effect sizes.
 
-    estimatedFdr = #{null pairs seen in at least as many replicates as the least stable kept edge}
-    / kept edges (the replicate-count table's estimator at the kept set's own threshold);
-    ``effectSize`` describes |weight| (the mean signed standardized coefficient) and the
-    replicate fraction (stability) of the kept edges."""
+    estimatedFdr: with the target-decoy cut (``decoy``: its cut p and the null edges at or below
+    it), null edges at the cut / kept edges, the estimate the cut itself bounds (it used 1 + null
+    edges); with BH, #{null pairs seen in at least as many replicates as the least stable kept
+    edge} / kept edges (the replicate-count table's estimator at the kept set's own threshold),
+    which is reported under both as ``replicateThresholdFdr``. ``effectSize`` describes |weight|
+    (the mean signed standardized coefficient) and the replicate fraction (stability) of the
+    kept edges."""
     n = int(len(kept))
     if n == 0:
         return {"edges": 0, "estimatedFdr": 0.0, "fdrLevel": fdr_q}
     r_min = int(kept["nReplicates"].min())
     null_at = int((null_counts >= r_min).sum())
+    by_count = float(min(1.0, null_at / n))
     w = kept["weight"].to_numpy()
     qs = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]
     return {
@@ -99,7 +105,12 @@ def kept_set_statistics(kept: pd.DataFrame, null_counts: np.ndarray, n_replicate
         "fdrLevel": fdr_q,
         "minReplicates": r_min,
         "nullEdgesAtMinReplicates": null_at,
-        "estimatedFdr": float(min(1.0, null_at / n)),
+        "replicateThresholdFdr": by_count,
+        **(
+            {"estimatedFdr": float(min(1.0, decoy["nullEdgesAtCut"] / n)), **decoy}
+            if decoy is not None
+            else {"estimatedFdr": by_count}
+        ),
         "largestQValue": float(kept["qValue"].max()),
         "effectSize": {
             "absWeightQuantiles": dict(

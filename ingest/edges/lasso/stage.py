@@ -265,9 +265,9 @@ def lasso_edges(
     scope = "per_replicate" if "fallback" in screened else config.screen
     R = config.replicates
     table = edge_table(real, null, prep.moments.firings, F, config)
-    frame, counts, ncounts, n_eligible, m_pairs, p_floor = table
+    frame, counts, ncounts, n_eligible, m_pairs, p_floor, decoy = table
     n_selected, significant = len(frame), frame["qValue"] <= config.fdr_q
-    kept_stats = kept_set_statistics(frame[significant], ncounts, R, config.fdr_q)
+    kept_stats = kept_set_statistics(frame[significant], ncounts, R, config.fdr_q, decoy)
     if config.keep == "significant":
         frame = frame[significant].reset_index(drop=True)
 

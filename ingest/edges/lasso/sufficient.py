@@ -169,6 +169,7 @@ def screen_dataset(
         "screenPassed": int(screen.i.size),
         "blockPairs": int(pair_keys.size),
         "sequencePairEntries": int(seq_pairs.nnz),
+        "sequenceLatentEntries": int(seq_moments[0].nnz),
         "seconds": {
             "screen": round(t_prepare + t_screen, 4),
             "statistics": round(time.perf_counter() - t0, 4),

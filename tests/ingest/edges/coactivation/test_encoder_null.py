@@ -49,9 +49,36 @@ def test_samples_are_evenly_spaced_firings_with_their_margins(rule):
             floor = np.zeros(pick.size)
         elif rule == "jumprelu":
             floor = np.full(pick.size, geo.threshold[f])
-        else:  # the token's smallest stored activation
+        else:  # k unknown: the token's smallest stored activation
             floor = np.array([dense[t][dense[t] > 0].min() for t in pick])
-        np.testing.assert_allclose(got_m[f, : pick.size], dense[pick, f] - floor, rtol=1e-5, atol=1e-6)
+        want = np.maximum(dense[pick, f] - floor, 0.0)
+        np.testing.assert_allclose(got_m[f, : pick.size], want, rtol=1e-5, atol=1e-6)
+
+
+def test_topk_tokens_short_of_k_use_the_store_threshold():
+    # k = 3: a token holding 3 activations drops out at its smallest; one holding 2 at tau
+    acts = sp.csr_matrix(np.array([[1.0, 2.0, 3.0, 0.0], [0.0, 2.0, 0.0, 5.0]], np.float32))
+    geo = EncoderGeometry(
+        w_enc=np.eye(4, 3, dtype=np.float32),
+        w_dec=np.eye(4, 3, dtype=np.float32),
+        rule="topk",
+        k=3,
+        floor=0.5,
+    )
+    a, m, taken = firing_samples([acts], np.array([1, 2, 1, 1]), geo, max_samples=4)
+    assert taken.tolist() == [1, 2, 1, 1]
+    np.testing.assert_allclose(m[1, :2], [2.0 - 1.0, 2.0 - 0.5])  # token 0: floor 1.0; token 1: tau
+    np.testing.assert_allclose(m[3, :1], [5.0 - 0.5])
+
+
+def test_geometry_rejects_mismatched_shapes():
+    w = np.zeros((5, 3), np.float32)
+    with pytest.raises(ValueError, match="differ in shape"):
+        EncoderGeometry(w_enc=w, w_dec=np.zeros((5, 4), np.float32), rule="relu")
+    with pytest.raises(ValueError, match="thresholds"):
+        EncoderGeometry(w_enc=w, w_dec=w, rule="jumprelu", threshold=np.zeros(1, np.float32))
+    with pytest.raises(ValueError, match="rule"):
+        EncoderGeometry(w_enc=w, w_dec=w, rule="gated")
 
 
 def test_shares_equal_the_direct_product_over_sample_pairs():
@@ -127,6 +154,7 @@ def test_encoder_competition_is_not_an_exclusion_but_a_planted_one_is():
     enc = stats["excludes"]["encoderNull"]
     assert enc["applied"] and enc["rule"] == "relu" and enc["candidates"] >= 2
     assert enc["competitionShare"]["min"] < 0.5  # the competing pair's share
+    assert enc["candidatesStillAtQ"] < enc["candidates"]
 
 
 def test_without_an_encoder_the_stats_say_so():

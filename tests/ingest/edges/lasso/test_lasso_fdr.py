@@ -82,3 +82,37 @@ def test_decoy_keeps_nothing_when_the_null_matches_the_real_counts():
     cfg = LassoConfig(replicates=R, frequency_strata=1)
     frame, *_ = edge_table(_replicates(counts, R), _replicates(shifted, R), np.full(F, 50), F, cfg)
     assert len(frame) == 299 and (frame["qValue"] <= cfg.fdr_q).sum() == 0
+
+
+@pytest.mark.parametrize("tail", ["bound", "empirical"])
+def test_decoy_ranks_real_and_null_edges_by_one_stratified_p(tail):
+    # two frequency strata: the edge table's q-values are the decoy q of the stratified p-values,
+    # the null's own edges ranked against the null's counts by the same formula
+    from saegraph.ingest.edges.lasso.fdr import frequency_bins, stratified_pvalues
+
+    F, R = 300, 6
+    rng = np.random.default_rng(4)
+    firings = rng.integers(10, 500, F)
+    keys = rng.choice(F * F, size=900, replace=False)
+    keys = np.unique(np.minimum(keys // F, keys % F) * F + np.maximum(keys // F, keys % F))
+    keys = keys[keys // F != keys % F]
+    real_c = {int(k): int(c) for k, c in zip(keys[:250], rng.integers(1, R + 1, 250))}
+    null_c = {int(k): int(c) for k, c in zip(keys[250:400], rng.integers(1, 3, 150))}
+    cfg = LassoConfig(replicates=R, frequency_strata=2, null_tail=tail)
+    frame, counts, ncounts, *_, decoy = edge_table(
+        _replicates(real_c, R), _replicates(null_c, R), firings, F, cfg
+    )
+    bins = frequency_bins(firings, cfg.min_firings, 2)
+    rk = np.array(sorted(real_c), np.int64)
+    nk = np.array(sorted(null_c), np.int64)
+    rc = np.array([real_c[k] for k in rk])
+    nc = np.array([null_c[k] for k in nk])
+    p_real = stratified_pvalues(rk, rc, nk, nc, F, bins, 2, tail=tail)
+    p_null = stratified_pvalues(nk, nc, nk, nc, F, bins, 2, tail=tail)
+    np.testing.assert_allclose(frame["pValue"], p_real)
+    np.testing.assert_allclose(frame["qValue"], reference_decoy_q(p_real, p_null))
+    kept = frame["qValue"] <= cfg.fdr_q
+    if kept.any():
+        cut = frame["pValue"][kept].max()
+        assert decoy == {"cutPValue": cut, "nullEdgesAtCut": int((p_null <= cut).sum())}
+        assert (1 + decoy["nullEdgesAtCut"]) / (frame["pValue"] <= cut).sum() <= cfg.fdr_q
