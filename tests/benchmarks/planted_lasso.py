@@ -20,7 +20,12 @@ from saegraph.ingest.config import LassoConfig
 from saegraph.ingest.edges.lasso.stage import lasso_edges
 
 PREVIOUS_DEFAULT = LassoConfig(
-    n_eff="sequences", null_tail="empirical", min_abs_correlation=0.0, min_abs_coefficient=0.0, min_firings=25
+    n_eff="sequences",
+    null_tail="empirical",
+    min_abs_correlation=0.0,
+    min_abs_coefficient=0.0,
+    min_firings=25,
+    fdr_control="bh",
 )
 """LASSO as it was before issue 12."""
 
