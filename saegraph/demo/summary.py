@@ -120,8 +120,9 @@ def edge_rows(stats: dict) -> list[dict]:
                 "sae": sid,
                 "edges": kept.get("edges", st.get("significantEdges", st.get("edges"))),
                 "fdr": st.get("fdrLevel", lasso.get("fdrLevel")),
-                "nullKept": kept.get("nullEdgesAtMinReplicates"),
+                "nullKept": kept.get("nullEdgesAtCut", kept.get("nullEdgesAtMinReplicates")),
                 "estimatedFdr": est,
+                "rule": "null (target-decoy) cut" if "cutPValue" in kept else "BH",
                 "null": "matched null replicates",
                 "note": _lasso_note(st, lasso),
             }
@@ -292,7 +293,7 @@ def format_summary(summary: dict) -> str:
         for r in rows:
             extra = []
             if r.get("fdr") is not None:
-                extra.append(f"BH at q = {r['fdr']:g}")
+                extra.append(f"{r.get('rule', 'BH')} at q = {r['fdr']:g}")
             if r.get("nullKept") is not None and r.get("edges"):
                 est = r.get("estimatedFdr", r["nullKept"] / r["edges"])
                 extra.append(f"null kept {r['nullKept']} (estimated FDR {_pct(est)})")
