@@ -5,7 +5,7 @@
 2. Train: the demo's SAELens trainer (``saegraph.demo.train_saes.train_sae``: a TopK SAE
    with the AuxK loss, decoder initialised at data directions, ``SAETrainer`` on seeded
    shuffled minibatches of step 1), width = number of true features, ``k`` = the true mean
-   L0 rounded, ``train_tokens`` training samples (one pass over <= 200k tokens), lr
+   L0 rounded, ``train_tokens`` training samples (seeded epochs over the benchmark's tokens), lr
    ``TRAIN_LR``, torch on one thread. (``synthetic_saes.trained_sae`` trains on fresh
    samples through ``train_toy_sae``; sampling the planted model costs ~1 ms a token on a
    shared CPU, too slow for this budget, so the hidden activations are reused.)
