@@ -210,6 +210,27 @@ def firing_rule(architecture: str) -> str:
     return "jumprelu" if "jumprelu" in name else "topk" if "topk" in name else "relu"
 
 
+def encoder_parts(
+    sae: Any, d_in: int, d_sae: int, architecture: str
+) -> tuple[np.ndarray, np.ndarray, str, int] | None:
+    """(encoder rows float32 [d_sae, d_in] = W_enc transposed, thresholds [d_sae], firing rule,
+    TopK's k or 0) of an SAELens SAE, or None when its W_enc or W_dec is not [d_in, d_sae] /
+    [d_sae, d_in] (what the bundle's ``encoders/`` store; the EXCLUDES encoder-competition null)."""
+    w_enc = getattr(sae, "W_enc", None)
+    w_dec = getattr(sae, "W_dec", None)
+    shapes = (d_in, d_sae), (d_sae, d_in)
+    if w_enc is None or w_dec is None or (tuple(w_enc.shape), tuple(w_dec.shape)) != shapes:
+        return None
+    rule = firing_rule(architecture)
+    rows = np.ascontiguousarray(w_enc.detach().float().cpu().numpy().T)
+    thr = getattr(sae, "threshold", None)
+    threshold = np.zeros(d_sae, np.float32)
+    if thr is not None and rule == "jumprelu":
+        threshold = np.broadcast_to(thr.detach().float().cpu().numpy(), (d_sae,)).astype(np.float32)
+    k = int(getattr(getattr(sae, "cfg", None), "k", 0) or 0) if rule == "topk" else 0
+    return rows, threshold, rule, k
+
+
 @dataclass
 class LoadedSAE:
     """An SAELens SAE with the identity the graph stores for it."""
@@ -245,20 +266,8 @@ class LoadedSAE:
         return firing_rule(self.architecture)
 
     def encoder_parts(self) -> tuple[np.ndarray, np.ndarray, str, int] | None:
-        """(encoder rows float32 [d_sae, d_in] = W_enc transposed, thresholds [d_sae], firing rule,
-        TopK's k or 0), or None for an SAE whose W_enc or W_dec is not [d_in, d_sae] / [d_sae, d_in]."""
-        w_enc = getattr(self.sae, "W_enc", None)
-        w_dec = getattr(self.sae, "W_dec", None)
-        shapes = (self.d_in, self.d_sae), (self.d_sae, self.d_in)
-        if w_enc is None or w_dec is None or (tuple(w_enc.shape), tuple(w_dec.shape)) != shapes:
-            return None
-        rows = np.ascontiguousarray(w_enc.detach().float().cpu().numpy().T)
-        thr = getattr(self.sae, "threshold", None)
-        threshold = np.zeros(self.d_sae, np.float32)
-        if thr is not None and self.firing_rule == "jumprelu":
-            threshold = np.broadcast_to(thr.detach().float().cpu().numpy(), (self.d_sae,)).astype(np.float32)
-        k = int(getattr(getattr(self.sae, "cfg", None), "k", 0) or 0) if self.firing_rule == "topk" else 0
-        return rows, threshold, self.firing_rule, k
+        """``encoder_parts`` of this SAE."""
+        return encoder_parts(self.sae, self.d_in, self.d_sae, self.architecture)
 
 
 @dataclass

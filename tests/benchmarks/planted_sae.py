@@ -90,17 +90,12 @@ def encode(sae, hidden: np.ndarray, batch: int = 8192) -> sp.csr_matrix:
 def encoder_geometry(sae):
     """The trained SAE's ``EncoderGeometry`` (what ``saegraph ingest`` stores in ``encoders/``)."""
     from saegraph.ingest.edges.coactivation.encoder_null import EncoderGeometry
-    from saegraph.ingest.sources.base import firing_rule
+    from saegraph.ingest.sources.base import encoder_parts
 
-    thr = getattr(sae, "threshold", None)
-    rule = firing_rule(str(sae.cfg.architecture()))
-    return EncoderGeometry(
-        w_enc=np.ascontiguousarray(sae.W_enc.detach().float().cpu().numpy().T),
-        w_dec=sae.W_dec.detach().float().cpu().numpy(),
-        rule=rule,
-        threshold=thr.detach().float().cpu().numpy() if thr is not None and rule == "jumprelu" else None,
-        k=int(getattr(sae.cfg, "k", 0) or 0) if rule == "topk" else 0,
-    )
+    w_dec = sae.W_dec.detach().float().cpu().numpy()
+    d_sae, d_in = w_dec.shape
+    rows, threshold, rule, k = encoder_parts(sae, d_in, d_sae, str(sae.cfg.architecture()))
+    return EncoderGeometry(w_enc=rows, w_dec=w_dec, rule=rule, threshold=threshold, k=k)
 
 
 def hungarian(sae, model) -> tuple[np.ndarray, np.ndarray]:

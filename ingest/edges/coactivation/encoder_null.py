@@ -31,10 +31,13 @@ Algorithm (docs/methods.md, "CO_ACTIVATES and EXCLUDES", encoder-competition nul
    circular-shift null's candidates keep omega0: shifting breaks the alignment the
    competition needs, so a null pair has odds ratio about 1, and testing it at omega0 mirrors
    a real pair at its own null odds ratio pi tested at omega0 * pi.
+``apply_encoder_null`` runs 1-3 on a stage's exclusion candidates (``stage``, step 5);
+``encoder_geometry`` reads what it needs from a bundle.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -42,7 +45,10 @@ import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
+from saegraph.ingest.config import CoactivationConfig
+from saegraph.ingest.edges.coactivation.selection import effect_quantiles
 from saegraph.ingest.edges.stats.hypergeom import lower_pvalues
+from saegraph.ingest.edges.stats.stream import TokenBlocks
 
 RULES = ("relu", "jumprelu", "topk")
 
@@ -201,3 +207,52 @@ def adjust_exclusion_pvalues(
     omegas = np.maximum(omega * pi, 1e-12)
     p = lower_pvalues(cands["c"], n_tokens, n_fires[i], n_fires[j], logfact, omegas)
     return {**cands, "p": np.maximum(p, cands["p"])}
+
+
+def apply_encoder_null(
+    exc: dict[str, np.ndarray],
+    blocks: TokenBlocks,
+    n_fires: np.ndarray,
+    logfact: np.ndarray,
+    config: CoactivationConfig,
+    encoder: EncoderGeometry | None,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Steps 1-3 on the real exclusion candidates ``exc`` (the null's keep omega0, step 3): the
+    candidates with their new p, and what was done (the stats' ``excludes.encoderNull``)."""
+    if not config.exclusion:
+        return exc, {"applied": False, "reason": "edges.coactivation.exclusion = false"}
+    if not config.encoder_null:
+        return exc, {"applied": False, "reason": "edges.coactivation.encoder_null = false"}
+    if encoder is None:
+        return exc, {"applied": False, "reason": "no encoder for this SAE (bundle written without encoders/)"}
+    if encoder.w_enc.shape[0] != n_fires.shape[0]:
+        return exc, {
+            "applied": False,
+            "reason": f"the encoder has {encoder.w_enc.shape[0]} latents, the activations {n_fires.shape[0]}",
+        }
+    t0 = time.perf_counter()
+    head = {"applied": True, "rule": encoder.rule, "k": int(encoder.k), "samplesPerLatent": MAX_SAMPLES}
+    if not exc["i"].size:
+        return exc, {**head, "candidates": 0}
+    samples = firing_samples((b.acts[0] for b in blocks), n_fires, encoder)
+    pi = competition_shares(encoder, samples, exc["i"], exc["j"])
+    exc = adjust_exclusion_pvalues(exc, pi, n_fires, blocks.n_tokens, logfact, config.exclusion_odds_ratio)
+    return exc, {
+        **head,
+        "candidates": int(pi.size),
+        "candidatesStillAtQ": int((exc["p"] <= config.fdr_q).sum()),
+        "competitionShare": effect_quantiles(pi),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def encoder_geometry(bundle, sae_id: str) -> EncoderGeometry | None:
+    """The SAE's encoder rows, decoder rows and firing rule from the bundle (None without
+    ``encoders/``: bundles written before it, or SAEs without an encoder)."""
+    parts = bundle.encoder(sae_id)
+    if parts is None:
+        return None
+    w_dec = bundle.decoder(sae_id)
+    if w_dec.shape != parts["w_enc"].shape:
+        return None  # an encoder that does not invert this decoder's space (e.g. a transcoder)
+    return EncoderGeometry(w_dec=w_dec, **parts)

@@ -58,11 +58,9 @@ from saegraph.ingest.edges.coactivation.counting import cofiring_counts as cofir
 from saegraph.ingest.edges.coactivation.counting import effective_block_rows as effective_block_rows
 from saegraph.ingest.edges.coactivation.counting import significant_candidates as significant_candidates
 from saegraph.ingest.edges.coactivation.encoder_null import (
-    MAX_SAMPLES,
     EncoderGeometry,
-    adjust_exclusion_pvalues,
-    competition_shares,
-    firing_samples,
+    apply_encoder_null,
+    encoder_geometry,
 )
 from saegraph.ingest.edges.coactivation.row_blocks import Counter, RowBlocks, block_dir, scan_rows
 from saegraph.ingest.edges.coactivation.selection import effect_quantiles, select_tail, top_k_per_node
@@ -132,7 +130,7 @@ def coactivation_edges(
         blocks, n_fires, common, null_seed
     )
 
-    exc, encoder_stats = _encoder_null(exc, nexc, blocks, n_fires, logfact, config, encoder)
+    exc, encoder_stats = apply_encoder_null(exc, blocks, n_fires, logfact, config, encoder)
 
     null_stats: dict = {}
     if null_seed is not None:
@@ -263,51 +261,9 @@ def coactivation_edges(
     return frame, stats, xframe
 
 
-def _encoder_null(exc, nexc, blocks: TokenBlocks, n_fires, logfact, config: CoactivationConfig, encoder):
-    """Step 5: the real exclusion candidates under the encoder-competition null, and what it did
-    (``encoder_null``). The null's candidates keep omega0 (``encoder_null``, step 3)."""
-    if not config.exclusion:
-        return exc, {"applied": False, "reason": "edges.coactivation.exclusion = false"}
-    if not config.encoder_null:
-        return exc, {"applied": False, "reason": "edges.coactivation.encoder_null = false"}
-    if encoder is None:
-        return exc, {"applied": False, "reason": "no encoder for this SAE (bundle written without encoders/)"}
-    if encoder.w_enc.shape[0] != n_fires.shape[0]:
-        return exc, {
-            "applied": False,
-            "reason": f"the encoder has {encoder.w_enc.shape[0]} latents, the activations {n_fires.shape[0]}",
-        }
-    t0 = time.perf_counter()
-    head = {"applied": True, "rule": encoder.rule, "k": int(encoder.k), "samplesPerLatent": MAX_SAMPLES}
-    if not exc["i"].size:
-        return exc, {**head, "candidates": 0}
-    samples = firing_samples((b.acts[0] for b in blocks), n_fires, encoder)
-    pi = competition_shares(encoder, samples, exc["i"], exc["j"])
-    exc = adjust_exclusion_pvalues(exc, pi, n_fires, blocks.n_tokens, logfact, config.exclusion_odds_ratio)
-    return exc, {
-        **head,
-        "candidates": int(pi.size),
-        "candidatesStillAtQ": int((exc["p"] <= config.fdr_q).sum()),
-        "competitionShare": effect_quantiles(pi),
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-
-
 # the schema's one definition (saegraph.schema.graph)
 CO_ACTIVATES_SCHEMA = RelType.CO_ACTIVATES.arrow_schema()
 EXCLUDES_SCHEMA = RelType.EXCLUDES.arrow_schema()
-
-
-def encoder_geometry(bundle, sae_id: str) -> EncoderGeometry | None:
-    """The SAE's encoder rows, decoder rows and firing rule from the bundle (None without
-    ``encoders/``: bundles written before it, or SAEs without an encoder)."""
-    parts = bundle.encoder(sae_id)
-    if parts is None:
-        return None
-    w_dec = bundle.decoder(sae_id)
-    if w_dec.shape != parts["w_enc"].shape:
-        return None  # an encoder that does not invert this decoder's space (e.g. a transcoder)
-    return EncoderGeometry(w_dec=w_dec, **parts)
 
 
 def _table(frames: list[pd.DataFrame], schema: pa.Schema) -> pa.Table:
